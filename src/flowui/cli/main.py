@@ -1,0 +1,41 @@
+"""The `flowui` command: thin Typer commands over the parts of the package."""
+
+from __future__ import annotations
+
+import typer
+
+from flowui import __version__
+from flowui.cli import operators, project
+
+app = typer.Typer(
+    name="flowui",
+    help="FlowUI: write operators, assemble them into workflows, run them on Apache Airflow.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"flowui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        help="Print the version and exit.",
+        callback=_print_version,
+        is_eager=True,
+    ),
+) -> None:
+    """FlowUI: write operators, assemble them into workflows, run them on Apache Airflow."""
+
+
+app.add_typer(operators.app, name="operators")
+project.register(app)

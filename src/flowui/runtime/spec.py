@@ -1,0 +1,37 @@
+"""The TaskSpec (DESIGN.md, Contract 4): everything `flowui-task` needs to run one task.
+
+It never carries secret values: those reach the task through its runtime's own mechanism.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from flowui.base_operator import RunContext
+from flowui.storage import validate_id
+
+
+class OperatorReference(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repository_path: Path = Field(description="A checkout of the operators repository.")
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return validate_id(value, "operator name")
+
+
+class TaskSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spec_version: Literal[1] = 1
+    operator: OperatorReference
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Literal input values.")
+    context: RunContext
+    root: Path = Field(description="The file-system root shared by every task.")
+    timeout_seconds: float | None = Field(default=None, gt=0)

@@ -1,0 +1,29 @@
+"""Writing files so a reader never sees half of one: write a temporary sibling, then rename."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            os.fchmod(stream.fileno(), mode)
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomically(path: Path, data: Any, *, mode: int = 0o644) -> Path:
+    """Deterministic JSON (sorted keys, fixed indent), written atomically."""
+    text = json.dumps(data, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
+    return write_text_atomically(path, text, mode=mode)

@@ -1,0 +1,124 @@
+"""Layout of the file-system root (DESIGN.md, Contract 2).
+
+Every id that becomes a path component goes through `validate_id` first, so no text a user or a
+repository supplies can climb out of the root or name a hidden file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+MAX_ID_LENGTH = 250
+
+
+class InvalidIdError(ValueError):
+    """An id that cannot be used as a path component."""
+
+
+def validate_id(value: str, kind: str = "id") -> str:
+    """Return `value` unchanged if it is safe as a single path component, else raise."""
+    if not isinstance(value, str) or not value:
+        raise InvalidIdError(f"{kind} must be a non-empty string")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidIdError(f"{kind} is longer than {MAX_ID_LENGTH} characters")
+    if not _ID_PATTERN.fullmatch(value):
+        raise InvalidIdError(f"{kind} {value!r} may contain only letters, digits, '_', '.' and '-'")
+    if value.startswith(".") or ".." in value:
+        raise InvalidIdError(f"{kind} {value!r} must not start with '.' or contain '..'")
+    return value
+
+
+@dataclass(frozen=True)
+class TaskRunPaths:
+    """Where one task of one run keeps its log, its output and its result files."""
+
+    directory: Path
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "log.txt"
+
+    @property
+    def output(self) -> Path:
+        return self.directory / "output.json"
+
+    @property
+    def results(self) -> Path:
+        return self.directory / "results"
+
+    @property
+    def display_result(self) -> Path:
+        """Which result file the GUI shows for the task (JSON: file_type, path)."""
+        return self.directory / "display_result.json"
+
+    def create(self) -> TaskRunPaths:
+        self.results.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+@dataclass(frozen=True)
+class FileSystemRoot:
+    """The directory tree shared by the platform and every task (mounted at the same path)."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path).expanduser().absolute())
+
+    @property
+    def airflow(self) -> Path:
+        return self.path / "airflow"
+
+    @property
+    def airflow_dags(self) -> Path:
+        return self.airflow / "dags"
+
+    @property
+    def airflow_logs(self) -> Path:
+        return self.airflow / "logs"
+
+    @property
+    def airflow_plugins(self) -> Path:
+        return self.airflow / "plugins"
+
+    @property
+    def operators_repositories(self) -> Path:
+        return self.path / "operators_repositories"
+
+    @property
+    def datasets(self) -> Path:
+        return self.path / "dataset"
+
+    @property
+    def runs(self) -> Path:
+        return self.path / "runs"
+
+    def operators_repository(self, repository_id: str) -> Path:
+        return self.operators_repositories / validate_id(repository_id, "repository id")
+
+    def dataset(self, dataset_id: str) -> Path:
+        return self.datasets / validate_id(dataset_id, "dataset id")
+
+    def task_run(self, dag_id: str, run_id: str, task_id: str) -> TaskRunPaths:
+        return TaskRunPaths(
+            self.runs
+            / validate_id(dag_id, "dag id")
+            / validate_id(run_id, "run id")
+            / validate_id(task_id, "task id")
+        )
+
+    def create(self) -> FileSystemRoot:
+        """Create every top-level directory of the tree; existing content is left alone."""
+        for directory in (
+            self.airflow_dags,
+            self.airflow_logs,
+            self.airflow_plugins,
+            self.operators_repositories,
+            self.datasets,
+            self.runs,
+        ):
+            directory.mkdir(parents=True, exist_ok=True)
+        return self
