@@ -54,7 +54,7 @@ def _inspection_progress() -> Iterator[dict[str, Callable[..., None]]]:
 
 def _print_problems(report: ValidationReport) -> None:
     for problem in report.problems:
-        console.print(f"[bold]{escape(str(problem))}[/]", highlight=False, soft_wrap=True)
+        console.print(f"[bold]{escape(str(problem))}[/]", highlight=False)
     console.print(
         f"[red]{len(report.problems)} problem(s)[/] in {report.repository}", highlight=False
     )
@@ -125,6 +125,8 @@ def organize(
         console.print("nothing written", highlight=False)
     else:
         table = Table("group", "dependency", "operators", "secrets", "image")
+        for column in table.columns:
+            column.overflow = "fold"  # never hide part of an image name
         for group, entry in (result.dependencies_map or {}).items():
             dependency = next(
                 (f"{kind}: {value}" for kind, value in entry["dependency"].items() if value),
@@ -207,7 +209,7 @@ def run(
     inputs = _parse_input(input_value)
 
     def echo_log(line: str) -> None:
-        err_console.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
+        err_console.print(f"[dim]{escape(line)}[/]", highlight=False)
 
     result = dry_run(
         repository, name, inputs, root=root, python=python, timeout=timeout, on_log_line=echo_log
@@ -222,13 +224,12 @@ def run(
             console.print(
                 f"[red]failed[/] {name}: {escape(result.error or '')}",
                 highlight=False,
-                soft_wrap=True,
             )
-        console.print(f"log:     {result.paths.log}", highlight=False, soft_wrap=True)
-        console.print(f"results: {result.paths.results}", highlight=False, soft_wrap=True)
+        console.print(f"log:     {result.paths.log}", highlight=False)
+        console.print(f"results: {result.paths.results}", highlight=False)
         if result.display_result:
             shown = result.paths.directory / result.display_result["path"]
-            console.print(f"display: {shown}", highlight=False, soft_wrap=True)
+            console.print(f"display: {shown}", highlight=False)
     if not result.succeeded:
         raise typer.Exit(1)
 

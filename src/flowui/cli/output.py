@@ -7,9 +7,11 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-console = Console()
-err_console = Console(stderr=True)
+# Soft wrap: paths and messages stay on one line, so they can be copied and grepped.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 
@@ -20,8 +22,11 @@ def print_json(data: Any) -> None:
 
 
 def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
-    """Print an error (and how to fix it) on stderr and exit with `code`."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print an error (and how to fix it) on stderr and exit with `code`.
+
+    Messages are plain text, never markup: "[project]" in one is shown as written.
+    """
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     if hint:
-        err_console.print(f"[dim]hint:[/] {hint}", highlight=False, soft_wrap=True)
+        err_console.print(f"[dim]hint:[/] {escape(hint)}", highlight=False)
     raise typer.Exit(code)

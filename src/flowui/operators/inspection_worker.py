@@ -32,6 +32,10 @@ def _line_in(error: BaseException, file_path: Path) -> tuple[str, int | None]:
     return str(file_path), None
 
 
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0]
+
+
 def inspect_models(directory: Path, model_file: Path) -> dict[str, Any]:
     problems: list[dict[str, Any]] = []
     result: dict[str, Any] = {"schemas": {}, "secret_names": [], "problems": problems}
@@ -73,7 +77,7 @@ def inspect_models(directory: Path, model_file: Path) -> dict[str, Any]:
                 {
                     "file": str(model_file),
                     "line": None,
-                    "message": f"{class_name} cannot produce a JSON Schema: {error}",
+                    "message": f"{class_name} cannot produce a JSON Schema: {_first_line(error)}",
                 }
             )
         if role == "secrets":

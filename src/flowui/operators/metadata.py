@@ -7,11 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_FILE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_IMAGE_REFERENCE = re.compile(r"[a-z0-9]+([._/:@-][A-Za-z0-9_.-]+)*")
-_REPOSITORY_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_VERSION = re.compile(r"[A-Za-z0-9_.+-]{1,128}")
-_REGISTRY = re.compile(r"[a-z0-9]([a-z0-9.:_-]*[a-z0-9])?(/[a-z0-9._-]+)*")
+from flowui.storage import validate_id
+
+# Anchored: pydantic's `pattern` searches, it does not match the whole string.
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_IMAGE_REFERENCE = re.compile(r"^[a-z0-9]+([._/:@-][A-Za-z0-9_.-]+)*$")
+_VERSION = re.compile(r"^[A-Za-z0-9_.+-]{1,128}$")
+_REGISTRY = re.compile(r"^[a-z0-9]([a-z0-9.:_-]*[a-z0-9])?(/[a-z0-9._-]+)*$")
 
 
 class _Strict(BaseModel):
@@ -128,10 +130,16 @@ class OperatorMetadata(_Strict):
 
 
 class RepositorySection(_Strict):
-    REPOSITORY_NAME: str = Field(pattern=_REPOSITORY_NAME.pattern, max_length=100)
+    REPOSITORY_NAME: str = Field(max_length=100)
     VERSION: str = Field(pattern=_VERSION.pattern)
     REPOSITORY_LABEL: str | None = None
     DESCRIPTION: str | None = None
+
+    @field_validator("REPOSITORY_NAME")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        # It names the image and the platform's checkout folder.
+        return validate_id(value, "repository name")
 
 
 class RegistrySection(_Strict):

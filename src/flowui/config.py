@@ -1,0 +1,593 @@
+"""Layered settings of a FlowUI platform project (DESIGN.md, "Configuration").
+
+Layers, highest first: host environment > CLI flags (`--set`) > the project's `config.ini` >
+defaults. The `Settings` model is the one table of settings: a new setting is one new field.
+"""
+
+from __future__ import annotations
+
+import configparser
+import difflib
+import os
+import re
+import tempfile
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+)
+
+# The storage part is stdlib-only and is the one owner of paths and of the id rule.
+from flowui.storage.paths import FileSystemRoot, validate_id
+
+CONFIG_FILE_NAME = "config.ini"
+PROJECT_DIR_VARIABLE = "FLOWUI_PROJECT_DIR"
+MASK = "****"
+
+
+class ConfigError(Exception):
+    """Bad configuration; each message names the layer, section and setting at fault."""
+
+    def __init__(self, errors: str | list[str], hint: str | None = None) -> None:
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        self.hint = hint
+        super().__init__("\n".join(self.errors))
+
+
+class Layer(StrEnum):
+    """Where a value came from, highest precedence first."""
+
+    ENVIRONMENT = "environment"
+    CLI = "cli"
+    CONFIG_FILE = "config.ini"
+    DEFAULT = "default"
+
+
+class DeployMode(StrEnum):
+    LOCAL = "local"
+    COMPOSE = "compose"
+    K8S = "k8s"
+    AWS = "aws"
+
+
+class CodeRepositorySource(StrEnum):
+    LOCAL = "local"
+    GITHUB = "github"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Marks a `Settings` field: the `config.ini` section it lives in and one line of help."""
+
+    section: str
+    help: str
+
+
+# --- value rules that pydantic's types do not already express ------------------------------
+
+_OWNER_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9_.-]+")
+_AWS_REGION = re.compile(r"[a-z]{2,}(?:-[a-z]+)+-\d+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
+
+
+def _project_name(value: str) -> str:
+    return validate_id(value, "project name")
+
+
+def _owner_repo(value: str) -> str:
+    if not _OWNER_REPO.fullmatch(value) or value.endswith(("/.", "/..")):
+        raise ValueError(f"{value!r} is not in owner/repo format, e.g. 'acme/operators'")
+    return value
+
+
+def _aws_region(value: str) -> str:
+    if not _AWS_REGION.fullmatch(value):
+        raise ValueError(f"{value!r} is not an AWS region name such as 'us-east-1'")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+def _url(value: str) -> str:
+    if not _URL.fullmatch(value):
+        raise ValueError(f"{value!r} is not a URL such as 'postgresql://host/db'")
+    return value
+
+
+ProjectName = Annotated[str, AfterValidator(_project_name)]
+OwnerRepo = Annotated[str, AfterValidator(_owner_repo)]
+AwsRegion = Annotated[str, AfterValidator(_aws_region)]
+Email = Annotated[str, AfterValidator(_email)]
+Url = Annotated[str, AfterValidator(_url)]
+
+
+class Settings(BaseModel):
+    """The effective settings of a platform project; build it with `load_settings`.
+
+    Each field is a setting: its name, type, default and `Setting(section, help)`. A field
+    typed `SecretStr` is a secret: read only from the environment and masked on display.
+    Relative paths are taken from the project directory in `config.ini` and defaults, and
+    from the current directory in the environment and on the command line.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    PROJECT_NAME: Annotated[ProjectName, Setting("project", "Name of this platform project.")] = (
+        "flowui"
+    )
+    FLOWUI_DEPLOY_MODE: Annotated[
+        DeployMode, Setting("project", "Where the platform and its tasks run.")
+    ] = DeployMode.LOCAL
+    VOLUME_MOUNT_PATH_HOST: Annotated[
+        Path,
+        Setting("project", "The file-system root: DAGs, logs, repositories, datasets, runs."),
+    ] = Path("fs")
+    FLOWUI_PATH_HOST: Annotated[
+        Path | None, Setting("project", "Path of the FlowUI source or installation on the host.")
+    ] = None
+
+    CODE_REPOSITORY_SOURCE: Annotated[
+        CodeRepositorySource,
+        Setting("code_repository", "Where the workflows' code repository lives."),
+    ] = CodeRepositorySource.LOCAL
+    GITHUB_REPOSITORY_NAME: Annotated[
+        OwnerRepo | None, Setting("code_repository", "GitHub repository, as owner/repo.")
+    ] = None
+    GITHUB_ACCESS_TOKEN: Annotated[
+        SecretStr | None, Setting("code_repository", "Token to read and write on GitHub.")
+    ] = None
+
+    AWS_ACCESS_KEY_ID: Annotated[str | None, Setting("aws", "AWS access key id.")] = None
+    AWS_SECRET_ACCESS_KEY: Annotated[SecretStr | None, Setting("aws", "AWS secret access key.")] = (
+        None
+    )
+    AWS_REGION_NAME: Annotated[AwsRegion, Setting("aws", "AWS region.")] = "us-east-1"
+
+    FLOWUI_DATABASE_URL: Annotated[
+        Url | None, Setting("platform", "Database of the platform server (SQLAlchemy URL).")
+    ] = None
+    # No default, ever (DESIGN.md, non-negotiable 3): without it, encrypted data stays locked.
+    FLOWUI_SECRET_KEY: Annotated[
+        SecretStr | None, Setting("platform", "Key that encrypts secrets stored at rest.")
+    ] = None
+    FLOWUI_ADMIN_EMAIL: Annotated[
+        Email | None, Setting("platform", "E-mail of the first administrator.")
+    ] = None
+    FLOWUI_ADMIN_PASSWORD: Annotated[
+        SecretStr | None, Setting("platform", "Password of the first administrator.")
+    ] = None
+
+    _sources: dict[str, Layer] = PrivateAttr(default_factory=dict)
+    _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _config_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def project_dir(self) -> Path:
+        return self._project_dir
+
+    @property
+    def config_file(self) -> Path | None:
+        """The `config.ini` that was read, or None when there was none."""
+        return self._config_file
+
+    @property
+    def root(self) -> FileSystemRoot:
+        return FileSystemRoot(self.VOLUME_MOUNT_PATH_HOST)
+
+    def source(self, name: str) -> Layer:
+        """The layer the value of setting `name` came from."""
+        _spec(name)
+        return self._sources.get(name, Layer.DEFAULT)
+
+    def display_value(self, name: str) -> str | None:
+        """The value as text for people: secrets are masked, unset values are None."""
+        value = getattr(self, _spec(name).name)
+        if value is None:
+            return None
+        if isinstance(value, SecretStr):
+            return MASK
+        return _mask_url_password(_as_text(value))
+
+    def entries(self) -> list[SettingEntry]:
+        """Every setting with its displayable value and source, in table order."""
+        return [
+            SettingEntry(
+                name=spec.name,
+                value=self.display_value(spec.name),
+                source=self.source(spec.name),
+                secret=spec.secret,
+                section=spec.section,
+                help=spec.help,
+            )
+            for spec in SETTINGS.values()
+        ]
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One row of the settings table, read from the `Settings` model."""
+
+    name: str
+    type: Any
+    default: Any
+    secret: bool
+    section: str
+    help: str
+    choices: tuple[str, ...]  # allowed values, for enum settings
+    is_path: bool
+
+    @property
+    def description(self) -> str:
+        if self.choices:
+            return f"{self.help} One of: {', '.join(self.choices)}."
+        return self.help
+
+
+@dataclass(frozen=True)
+class SettingEntry:
+    """A setting as shown to people: `value` is masked for secrets and None when unset."""
+
+    name: str
+    value: str | None
+    source: Layer
+    secret: bool
+    section: str
+    help: str
+
+
+def _base_type(annotation: Any) -> Any:
+    """`X` out of `X | None` and `Annotated[X, ...]`."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        arguments = [a for a in get_args(annotation) if a is not type(None)]
+        if len(arguments) == 1:
+            annotation = arguments[0]
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _choices(base: Any) -> tuple[str, ...]:
+    if isinstance(base, type) and issubclass(base, Enum):
+        return tuple(str(member.value) for member in base)
+    if get_origin(base) is Literal:
+        return tuple(str(argument) for argument in get_args(base))
+    return ()
+
+
+def _build_table() -> dict[str, SettingSpec]:
+    table: dict[str, SettingSpec] = {}
+    for name, field in Settings.model_fields.items():
+        marks = [m for m in field.metadata if isinstance(m, Setting)]
+        if len(marks) != 1:
+            raise TypeError(f"Settings.{name} needs exactly one Setting(section, help) mark")
+        base = _base_type(field.annotation)
+        table[name] = SettingSpec(
+            name=name,
+            type=field.annotation,
+            default=field.default,
+            secret=base is SecretStr,
+            section=marks[0].section,
+            help=marks[0].help,
+            choices=_choices(base),
+            is_path=base is Path,
+        )
+    return table
+
+
+SETTINGS: Mapping[str, SettingSpec] = types.MappingProxyType(_build_table())
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(spec.section for spec in SETTINGS.values()))
+
+
+def _spec(name: str) -> SettingSpec:
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        raise KeyError(f"unknown setting {name}") from None
+
+
+def _did_you_mean(word: str, candidates: Any) -> str:
+    matches = difflib.get_close_matches(word, list(candidates), n=1)
+    if not matches:
+        matches = [c for c in candidates if c.lower() == word.lower()]
+    return f" (did you mean {matches[0]}?)" if matches else ""
+
+
+def _as_text(value: Any) -> str:
+    return str(value.value) if isinstance(value, Enum) else str(value)
+
+
+def _mask_url_password(text: str) -> str:
+    # A database URL may carry a password; show the URL, never the password.
+    try:
+        parts = urlsplit(text)
+        if parts.password is None:
+            return text
+    except ValueError:
+        return text
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
+
+
+def _absolute(path: str | Path, base: Path) -> Path:
+    return Path(os.path.normpath(base / Path(path).expanduser()))
+
+
+# --- locating the project and reading config.ini -------------------------------------------
+
+
+def find_project_dir(
+    explicit: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """The project directory: `explicit` (--project), else $FLOWUI_PROJECT_DIR, else the cwd."""
+    environ = os.environ if environ is None else environ
+    if explicit is not None and str(explicit) != "":
+        return _absolute(explicit, Path.cwd())
+    if environ.get(PROJECT_DIR_VARIABLE):
+        return _absolute(environ[PROJECT_DIR_VARIABLE], Path.cwd())
+    return Path.cwd()
+
+
+class _CaseKeepingParser(configparser.ConfigParser):
+    def optionxform(self, optionstr: str) -> str:
+        # Settings keep the seed's upper-case names; configparser would lower-case them.
+        return optionstr
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """The settings set in a `config.ini`, by name; raises ConfigError naming line or key."""
+    label = path.name
+    hint = f"edit {path}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label}: is not UTF-8 text", hint=hint) from None
+    except OSError as error:
+        raise ConfigError(f"{label}: cannot be read: {error.strerror or error}") from None
+    lines = text.splitlines()
+
+    def line_text(lineno: int) -> str:
+        return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+
+    parser = _CaseKeepingParser(interpolation=None, empty_lines_in_values=False)
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.MissingSectionHeaderError as error:
+        raise ConfigError(
+            f"{label} line {error.lineno}: {line_text(error.lineno)!r} comes before any "
+            "[section] header",
+            hint=hint,
+        ) from None
+    except configparser.DuplicateSectionError as error:
+        raise ConfigError(
+            f"{label} line {error.lineno}: section [{error.section}] appears twice", hint=hint
+        ) from None
+    except configparser.DuplicateOptionError as error:
+        raise ConfigError(
+            f"{label} line {error.lineno}: [{error.section}] {error.option} is set twice",
+            hint=hint,
+        ) from None
+    except configparser.ParsingError as error:
+        raise ConfigError(
+            [
+                f"{label} line {lineno}: {line_text(lineno)!r} is not 'KEY = value', "
+                "a [section] header or a # comment"
+                for lineno, _ in error.errors
+            ],
+            hint=hint,
+        ) from None
+    except configparser.Error as error:  # any other syntax problem configparser finds
+        raise ConfigError(f"{label}: {error.message}", hint=hint) from None
+
+    if parser.defaults():
+        raise ConfigError(f"{label} [DEFAULT]: unknown section", hint=hint)
+    errors: list[str] = []
+    values: dict[str, str] = {}
+    for section in parser.sections():
+        if section not in SECTIONS:
+            errors.append(
+                f"{label} [{section}]: unknown section{_did_you_mean(section, SECTIONS)}; "
+                f"the sections are {', '.join(SECTIONS)}"
+            )
+            continue
+        for key, value in parser.items(section):
+            where = f"{label} [{section}] {key}"
+            spec = SETTINGS.get(key)
+            if spec is None:
+                errors.append(f"{where}: unknown setting {key}{_did_you_mean(key, SETTINGS)}")
+            elif spec.secret:
+                errors.append(
+                    f"{where}: {key} is a secret and is not read from {label}; "
+                    "set it in the environment instead"
+                )
+            elif spec.section != section:
+                errors.append(f"{where}: {key} belongs in section [{spec.section}]")
+            elif "\n" in value:
+                errors.append(f"{where}: the value must fit on one line (is a line indented?)")
+            else:
+                values[key] = value
+    if errors:
+        raise ConfigError(errors, hint=hint)
+    return values
+
+
+# --- the loader ------------------------------------------------------------------------------
+
+
+def _check_overrides(overrides: Mapping[str, str]) -> dict[str, str]:
+    errors = []
+    for name in overrides:
+        spec = SETTINGS.get(name)
+        if spec is None:
+            errors.append(f"--set {name}: unknown setting {name}{_did_you_mean(name, SETTINGS)}")
+        elif spec.secret:
+            # Command lines are visible to every user of the machine (ps, shell history).
+            errors.append(
+                f"--set {name}: {name} is a secret and is not read from the command line; "
+                "set it in the environment instead"
+            )
+    if errors:
+        raise ConfigError(errors)
+    return dict(overrides)
+
+
+def _where(layer: Layer, name: str) -> str:
+    if layer is Layer.ENVIRONMENT:
+        return f"environment {name}"
+    if layer is Layer.CLI:
+        return f"--set {name}"
+    if layer is Layer.CONFIG_FILE:
+        return f"{CONFIG_FILE_NAME} [{SETTINGS[name].section}] {name}"
+    return f"default {name}"
+
+
+def _explain(error: Any) -> str:
+    """One pydantic error as a sentence about the value (the caller says where)."""
+    name = error["loc"][0]
+    value = error.get("input")
+    choices = SETTINGS[name].choices if name in SETTINGS else ()
+    if error["type"] in ("enum", "literal_error") and choices:
+        return f"{value!r} is not one of {', '.join(choices)}"
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        return str(error["ctx"]["error"])
+    message = str(error["msg"])
+    return f"{value!r}: {message[:1].lower()}{message[1:]}"
+
+
+def load_settings(
+    project_dir: Path | str | None = None,
+    overrides: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    read_config: bool = True,
+) -> Settings:
+    """The effective settings of a project, each with the layer it came from.
+
+    `project_dir` is found with `find_project_dir`; `overrides` are the CLI flags (`--set`);
+    `environ` defaults to `os.environ`. An empty value counts as not set in its layer.
+    `read_config=False` ignores `config.ini` (for `flowui init`, which writes it).
+    """
+    environ = os.environ if environ is None else environ
+    project = find_project_dir(project_dir, environ)
+    config_file: Path | None = project / CONFIG_FILE_NAME
+    file_values: dict[str, str] = {}
+    if read_config:
+        if not project.is_dir():
+            raise ConfigError(
+                f"project directory {project} does not exist",
+                hint="pass --project DIR, set FLOWUI_PROJECT_DIR, or create it with `flowui init`",
+            )
+        if config_file is not None and config_file.is_file():
+            file_values = read_config_file(config_file)
+        else:
+            config_file = None
+    else:
+        config_file = None
+    layers: list[tuple[Layer, Mapping[str, str], Path]] = [
+        (Layer.ENVIRONMENT, environ, Path.cwd()),
+        (Layer.CLI, _check_overrides(overrides or {}), Path.cwd()),
+        (Layer.CONFIG_FILE, file_values, project),
+    ]
+
+    raw: dict[str, Any] = {}
+    sources: dict[str, Layer] = {}
+    for name, spec in SETTINGS.items():
+        sources[name] = Layer.DEFAULT
+        for layer, values, base in layers:
+            value = values.get(name)
+            if value:
+                raw[name] = _absolute(value, base) if spec.is_path else value
+                sources[name] = layer
+                break
+        else:
+            if spec.is_path and spec.default is not None:
+                raw[name] = _absolute(spec.default, project)
+
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as error:
+        messages, layers_at_fault = [], set()
+        for problem in error.errors():
+            name = str(problem["loc"][0])
+            layers_at_fault.add(sources[name])
+            messages.append(f"{_where(sources[name], name)}: {_explain(problem)}")
+        in_file = Layer.CONFIG_FILE in layers_at_fault and config_file is not None
+        raise ConfigError(messages, hint=f"edit {config_file}" if in_file else None) from None
+    settings._sources = sources
+    settings._project_dir = project
+    settings._config_file = config_file
+    return settings
+
+
+# --- writing config.ini ----------------------------------------------------------------------
+
+_HEADER = """\
+# FlowUI platform project, written by `flowui init`.
+# Layers, highest first: environment variables > command-line flags (--set) > this file
+# > defaults. Run `flowui config show` to see every effective value and where it came from.
+# Secrets are never read from this file; set them in the environment:
+# {secrets}.
+# Relative paths are relative to this file's directory. A commented-out key is unset.
+"""
+
+
+def render_config_file(settings: Settings) -> str:
+    """The `config.ini` text holding the non-secret values of `settings`, with comments."""
+    secrets = ", ".join(spec.name for spec in SETTINGS.values() if spec.secret)
+    parts = [_HEADER.format(secrets=secrets)]
+    for section in SECTIONS:
+        parts.append(f"\n[{section}]\n")
+        for spec in SETTINGS.values():
+            if spec.section != section:
+                continue
+            parts.append(f"# {spec.description}\n")
+            value = getattr(settings, spec.name)
+            if spec.secret:
+                parts.append(f"# {spec.name}: secret, set it in the environment.\n")
+            elif value is None:
+                parts.append(f"# {spec.name} =\n")
+            else:
+                text = _as_text(value)
+                if "\n" in text or text != text.strip():
+                    raise ConfigError(f"{spec.name}: {text!r} cannot be written on one line")
+                parts.append(f"{spec.name} = {text}\n")
+    return "".join(parts)
+
+
+def write_config_file(settings: Settings, path: Path | None = None) -> Path:
+    """Write `render_config_file(settings)` to `path` (default: the project's config.ini).
+
+    Atomic: a reader sees the old file or the new one, never half of one.
+    """
+    target = path if path is not None else settings.project_dir / CONFIG_FILE_NAME
+    text = render_config_file(settings)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
+    try:
+        # mkstemp makes the file private (0600); config.ini holds no secret, keep it readable.
+        os.fchmod(descriptor, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
