@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from flowui.cli.output import JsonOption, console, err_console, fail, print_json
+from flowui.operators import scaffold
 from flowui.operators.dry_run import dry_run
 from flowui.operators.inspection import DEFAULT_TIMEOUT_SECONDS
 from flowui.operators.metadata import metadata_json_schema
@@ -262,8 +263,6 @@ def init(
 
     Example: [bold]flowui operators init ./my_operators --registry ghcr.io/me[/]
     """
-    from flowui.operators import scaffold
-
     try:
         written = scaffold.init_repository(directory, name=name, registry=registry)
     except scaffold.ScaffoldError as error:
@@ -283,8 +282,6 @@ def new(
 
     Example: [bold]flowui operators new CleanRowsOperator -r ./my_operators[/]
     """
-    from flowui.operators import scaffold
-
     try:
         written = scaffold.new_operator(repository, name, requirements_file=requirements_file)
     except scaffold.ScaffoldError as error:

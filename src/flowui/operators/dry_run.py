@@ -97,7 +97,7 @@ def dry_run(
 
     readers = [
         threading.Thread(target=follow_log, args=(process.stderr,), daemon=True),
-        threading.Thread(target=lambda: stdout_lines.extend(process.stdout), daemon=True),
+        threading.Thread(target=stdout_lines.extend, args=(process.stdout,), daemon=True),
     ]
     for reader in readers:
         reader.start()
