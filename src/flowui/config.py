@@ -10,7 +10,6 @@ import configparser
 import difflib
 import os
 import re
-import tempfile
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from pydantic import (
 )
 
 # The storage part is stdlib-only and is the one owner of paths and of the id rule.
-from flowui.storage.paths import FileSystemRoot, validate_id
+from flowui.storage import FileSystemRoot, validate_id, write_text_atomically
 
 CONFIG_FILE_NAME = "config.ini"
 PROJECT_DIR_VARIABLE = "FLOWUI_PROJECT_DIR"
@@ -575,19 +574,4 @@ def write_config_file(settings: Settings, path: Path | None = None) -> Path:
     Atomic: a reader sees the old file or the new one, never half of one.
     """
     target = path if path is not None else settings.project_dir / CONFIG_FILE_NAME
-    text = render_config_file(settings)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
-    try:
-        # mkstemp makes the file private (0600); config.ini holds no secret, keep it readable.
-        os.fchmod(descriptor, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomically(target, render_config_file(settings))

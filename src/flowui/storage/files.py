@@ -14,8 +14,10 @@ def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> Path:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            os.fchmod(stream.fileno(), mode)
+            os.fchmod(stream.fileno(), mode)  # mkstemp makes files private (0600)
             stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())  # the rename must not land before the data
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
