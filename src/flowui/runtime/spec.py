@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flowui.base_operator import RunContext
 from flowui.storage import validate_id
@@ -35,3 +35,11 @@ class TaskSpec(BaseModel):
     context: RunContext
     root: Path = Field(description="The file-system root shared by every task.")
     timeout_seconds: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _ids_are_path_safe(self) -> TaskSpec:
+        # They become directories of the run: reject them here, before anything is written.
+        validate_id(self.context.dag_id, "dag id")
+        validate_id(self.context.run_id, "run id")
+        validate_id(self.context.task_id, "task id")
+        return self

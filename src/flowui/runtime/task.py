@@ -80,7 +80,7 @@ def _masked_values(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, list):
         return [_masked_values(item, secrets) for item in value]
     if isinstance(value, dict):
-        return {key: _masked_values(item, secrets) for key, item in value.items()}
+        return {mask(key, secrets): _masked_values(item, secrets) for key, item in value.items()}
     return value
 
 
@@ -117,13 +117,17 @@ def _task_logger(
     for handler in handlers:
         handler.setFormatter(formatter)
         logger.addHandler(handler)
+    printed = _LogStream(logger, logging.INFO)
+    printed_errors = _LogStream(logger, logging.WARNING)
     try:
         with (
-            contextlib.redirect_stdout(_LogStream(logger, logging.INFO)),  # type: ignore[type-var]
-            contextlib.redirect_stderr(_LogStream(logger, logging.WARNING)),  # type: ignore[type-var]
+            contextlib.redirect_stdout(printed),  # type: ignore[type-var]
+            contextlib.redirect_stderr(printed_errors),  # type: ignore[type-var]
         ):
             yield logger, formatter
     finally:
+        printed.flush()  # a last print(..., end="") has no newline to flush it
+        printed_errors.flush()
         for handler in handlers:
             handler.close()
             logger.removeHandler(handler)
@@ -190,7 +194,9 @@ def _validated_output(raw: Any, output_model: type[BaseModel] | None) -> dict[st
     return model.model_dump(mode="json")
 
 
-def _save_display_result(declared: Any, paths: TaskRunPaths) -> dict[str, str] | None:
+def _save_display_result(
+    declared: Any, paths: TaskRunPaths, secrets: list[str]
+) -> dict[str, str] | None:
     if declared is None:
         return None
     try:
@@ -215,8 +221,8 @@ def _save_display_result(declared: Any, paths: TaskRunPaths) -> dict[str, str] |
         file = results / f"display_result.{result.file_type}"
         if result.base64_content is not None:
             file.write_bytes(base64.b64decode(result.base64_content))
-        else:
-            file.write_text(result.content or "", encoding="utf-8")
+        else:  # inline text is written by us, so no secret may pass through it
+            file.write_text(mask(result.content or "", secrets), encoding="utf-8")
     saved = {
         "file_type": str(result.file_type),
         "path": file.relative_to(paths.directory.resolve()).as_posix(),
@@ -272,8 +278,8 @@ def run_task(
             )
             output = _validated_output(operator.operator_function(inputs), output_model)
             output = _masked_values(output, formatter.secrets)
-            write_json_atomically(paths.output, output)
-            display = _save_display_result(operator.display_result, paths)
+            display = _save_display_result(operator.display_result, paths, formatter.secrets)
+            write_json_atomically(paths.output, output)  # last: it marks a finished task
             if display:
                 logger.info("display result: %s (%s)", display["path"], display["file_type"])
             logger.info("task succeeded")
@@ -281,7 +287,7 @@ def run_task(
         except TaskError as error:
             logger.error("task failed: %s", error)
             return TaskOutcome("failed", paths, error=mask(str(error), formatter.secrets))
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit() in an operator is a failure too
             logger.error("task failed:\n%s", traceback.format_exc().rstrip())
             summary = f"{type(error).__name__}: {error}"
             return TaskOutcome("failed", paths, error=mask(summary, formatter.secrets))
