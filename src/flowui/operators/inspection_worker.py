@@ -86,6 +86,7 @@ def inspect_models(directory: Path, model_file: Path) -> dict[str, Any]:
 
 
 def main() -> None:
+    sys.dont_write_bytecode = True  # leave no __pycache__ in the repository being inspected
     # Model code may print; keep the protocol stream for our own lines only.
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
