@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowui.storage import FileSystemRoot
+from flowui.storage.datasets import DatasetStore
 
 DisplayFileType = Literal["html", "png", "jpeg", "svg", "csv", "json", "md", "txt", "pdf"]
 DISPLAY_FILE_TYPES: tuple[str, ...] = DisplayFileType.__args__  # type: ignore[attr-defined]
@@ -85,6 +86,7 @@ class BaseOperator:
     - `secrets`: the validated `SecretsModel` of the operator, or None if it declares none;
     - `results_path`: this task's own results directory (created before the call);
     - `context` and its shortcuts `dag_id`, `run_id`, `task_id`, `logical_date`, `params`;
+    - `datasets`: the versioned dataset store of the file-system root;
     - `display_result`: set it (or call `set_display_result`) to show a result in the GUI.
     """
 
@@ -127,6 +129,11 @@ class BaseOperator:
     def dataset_path(self, dataset_id: str) -> Path:
         """The directory of a dataset in the shared dataset store (validated id)."""
         return self.root.dataset(dataset_id)
+
+    @property
+    def datasets(self) -> DatasetStore:
+        """The versioned dataset store: `get(id, "latest")`, `publish(id, file, meta)`."""
+        return DatasetStore(self.root)
 
     def set_display_result(
         self,
