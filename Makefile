@@ -1,12 +1,13 @@
 # `make test` and `make up` do all the set-up on a fresh machine.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else a private copy installed with pip into .tools/ (no root, no PATH change).
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export UV_LINK_MODE = copy
 
 .PHONY: install test lint typecheck up bench clean
 
 $(UV):
-	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	python3 -m pip install --quiet --target .tools/uv uv
 
 install: $(UV)
 	$(UV) sync --frozen
@@ -29,4 +30,4 @@ bench: install
 	$(UV) run --frozen python benchmarks/organize_many_operators.py
 
 clean:
-	rm -rf .venv .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache
