@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from flowui.operators.loading import package_name_for
 from flowui.operators.validate import validate_repository
 from operator_repositories import MODEL, make_repository, metadata, write_operator
 
@@ -370,7 +371,7 @@ def test_operator_code_never_runs_in_the_validating_process(tmp_path: Path) -> N
 
     assert report.ok, report.problems
     assert int(marker.read_text()) != os.getpid()
-    assert not [name for name in sys.modules if name.startswith("flowui_operator_")]
+    assert package_name_for(repo / OP) not in sys.modules
 
 
 def test_a_repository_of_the_original_flowui_layout_validates(tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
 """Dry run: one operator, run locally by `flowui-task` in a child process, in a run directory.
 
+It speaks the runtime's contract, TaskSpec in and TaskOutcome back; operator code only ever
+runs in the child.
+
 The caller never imports operator code; the child inherits the environment, which is where a
 dry run's secrets come from.
 """
@@ -15,38 +18,15 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flowui.storage import FileSystemRoot, TaskRunPaths
+from flowui.base_operator import RunContext
+from flowui.runtime.spec import OperatorReference, TaskOutcome, TaskSpec
+from flowui.storage import FileSystemRoot
 
 DRY_RUN_DAG_ID = "dry_run"
-
-
-@dataclass
-class DryRunResult:
-    status: str  # "success" or "failed"
-    paths: TaskRunPaths
-    output: dict[str, Any] | None
-    error: str | None
-    display_result: dict[str, str] | None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "success"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "output": self.output,
-            "error": self.error,
-            "log": str(self.paths.log),
-            "results": str(self.paths.results),
-            "output_file": str(self.paths.output),
-            "display_result": self.display_result,
-        }
 
 
 def dry_run(
@@ -59,7 +39,7 @@ def dry_run(
     timeout: float | None = None,
     environ: Mapping[str, str] | None = None,
     on_log_line: Callable[[str], None] | None = None,
-) -> DryRunResult:
+) -> TaskOutcome:
     """Run `operator_name` of `repository` once with literal `inputs`.
 
     `root` is the file-system root to run in (a new temporary one by default, kept afterwards
@@ -69,12 +49,12 @@ def dry_run(
     file_system = FileSystemRoot(root or Path(tempfile.mkdtemp(prefix="flowui-dry-run-"))).create()
     run_id = f"dry_run_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
     paths = file_system.task_run(DRY_RUN_DAG_ID, run_id, operator_name)
-    spec = {
-        "operator": {"repository_path": str(repository.resolve()), "name": operator_name},
-        "inputs": dict(inputs),
-        "context": {"dag_id": DRY_RUN_DAG_ID, "run_id": run_id, "task_id": operator_name},
-        "root": str(file_system.path),
-    }
+    spec = TaskSpec(
+        operator=OperatorReference(repository_path=repository.resolve(), name=operator_name),
+        inputs=dict(inputs),
+        context=RunContext(dag_id=DRY_RUN_DAG_ID, run_id=run_id, task_id=operator_name),
+        root=file_system.path,
+    )
     process = subprocess.Popen(
         [python or sys.executable, "-m", "flowui.runtime.task", "--spec", "-"],
         stdin=subprocess.PIPE,
@@ -101,14 +81,14 @@ def dry_run(
     ]
     for reader in readers:
         reader.start()
-    process.stdin.write(json.dumps(spec))
+    process.stdin.write(spec.model_dump_json())
     process.stdin.close()
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        return DryRunResult("failed", paths, None, f"timed out after {timeout:g} s", None)
+        return TaskOutcome("failed", paths, None, f"timed out after {timeout:g} s", None)
     finally:
         for reader in readers:
             reader.join(timeout=5)
@@ -117,8 +97,8 @@ def dry_run(
     outcome = _last_json_line(stdout)
     if outcome is None:
         detail = "".join(stderr_lines[-20:]).strip() or f"exit code {process.returncode}"
-        return DryRunResult("failed", paths, None, f"flowui-task did not finish: {detail}", None)
-    return DryRunResult(
+        return TaskOutcome("failed", paths, None, f"flowui-task did not finish: {detail}", None)
+    return TaskOutcome(
         outcome["status"],
         paths,
         outcome.get("output"),

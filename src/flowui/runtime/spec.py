@@ -5,13 +5,14 @@ It never carries secret values: those reach the task through its runtime's own m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flowui.base_operator import RunContext
-from flowui.storage import validate_id
+from flowui.storage import TaskRunPaths, validate_id
 
 
 class OperatorReference(BaseModel):
@@ -43,3 +44,29 @@ class TaskSpec(BaseModel):
         validate_id(self.context.run_id, "run id")
         validate_id(self.context.task_id, "task id")
         return self
+
+
+@dataclass
+class TaskOutcome:
+    """What became of a task: `flowui-task` prints it as JSON, the last line on stdout."""
+
+    status: Literal["success", "failed"]
+    paths: TaskRunPaths
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    display_result: dict[str, str] | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "success"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "output": self.output,
+            "error": self.error,
+            "log": str(self.paths.log),
+            "results": str(self.paths.results),
+            "output_file": str(self.paths.output),
+            "display_result": self.display_result,
+        }

@@ -16,7 +16,6 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from flowui.base_operator import BaseOperator, DisplayResult
 from flowui.operators.loading import import_operator_module, model_file_of
-from flowui.runtime.spec import TaskSpec
+from flowui.runtime.spec import TaskOutcome, TaskSpec
 from flowui.storage import FileSystemRoot, TaskRunPaths, write_json_atomically
 
 MASK = "***"
@@ -33,26 +32,6 @@ MASK = "***"
 
 class TaskError(Exception):
     """A failure the user can act on; its message is the whole story (no traceback needed)."""
-
-
-@dataclass
-class TaskOutcome:
-    status: str
-    paths: TaskRunPaths
-    output: dict[str, Any] | None = None
-    error: str | None = None
-    display_result: dict[str, str] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "output": self.output,
-            "error": self.error,
-            "log": str(self.paths.log),
-            "results": str(self.paths.results),
-            "output_file": str(self.paths.output),
-            "display_result": self.display_result,
-        }
 
 
 class _MaskingFormatter(logging.Formatter):
