@@ -10,7 +10,7 @@ $(UV):
 	python3 -m pip install --quiet --target .tools/uv uv
 
 install: $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-extras
 
 lint: install
 	$(UV) run --frozen ruff check src tests benchmarks examples

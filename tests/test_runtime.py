@@ -724,8 +724,10 @@ def test_operator_sees_its_run_context_and_paths(tmp_path: Path):
     assert Path(output["dataset"]) == root / "dataset" / "ds"
 
 
-@pytest.mark.parametrize("field", ["dag_id", "run_id", "task_id"])
-def test_invalid_run_ids_are_rejected_before_anything_is_written(tmp_path: Path, field: str):
+@pytest.mark.parametrize("field", ["dag_id", "task_id"])
+def test_invalid_dag_and_task_ids_are_rejected_before_anything_is_written(
+    tmp_path: Path, field: str
+):
     repository = write_operator(tmp_path / "repo", "Greeter", body=GREETER_BODY)
     root = tmp_path / "area" / "root"
     root.mkdir(parents=True)
@@ -737,7 +739,19 @@ def test_invalid_run_ids_are_rejected_before_anything_is_written(tmp_path: Path,
     assert sorted(path.name for path in (tmp_path / "area").rglob("*")) == ["root"]
 
 
-def test_console_script_rejects_an_invalid_run_id_with_a_clear_error(tmp_path: Path):
+def test_a_run_id_that_is_not_a_safe_path_gets_a_safe_directory_inside_the_root(tmp_path: Path):
+    repository = write_operator(tmp_path / "repo", "Greeter", body=GREETER_BODY)
+    root = tmp_path / "area" / "root"
+    root.mkdir(parents=True)
+
+    outcome = run(repository, "Greeter", root, {"name": "Ada"}, run_id="../escaped")
+
+    assert outcome.status == "success", outcome.error
+    assert outcome.paths.log.is_relative_to(root / "runs")
+    assert sorted(path.name for path in (tmp_path / "area").iterdir()) == ["root"]
+
+
+def test_console_script_rejects_an_invalid_dag_id_with_a_clear_error(tmp_path: Path):
     repository = write_operator(tmp_path / "repo", "Greeter", body=GREETER_BODY)
     root = tmp_path / "area" / "root"
     root.mkdir(parents=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flowui.storage import FileSystemRoot, InvalidIdError, validate_id
+from flowui.storage import FileSystemRoot, InvalidIdError, run_directory_name, validate_id
 from flowui.storage.datasets import DatasetStore
 
 
@@ -44,7 +44,8 @@ def test_the_root_tree_is_created_and_paths_stay_inside_it(tmp_path: Path) -> No
     assert task.log == root.path / "runs/dag_1/run.2/task-3/log.txt"
     assert task.results.is_dir()
     with pytest.raises(InvalidIdError):
-        root.task_run("dag", "../../etc", "task")
+        root.task_run("dag", "run", "../../etc")
+    assert root.task_run("dag", "../../etc", "task").directory.is_relative_to(root.runs / "dag")
 
 
 def _data(tmp_path: Path, name: str, text: str) -> Path:
@@ -111,3 +112,12 @@ def test_concurrent_writers_get_distinct_versions_and_no_partial_one_is_seen(
     contents = sorted(store.get("sales", str(n)).file.read_text() for n in range(1, 9))
     assert contents == sorted(f.read_text() for f in files)
     assert [p.name for p in store.root.dataset("sales").iterdir() if p.name.startswith(".")] == []
+
+
+def test_airflow_run_ids_get_a_safe_directory_that_keeps_distinct_ids_apart() -> None:
+    assert run_directory_name("manual_1") == "manual_1"
+    scheduled = run_directory_name("scheduled__2026-01-01T00:00:00+00:00")
+    assert scheduled.startswith("scheduled__2026-01-01T00_00_00_00_00-")
+    assert validate_id(scheduled) == scheduled
+    assert run_directory_name("a:b") != run_directory_name("a+b")
+    assert validate_id(run_directory_name("../../etc")) == run_directory_name("../../etc")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flowui.base_operator import RunContext
-from flowui.storage import TaskRunPaths, validate_id
+from flowui.storage import TaskRunPaths, run_directory_name, validate_id
 
 
 class OperatorReference(BaseModel):
@@ -41,7 +41,7 @@ class TaskSpec(BaseModel):
     def _ids_are_path_safe(self) -> TaskSpec:
         # They become directories of the run: reject them here, before anything is written.
         validate_id(self.context.dag_id, "dag id")
-        validate_id(self.context.run_id, "run id")
+        run_directory_name(self.context.run_id)
         validate_id(self.context.task_id, "task id")
         return self
 

@@ -1,12 +1,19 @@
 """The file-system root: the one place that knows every path FlowUI reads or writes."""
 
 from flowui.storage.files import write_json_atomically, write_text_atomically
-from flowui.storage.paths import FileSystemRoot, InvalidIdError, TaskRunPaths, validate_id
+from flowui.storage.paths import (
+    FileSystemRoot,
+    InvalidIdError,
+    TaskRunPaths,
+    run_directory_name,
+    validate_id,
+)
 
 __all__ = [
     "FileSystemRoot",
     "InvalidIdError",
     "TaskRunPaths",
+    "run_directory_name",
     "validate_id",
     "write_json_atomically",
     "write_text_atomically",

@@ -6,6 +6,7 @@ repository supplies can climb out of the root or name a hidden file.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,22 @@ def validate_id(value: str, kind: str = "id") -> str:
     if value.startswith(".") or ".." in value:
         raise InvalidIdError(f"{kind} {value!r} must not start with '.' or contain '..'")
     return value
+
+
+def run_directory_name(run_id: str) -> str:
+    """The directory of a run: its id if that is a safe id, else a safe form of it.
+
+    Airflow's run ids carry ':' and '+' (manual__2026-01-01T00:00:00+00:00). Characters outside
+    the safe set become '_' and a short hash of the real id keeps distinct ids apart.
+    """
+    if not isinstance(run_id, str) or not run_id or len(run_id) > MAX_ID_LENGTH:
+        raise InvalidIdError(f"run id must be a string of 1 to {MAX_ID_LENGTH} characters")
+    try:
+        return validate_id(run_id, "run id")
+    except InvalidIdError:
+        readable = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id).replace("..", "_").lstrip(".")
+        digest = hashlib.sha256(run_id.encode()).hexdigest()[:10]
+        return f"{readable[:200]}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -106,7 +123,7 @@ class FileSystemRoot:
         return TaskRunPaths(
             self.runs
             / validate_id(dag_id, "dag id")
-            / validate_id(run_id, "run id")
+            / run_directory_name(run_id)
             / validate_id(task_id, "task id")
         )
 

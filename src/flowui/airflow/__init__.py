@@ -1,0 +1,1 @@
+"""FlowUI's Airflow provider: the only part of FlowUI that imports Airflow."""
