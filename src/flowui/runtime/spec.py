@@ -27,15 +27,33 @@ class OperatorReference(BaseModel):
         return validate_id(value, "operator name")
 
 
+class Binding(BaseModel):
+    """An input taken from an output field of an upstream task of the same run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str
+    output: str = Field(min_length=1, description="A field of the upstream task's output.")
+
+    @field_validator("task_id")
+    @classmethod
+    def _safe_task_id(cls, value: str) -> str:
+        return validate_id(value, "upstream task id")
+
+
 class TaskSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     spec_version: Literal[1] = 1
     operator: OperatorReference
     inputs: dict[str, Any] = Field(default_factory=dict, description="Literal input values.")
+    bindings: dict[str, Binding] = Field(
+        default_factory=dict, description="Inputs taken from upstream outputs, by input name."
+    )
     context: RunContext
     root: Path = Field(description="The file-system root shared by every task.")
     timeout_seconds: float | None = Field(default=None, gt=0)
+    try_number: int = Field(default=1, ge=1, description="Which try of the task this is.")
 
     @model_validator(mode="after")
     def _ids_are_path_safe(self) -> TaskSpec:
@@ -43,6 +61,14 @@ class TaskSpec(BaseModel):
         validate_id(self.context.dag_id, "dag id")
         run_directory_name(self.context.run_id)
         validate_id(self.context.task_id, "task id")
+        both = sorted(self.inputs.keys() & self.bindings.keys())
+        if both:
+            raise ValueError(
+                f"input {', '.join(both)} has both a literal value and a binding: give one"
+            )
+        for name, binding in self.bindings.items():
+            if binding.task_id == self.context.task_id:
+                raise ValueError(f"input {name} is bound to an output of its own task")
         return self
 
 

@@ -1,6 +1,7 @@
 """`flowui-task`: the one entry point every runtime starts to run one task (Contract 4).
 
-TaskSpec in (a file or stdin), then: import the operator, validate its inputs and secrets, run
+TaskSpec in (a file or stdin), then: resolve the bindings from upstream `output.json` files of
+the same run, import the operator, validate its inputs and secrets, run
 `operator_function`, validate the output, write `output.json`, `log.txt` and `results/`. The
 last line on stdout is a JSON outcome; the exit code is 0 on success, 1 when the task failed.
 """
@@ -210,6 +211,39 @@ def _save_display_result(
     return saved
 
 
+def resolve_bindings(spec: TaskSpec, root: FileSystemRoot) -> dict[str, Any]:
+    """The value of each bound input, read from the upstream task's output.json in this run."""
+    context = spec.context
+    outputs: dict[str, dict[str, Any]] = {}
+    values: dict[str, Any] = {}
+    for name, binding in spec.bindings.items():
+        upstream = binding.task_id
+        if upstream not in outputs:
+            output_file = root.task_run(context.dag_id, context.run_id, upstream).output
+            try:
+                output = json.loads(output_file.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise TaskError(
+                    f"upstream task {upstream} has no output yet ({output_file} does not "
+                    "exist): did it succeed?"
+                ) from None
+            except (OSError, ValueError) as error:
+                raise TaskError(
+                    f"cannot read the output of upstream task {upstream}: {error}"
+                ) from None
+            if not isinstance(output, dict):
+                raise TaskError(f"output of upstream task {upstream} ({output_file}) is not a dict")
+            outputs[upstream] = output
+        output = outputs[upstream]
+        if binding.output not in output:
+            has = ", ".join(sorted(output)) or "no outputs"
+            raise TaskError(
+                f"upstream task {upstream} has no output {binding.output}; it has: {has}"
+            )
+        values[name] = output[binding.output]
+    return values
+
+
 def run_task(
     spec: TaskSpec, *, environ: Mapping[str, str] | None = None, echo: TextIO | None = None
 ) -> TaskOutcome:
@@ -218,21 +252,30 @@ def run_task(
     root = FileSystemRoot(spec.root)
     context = spec.context
     paths = root.task_run(context.dag_id, context.run_id, context.task_id).create()
+    # A new try is unfinished until it writes its own: an earlier try's output must not speak
+    # for it (downstream tasks read output.json).
+    for earlier in (paths.output, paths.display_result):
+        earlier.unlink(missing_ok=True)
     operator_dir = spec.operator.repository_path / "operators" / spec.operator.name
     name = spec.operator.name
 
     with _task_logger(paths, echo) as (logger, formatter):
         started = datetime.now(UTC).isoformat(timespec="seconds")
         logger.info(
-            "===== %s: task %s of run %s, operator %s",
+            "===== %s: task %s of run %s, operator %s, try %d",
             started,
             context.task_id,
             context.run_id,
             name,
+            spec.try_number,
         )
         try:
             if not operator_dir.is_dir():
                 raise TaskError(f"operator {name} not found: {operator_dir} does not exist")
+            # Before any operator code is imported: a missing upstream output is the story.
+            bound = resolve_bindings(spec, root)
+            for input_name, binding in spec.bindings.items():
+                logger.info("input %s <- %s.%s", input_name, binding.task_id, binding.output)
             models = _models(operator_dir)
             secrets_model = models["SecretsModel"]
             if secrets_model is not None:
@@ -242,7 +285,7 @@ def run_task(
             if input_model is None:
                 raise TaskError(f"{name} defines no InputModel")
             try:
-                inputs = input_model.model_validate(spec.inputs)
+                inputs = input_model.model_validate({**spec.inputs, **bound})
             except ValidationError as error:
                 raise TaskError(_describe_validation_error("input", error)) from None
             operator_class = getattr(import_operator_module(operator_dir, "operator"), name, None)

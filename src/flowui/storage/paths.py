@@ -113,6 +113,11 @@ class FileSystemRoot:
     def runs(self) -> Path:
         return self.path / "runs"
 
+    @property
+    def environments(self) -> Path:
+        """Cached task environments (one virtualenv per dependency group) of the process runtime."""
+        return self.path / "environments"
+
     def operators_repository(self, repository_id: str) -> Path:
         return self.operators_repositories / validate_id(repository_id, "repository id")
 

@@ -8,13 +8,13 @@ This module checks its shape; `workflows.validate` checks it against the operato
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowui.operators.metadata import ContainerResources
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 TASK_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,99}$"
 RUNTIMES = ("process", "docker", "kubernetes", "aws_batch")
 SCHEDULE_PRESETS = ("hourly", "daily", "weekly", "monthly", "yearly")

@@ -1,0 +1,114 @@
+"""FlowUIOperator: one workflow task, handed to its runtime through `flowui-task`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.log import mask_secret
+
+from flowui.base_operator import RunContext
+from flowui.runtime.environments import environment_for
+from flowui.runtime.process import run_task_process
+from flowui.runtime.secrets import EnvironmentSecrets, SecretsSource
+from flowui.runtime.spec import Binding, OperatorReference, TaskSpec
+from flowui.storage import FileSystemRoot
+
+# What a task process inherits from the worker: enough to run, none of Airflow's own settings
+# or credentials, which operator code has no business reading.
+_INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER")
+
+
+class FlowUIOperator(BaseOperator):
+    """Runs one FlowUI operator in the task's runtime and returns its output as XCom.
+
+    :param root: the FlowUI file-system root shared by every task
+    :param repository_path: checkout of the operators repository
+    :param operator_name: the operator (folder and class name)
+    :param dependency: the operator's dependency (selects its environment)
+    :param literals: input values given in the workflow
+    :param bindings: input name -> {"task_id", "output"} of an upstream task
+    :param parameters: input name -> run parameter name
+    :param secret_names: the secrets the operator declares
+    :param runtime: where the task runs; "process" in this version
+    """
+
+    template_fields = ()
+    ui_color = "#d9ecff"
+
+    def __init__(
+        self,
+        *,
+        root: str,
+        repository_path: str,
+        operator_name: str,
+        dependency: dict[str, str | None],
+        literals: dict[str, Any],
+        bindings: dict[str, dict[str, str]],
+        parameters: dict[str, str],
+        secret_names: list[str],
+        runtime: str = "process",
+        secrets_source: SecretsSource | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.root = root
+        self.repository_path = repository_path
+        self.operator_name = operator_name
+        self.dependency = dependency
+        self.literals = literals
+        self.bindings = bindings
+        self.parameters = parameters
+        self.secret_names = secret_names
+        self.runtime = runtime
+        self.secrets_source = secrets_source or EnvironmentSecrets()
+
+    def execute(self, context: Any) -> dict[str, Any] | None:
+        if self.runtime != "process":
+            raise AirflowException(f"runtime {self.runtime} is not available in this version")
+        params = dict(context["params"])
+        inputs = {**self.literals}
+        for input_name, param_name in self.parameters.items():
+            if param_name not in params:
+                raise AirflowException(f"run parameter {param_name!r} has no value")
+            inputs[input_name] = params[param_name]
+        spec = TaskSpec(
+            operator=OperatorReference(
+                repository_path=Path(self.repository_path), name=self.operator_name
+            ),
+            inputs=inputs,
+            bindings={name: Binding(**binding) for name, binding in self.bindings.items()},
+            context=RunContext(
+                dag_id=self.dag_id,
+                run_id=context["run_id"],
+                task_id=self.task_id,
+                logical_date=context.get("logical_date"),
+                params=params,
+            ),
+            root=Path(self.root),
+            try_number=context["ti"].try_number,
+        )
+        root = FileSystemRoot(Path(self.root))
+        python = environment_for(
+            Path(self.repository_path),
+            self.dependency,
+            cache_dir=root.environments,
+            log=self.log.info,
+        )
+        secrets = self.secrets_source.values(self.secret_names)
+        for value in secrets.values():
+            mask_secret(value)
+        environ = {name: os.environ[name] for name in _INHERITED_VARIABLES if name in os.environ}
+        outcome = run_task_process(
+            spec,
+            python=str(python),
+            environ={**environ, **secrets, "PYTHONUNBUFFERED": "1"},
+            timeout=self.execution_timeout.total_seconds() if self.execution_timeout else None,
+            on_log_line=self.log.info,
+        )
+        if not outcome.succeeded:
+            raise AirflowException(f"{self.operator_name} failed: {outcome.error}")
+        return outcome.output

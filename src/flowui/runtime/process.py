@@ -1,0 +1,132 @@
+"""The `process` runtime: one task run by `flowui-task` in a child process of the caller.
+
+The child gets its own session, so a timeout or an interrupted caller stops the operator and
+everything it started; operator code never runs in the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flowui.runtime.spec import TaskOutcome, TaskSpec
+from flowui.storage import FileSystemRoot
+
+STDERR_TAIL = 20
+
+
+def run_task_process(
+    spec: TaskSpec,
+    *,
+    python: str,
+    environ: Mapping[str, str],
+    timeout: float | None,
+    on_log_line: Callable[[str], None] | None = None,
+) -> TaskOutcome:
+    """Run `spec` with `python -m flowui.runtime.task`; never raises for a failed task.
+
+    `environ` is the child's whole environment (secrets included: never log it). The child's
+    log lines (stderr) go to `on_log_line` as they come. If this call is interrupted (an
+    exception in this thread, such as the one Airflow raises on SIGTERM), the child's process
+    group is killed before the exception goes on.
+    """
+    context = spec.context
+    paths = FileSystemRoot(spec.root).task_run(context.dag_id, context.run_id, context.task_id)
+    try:
+        process = subprocess.Popen(
+            [python, "-m", "flowui.runtime.task", "--spec", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=dict(environ),
+            start_new_session=True,  # its own process group: one kill stops all it started
+        )
+    except OSError as error:
+        return TaskOutcome(
+            "failed", paths, error=f"cannot start flowui-task with {python}: {error}"
+        )
+    assert process.stdin and process.stdout and process.stderr
+    stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
+    stdout_lines: list[str] = []
+
+    def follow_log(stream: Iterable[str]) -> None:
+        for line in stream:
+            stderr_tail.append(line.rstrip("\n"))
+            if on_log_line:
+                on_log_line(line.rstrip("\n"))
+
+    readers = [
+        threading.Thread(target=follow_log, args=(process.stderr,), daemon=True),
+        threading.Thread(target=stdout_lines.extend, args=(process.stdout,), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    timed_out = False
+    try:
+        # A child that dies before reading its spec is reported below from its exit and stderr.
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.write(spec.model_dump_json())
+            process.stdin.close()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    finally:
+        # Also on success: whatever the operator left running in its session ends with the task.
+        _kill_group(process)
+        for reader in readers:
+            reader.join(timeout=5)
+    if timed_out:
+        if on_log_line:
+            on_log_line(f"flowui-task timed out after {timeout:g} s: its processes were killed")
+        return TaskOutcome("failed", paths, error=f"timed out after {timeout:g} s")
+
+    outcome = last_outcome_line(stdout_lines)
+    if outcome is None:
+        if process.returncode < 0:
+            ending = f"killed by signal {-process.returncode}"
+        else:
+            ending = f"exit code {process.returncode}"
+        detail = "\n".join(stderr_tail).strip()
+        return TaskOutcome(
+            "failed",
+            paths,
+            error=f"flowui-task did not finish ({ending})" + (f": {detail}" if detail else ""),
+        )
+    return TaskOutcome(
+        "success" if outcome["status"] == "success" else "failed",
+        paths,
+        output=outcome.get("output"),
+        error=outcome.get("error"),
+        display_result=outcome.get("display_result"),
+    )
+
+
+def last_outcome_line(stdout_lines: Iterable[str]) -> dict[str, Any] | None:
+    """The outcome `flowui-task` printed: the last JSON object on stdout with a status."""
+    for line in reversed(list(stdout_lines)):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and "status" in value:
+            return value
+    return None
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    # The group outlives its leader while any member is alive, and Linux does not reuse a pid
+    # that is still some group's id, so this reaches only the task's own processes.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

@@ -1,0 +1,334 @@
+"""The `process` runtime: `run_task_process` runs `flowui-task` in a child process group.
+
+Every test starts a real child (this interpreter, `-m flowui.runtime.task`); what matters here is
+the process boundary: the outcome line, the streamed log, and that nothing outlives the task.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowui.runtime.process import run_task_process
+from flowui.runtime.spec import TaskOutcome, TaskSpec
+
+SECRET = "tok-pr0cess-SECRET-44a1"
+
+MODEL = """\
+from pydantic import BaseModel
+
+
+class InputModel(BaseModel):
+    name: str = "Ada"
+    lines: int = 0
+
+
+class SecretsModel(BaseModel):
+    API_TOKEN: str = ""
+"""
+
+IMPORTS = "import subprocess\nimport sys\nimport time\nfrom pathlib import Path\n"
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def write_operator(repository: Path, name: str, body: str) -> Path:
+    """An operators repository with one operator whose operator_function is `body`."""
+    folder = repository / "operators" / name
+    folder.mkdir(parents=True)
+    (repository / "config.toml").write_text(
+        '[repository]\nREPOSITORY_NAME = "t"\nVERSION = "0.1.0"\n'
+    )
+    (folder / "operator.py").write_text(
+        f"{IMPORTS}\nfrom flowui.base_operator import BaseOperator\n\n"
+        "from .model import *  # noqa: F403\n\n\n"
+        f"class {name}(BaseOperator):\n"
+        "    def operator_function(self, input_model):\n"
+        + textwrap.indent(textwrap.dedent(body), " " * 8)
+    )
+    (folder / "model.py").write_text(MODEL)
+    (folder / "metadata.json").write_text(json.dumps({"name": name, "dependency": {}}))
+    return repository
+
+
+def spec_for(
+    repository: Path, name: str, root: Path, inputs: dict[str, Any] | None = None
+) -> TaskSpec:
+    return TaskSpec.model_validate(
+        {
+            "operator": {"repository_path": str(repository), "name": name},
+            "inputs": inputs or {},
+            "context": {"dag_id": "dag_1", "run_id": "run_1", "task_id": "task_1"},
+            "root": str(root),
+        }
+    )
+
+
+def child_environ(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k != "API_TOKEN"}, **extra}
+
+
+def run_child(
+    repository: Path, name: str, root: Path, inputs: dict[str, Any] | None = None
+) -> tuple[TaskOutcome, list[str]]:
+    lines: list[str] = []
+    outcome = run_task_process(
+        spec_for(repository, name, root, inputs),
+        python=sys.executable,
+        environ=child_environ(),
+        timeout=60,
+        on_log_line=lines.append,
+    )
+    return outcome, lines
+
+
+def wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, IndexError):
+            return True
+        if state in ("Z", "X"):  # killed, waiting for init to reap it
+            return True
+        time.sleep(0.05)
+    return False
+
+
+SLEEPER_BODY = """\
+child = subprocess.Popen(["sleep", "60"])
+Path({pid_file!r}).write_text(str(child.pid))
+time.sleep(60)
+return {{}}
+"""
+
+
+@pytest.fixture
+def sleeper(tmp_path: Path) -> tuple[Path, Path]:
+    """A repository whose Sleeper starts `sleep 60`, writes its pid, and sleeps itself."""
+    pid_file = tmp_path / "sleeper.pid"
+    body = SLEEPER_BODY.format(pid_file=str(pid_file))
+    return write_operator(tmp_path / "repo", "Sleeper", body), pid_file
+
+
+# --- outcomes ----------------------------------------------------------------------------------
+
+
+def test_success_returns_the_output_and_the_run_paths(tmp_path: Path):
+    body = 'self.logger.info("greeting %s", input_model.name)\nreturn {"hi": input_model.name}\n'
+    repository = write_operator(tmp_path / "repo", "Greeter", body)
+    root = tmp_path / "root"
+
+    outcome, lines = run_child(repository, "Greeter", root, {"name": "Bo"})
+
+    assert outcome.succeeded, outcome.error
+    assert outcome.output == {"hi": "Bo"}
+    assert outcome.paths.directory == root / "runs" / "dag_1" / "run_1" / "task_1"
+    assert json.loads(outcome.paths.output.read_text()) == {"hi": "Bo"}
+    assert any(line.endswith("INFO greeting Bo") for line in lines), lines
+
+
+def test_failure_outcome_carries_the_operator_error(tmp_path: Path):
+    body = 'raise ValueError(f"no greeting for {input_model.name}")\n'
+    repository = write_operator(tmp_path / "repo", "Failing", body)
+
+    outcome, lines = run_child(repository, "Failing", tmp_path / "root", {"name": "Cy"})
+
+    assert outcome.status == "failed"
+    assert outcome.error == "ValueError: no greeting for Cy"
+    assert any("Traceback (most recent call last)" in line for line in lines)
+    assert not outcome.paths.output.exists()
+
+
+def test_invalid_input_is_a_failed_outcome_not_an_exception(tmp_path: Path):
+    repository = write_operator(tmp_path / "repo", "Greeter", "return {}\n")
+
+    outcome, _ = run_child(repository, "Greeter", tmp_path / "root", {"lines": "many"})
+
+    assert outcome.status == "failed"
+    assert outcome.error is not None and outcome.error.startswith("input 'lines': ")
+
+
+def test_an_interpreter_that_cannot_start_is_a_failed_outcome(tmp_path: Path):
+    repository = write_operator(tmp_path / "repo", "Greeter", "return {}\n")
+    missing = str(tmp_path / "no-env" / "bin" / "python")
+
+    outcome = run_task_process(
+        spec_for(repository, "Greeter", tmp_path / "root"),
+        python=missing,
+        environ=child_environ(),
+        timeout=10,
+    )
+
+    assert outcome.status == "failed"
+    assert outcome.error is not None
+    assert outcome.error.startswith(f"cannot start flowui-task with {missing}: ")
+
+
+def test_a_child_that_prints_no_outcome_is_reported_with_its_exit(tmp_path: Path):
+    repository = write_operator(tmp_path / "repo", "Greeter", "return {}\n")
+
+    outcome = run_task_process(
+        spec_for(repository, "Greeter", tmp_path / "root"),
+        python="/bin/false",
+        environ=child_environ(),
+        timeout=10,
+    )
+
+    assert outcome.status == "failed"
+    assert outcome.error == "flowui-task did not finish (exit code 1)"
+
+
+# --- log lines ---------------------------------------------------------------------------------
+
+
+def test_log_lines_are_streamed_in_order_while_the_task_runs(tmp_path: Path):
+    go = tmp_path / "go"
+    # The operator waits for a file that the test creates only when it has seen the line
+    # before it: the task can only succeed if lines arrive while it runs.
+    body = f"""\
+    for number in range(1, input_model.lines + 1):
+        self.logger.info("line %d", number)
+    self.logger.info("waiting for go")
+    deadline = time.monotonic() + 20
+    while not Path({str(go)!r}).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the log line was not streamed")
+        time.sleep(0.02)
+    print("got go")
+    return {{}}
+    """
+    repository = write_operator(tmp_path / "repo", "Chatty", body)
+    lines: list[str] = []
+
+    def on_log_line(line: str) -> None:
+        lines.append(line)
+        if line.endswith("waiting for go"):
+            go.touch()
+
+    outcome = run_task_process(
+        spec_for(repository, "Chatty", tmp_path / "root", {"lines": 30}),
+        python=sys.executable,
+        environ=child_environ(),
+        timeout=60,
+        on_log_line=on_log_line,
+    )
+
+    assert outcome.succeeded, outcome.error
+    messages = [line.split(" INFO ", 1)[1] for line in lines if " INFO " in line]
+    assert messages[0].startswith("===== ") and messages[0].endswith("try 1")
+    assert messages[1:32] == [f"line {n}" for n in range(1, 31)] + ["waiting for go"]
+    assert messages[32:] == ["got go", "task succeeded"]
+
+
+def test_secrets_come_from_environ_and_never_reach_a_log_line(tmp_path: Path):
+    body = 'self.logger.info("token %s", self.secrets.API_TOKEN)\nreturn {}\n'
+    repository = write_operator(tmp_path / "repo", "UsesToken", body)
+    lines: list[str] = []
+
+    outcome = run_task_process(
+        spec_for(repository, "UsesToken", tmp_path / "root"),
+        python=sys.executable,
+        environ=child_environ(API_TOKEN=SECRET),
+        timeout=60,
+        on_log_line=lines.append,
+    )
+
+    assert outcome.succeeded, outcome.error
+    assert any(line.endswith("token ***") for line in lines), lines
+    assert not [line for line in lines if SECRET in line]
+
+
+# --- stopping ----------------------------------------------------------------------------------
+
+
+def test_timeout_kills_the_child_and_its_children(tmp_path: Path, sleeper: tuple[Path, Path]):
+    repository, pid_file = sleeper
+    lines: list[str] = []
+    started = time.monotonic()
+
+    outcome = run_task_process(
+        spec_for(repository, "Sleeper", tmp_path / "root"),
+        python=sys.executable,
+        environ=child_environ(),
+        timeout=4,
+        on_log_line=lines.append,
+    )
+
+    assert outcome.status == "failed"
+    assert outcome.error == "timed out after 4 s"
+    assert time.monotonic() - started < 15
+    assert pid_file.exists(), "the operator did not start within the timeout"
+    assert wait_until_gone(int(pid_file.read_text())), "the operator's child survived"
+    assert lines[-1] == "flowui-task timed out after 4 s: its processes were killed"
+
+
+class Terminated(Exception):
+    """What Airflow's SIGTERM handler raises in the task's main thread."""
+
+
+@pytest.fixture
+def sigterm_raises() -> Iterator[None]:
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.usefixtures("sigterm_raises")
+def test_sigterm_to_the_caller_kills_the_child_and_its_children(
+    tmp_path: Path, sleeper: tuple[Path, Path]
+):
+    repository, pid_file = sleeper
+
+    def terminate_when_started() -> None:
+        deadline = time.monotonic() + 20
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=terminate_when_started, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(Terminated):
+        run_task_process(
+            spec_for(repository, "Sleeper", tmp_path / "root"),
+            python=sys.executable,
+            environ=child_environ(),
+            timeout=None,
+        )
+
+    assert time.monotonic() - started < 20
+    assert pid_file.exists(), "the operator did not start"
+    assert wait_until_gone(int(pid_file.read_text())), "the operator's child survived"
+
+
+def test_processes_the_operator_leaves_behind_end_with_the_task(tmp_path: Path):
+    pid_file = tmp_path / "orphan.pid"
+    body = f"""\
+    orphan = subprocess.Popen(
+        ["sleep", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    Path({str(pid_file)!r}).write_text(str(orphan.pid))
+    return {{}}
+    """
+    repository = write_operator(tmp_path / "repo", "Leaver", body)
+
+    outcome, _ = run_child(repository, "Leaver", tmp_path / "root")
+
+    assert outcome.succeeded, outcome.error
+    assert wait_until_gone(int(pid_file.read_text())), "a process the task left outlived it"
