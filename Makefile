@@ -22,12 +22,13 @@ typecheck: install
 test: lint typecheck
 	$(UV) run --frozen pytest
 
-up:
-	@echo "'make up' starts the platform once the workflows issue lands; until then see README.md."
-	@exit 1
+# The embedded platform (Airflow on SQLite) in ./platform; Ctrl-C stops it.
+up: install
+	FLOWUI_PROJECT_DIR=$(or $(FLOWUI_PROJECT_DIR),$(CURDIR)/platform) $(UV) run --frozen flowui up
 
 bench: install
 	$(UV) run --frozen python benchmarks/organize_many_operators.py
+	$(UV) run --frozen python benchmarks/workflow_runs.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache

@@ -71,7 +71,7 @@ def build_dag(document: dict[str, Any]) -> DAG:
             dag=dag,
             root=str(root.path),
             repository_path=compiled["repository_path"],
-            operator_name=compiled["operator"],
+            flowui_operator=compiled["operator"],
             dependency=compiled["dependency"],
             literals=compiled["literals"],
             bindings=compiled["bindings"],

@@ -27,7 +27,7 @@ class FlowUIOperator(BaseOperator):
 
     :param root: the FlowUI file-system root shared by every task
     :param repository_path: checkout of the operators repository
-    :param operator_name: the operator (folder and class name)
+    :param flowui_operator: the operator (folder and class name)
     :param dependency: the operator's dependency (selects its environment)
     :param literals: input values given in the workflow
     :param bindings: input name -> {"task_id", "output"} of an upstream task
@@ -44,7 +44,7 @@ class FlowUIOperator(BaseOperator):
         *,
         root: str,
         repository_path: str,
-        operator_name: str,
+        flowui_operator: str,
         dependency: dict[str, str | None],
         literals: dict[str, Any],
         bindings: dict[str, dict[str, str]],
@@ -57,7 +57,7 @@ class FlowUIOperator(BaseOperator):
         super().__init__(**kwargs)
         self.root = root
         self.repository_path = repository_path
-        self.operator_name = operator_name
+        self.flowui_operator = flowui_operator
         self.dependency = dependency
         self.literals = literals
         self.bindings = bindings
@@ -77,7 +77,7 @@ class FlowUIOperator(BaseOperator):
             inputs[input_name] = params[param_name]
         spec = TaskSpec(
             operator=OperatorReference(
-                repository_path=Path(self.repository_path), name=self.operator_name
+                repository_path=Path(self.repository_path), name=self.flowui_operator
             ),
             inputs=inputs,
             bindings={name: Binding(**binding) for name, binding in self.bindings.items()},
@@ -102,13 +102,11 @@ class FlowUIOperator(BaseOperator):
         for value in secrets.values():
             mask_secret(value)
         environ = {name: os.environ[name] for name in _INHERITED_VARIABLES if name in os.environ}
+        environ = {**environ, **secrets, "PYTHONUNBUFFERED": "1"}
+        timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         outcome = run_task_process(
-            spec,
-            python=str(python),
-            environ={**environ, **secrets, "PYTHONUNBUFFERED": "1"},
-            timeout=self.execution_timeout.total_seconds() if self.execution_timeout else None,
-            on_log_line=self.log.info,
+            spec, python=str(python), environ=environ, timeout=timeout, on_log_line=self.log.info
         )
         if not outcome.succeeded:
-            raise AirflowException(f"{self.operator_name} failed: {outcome.error}")
+            raise AirflowException(f"{self.flowui_operator} failed: {outcome.error}")
         return outcome.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from flowui import __version__
-from flowui.cli import operators, project, workflows
+from flowui.cli import operators, platform, project, workflows
 
 app = typer.Typer(
     name="flowui",
@@ -40,3 +40,4 @@ def main(
 app.add_typer(operators.app, name="operators")
 app.add_typer(workflows.app, name="workflows")
 project.register(app)
+platform.register(app)

@@ -5,20 +5,27 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
+from jsonschema import Draft202012Validator
+from rich.live import Live
 from rich.markup import escape
+from rich.table import Table
 
 from flowui.cli.output import JsonOption, console, fail, print_json
 from flowui.config import ConfigError, Settings, find_project_dir, load_settings
 from flowui.operators.install import InstallError, install_repository
+from flowui.platform import Platform, ensure_admin_credentials, read_state
+from flowui.server.airflow_client import AirflowApiError, AirflowClient, DagRun, TaskInstance
 from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import CatalogError, catalog_from_root
-from flowui.workflows.compile import compile_workflow, remove_workflow
+from flowui.workflows.compile import CompiledDag, compile_workflow, remove_workflow
 from flowui.workflows.spec import Workflow, workflow_json_schema
-from flowui.workflows.validate import validate_workflow
+from flowui.workflows.validate import parse_workflow
 
 app = typer.Typer(
     help="Validate, compile, run and remove workflows (JSON documents of operator tasks).",
@@ -79,17 +86,17 @@ def validated_workflow(path: Path, root: FileSystemRoot, *, json_output: bool = 
         catalog = catalog_from_root(root)
     except CatalogError as error:
         fail(str(error))
-    errors = validate_workflow(document, catalog)
-    if errors:
+    workflow, problems = parse_workflow(document, catalog)
+    if workflow is None or problems:
         if json_output:
-            print_json({"ok": False, "errors": [error.as_dict() for error in errors]})
+            print_json({"ok": False, "errors": [problem.as_dict() for problem in problems]})
         else:
-            for error in errors:
-                where = escape(f"{path}#{error.pointer}")
-                console.print(f"[bold]{where}[/]: {escape(error.message)}", highlight=False)
-            console.print(f"[red]{len(errors)} error(s)[/] in {path}", highlight=False)
+            for problem in problems:
+                where = escape(f"{path}#{problem.pointer}")
+                console.print(f"[bold]{where}[/]: {escape(problem.message)}", highlight=False)
+            console.print(f"[red]{len(problems)} error(s)[/] in {path}", highlight=False)
         raise typer.Exit(1)
-    return Workflow.model_validate(document)
+    return workflow
 
 
 @app.command()
@@ -144,14 +151,24 @@ def remove(
     path: Path = WorkflowFileArgument,
     project: Path | None = ProjectOption,
 ) -> None:
-    """Remove a workflow's DAG from Airflow's DAG folder (its runs' files stay).
+    """Remove a workflow's DAG: its files, and from Airflow if the platform runs.
+
+    The runs' logs, outputs and results stay in the root.
 
     Example: [bold]flowui workflows remove my_workflow.json[/]
     """
-    root = _settings(project).root
+    settings = _settings(project)
     dag_id = dag_id_for_file(path)
-    if not remove_workflow(dag_id, root):
-        fail(f"{path} has no compiled DAG ({dag_id}) in {root.airflow_dags}")
+    if not remove_workflow(dag_id, settings.root):
+        fail(f"{path} has no compiled DAG ({dag_id}) in {settings.root.airflow_dags}")
+    state = read_state(settings)
+    if state is not None and state.components_alive:
+        client, api_url = _client(settings)
+        with client:
+            try:
+                client.delete_dag(dag_id, missing_ok=True)
+            except AirflowApiError as error:
+                fail(f"removed the DAG files, but Airflow ({api_url}) answered: {error}")
     console.print(f"[green]removed[/] {dag_id}", highlight=False)
 
 
@@ -169,3 +186,171 @@ def schema(
     else:
         output.write_text(text, encoding="utf-8")
         console.print(f"[green]wrote[/] {output}", highlight=False)
+
+
+_STATE_STYLES = {
+    "success": "green",
+    "failed": "red",
+    "upstream_failed": "red",
+    "running": "cyan",
+    "up_for_retry": "yellow",
+    "queued": "blue",
+    "scheduled": "blue",
+    "skipped": "dim",
+}
+
+
+def parse_parameters(values: list[str] | None, workflow: Workflow) -> dict[str, Any]:
+    """`--param name=value` pairs, JSON-decoded where they are JSON, checked against the schema."""
+    conf: dict[str, Any] = {}
+    known = workflow.parameters.get("properties", {})
+    for item in values or []:
+        name, separator, text = item.partition("=")
+        if not separator or not name:
+            fail(f"--param {item!r}: expected NAME=VALUE", code=2)
+        if name not in known:
+            fail(
+                f"--param {name}: the workflow has no parameter {name!r}",
+                hint=f"its parameters: {', '.join(known) or 'none'}",
+                code=2,
+            )
+        try:
+            conf[name] = json.loads(text)
+        except json.JSONDecodeError:
+            conf[name] = text  # plain words need no quotes on the command line
+    defaults = {name: schema["default"] for name, schema in known.items() if "default" in schema}
+    problems = [
+        f"--param {'.'.join(str(p) for p in error.absolute_path) or '(all)'}: {error.message}"
+        for error in Draft202012Validator(workflow.parameters).iter_errors({**defaults, **conf})
+    ]
+    if problems:
+        fail("; ".join(problems), code=2)
+    return conf
+
+
+def _client(project_settings: Settings) -> tuple[AirflowClient, str]:
+    state = read_state(project_settings)
+    if state is None or not state.components_alive:
+        fail(
+            "the platform is not running",
+            hint="start it with `make up` (or `flowui up`) in another terminal",
+        )
+    platform = Platform.attach(project_settings)
+    assert platform is not None
+    credentials = ensure_admin_credentials(project_settings)
+    return AirflowClient(platform.api_url, credentials.username, credentials.password), (
+        platform.api_url
+    )
+
+
+def _wait_for_compiled_dag(
+    client: AirflowClient, compiled: CompiledDag, since: datetime, timeout: float
+) -> None:
+    """Wait until Airflow has parsed the DAG as compiled now (not an older version of it)."""
+    try:
+        dag = client.wait_for_dag(compiled.dag_id, timeout, interval=0.3, parsed_since=since)
+    except TimeoutError as error:
+        fail(str(error), hint="is the dag-processor running? see `flowui status`")
+    if dag.is_paused:
+        client.patch_dag(compiled.dag_id, is_paused=False)
+
+
+def _tasks_table(run: DagRun, tasks: list[TaskInstance]) -> Table:
+    table = Table(title=f"{run.dag_id}  {run.run_id}  [bold]{run.state}[/]")
+    for column in ("task", "state", "try", "seconds"):
+        table.add_column(column)
+    for task in sorted(tasks, key=lambda t: (t.start_date is None, t.start_date, t.task_id)):
+        state = task.state or "none"
+        style = _STATE_STYLES.get(state, "")
+        duration = f"{task.duration:.1f}" if task.duration is not None else ""
+        table.add_row(task.task_id, f"[{style}]{state}[/]", str(task.try_number), duration)
+    return table
+
+
+@app.command()
+def run(
+    path: Path = WorkflowFileArgument,
+    params: list[str] | None = typer.Option(
+        None, "--param", "-p", help="A run parameter, NAME=VALUE (JSON or plain text); repeatable."
+    ),
+    project: Path | None = ProjectOption,
+    repositories: list[Path] | None = RepositoryOption,
+    timeout: float = typer.Option(3600, "--timeout", min=1, help="Seconds to wait for the run."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Validate, compile and run a workflow on the running platform, and follow it live.
+
+    Prints where each task's output, log and results are; exit code 1 if the run failed.
+
+    Example: [bold]flowui workflows run examples/workflows/ml_classification.json
+    --repo examples/operators_repository --param model_type=knn[/]
+    """
+    settings = _settings(project)
+    root = settings.root.create()
+    _install(repositories, root)
+    workflow = validated_workflow(path, root, json_output=json_output)
+    conf = parse_parameters(params, workflow)
+    client, api_url = _client(settings)
+    with client:
+        since = datetime.now(UTC)
+        compiled = compile_workflow(workflow, dag_id_for_file(path), catalog_from_root(root), root)
+        try:
+            with console.status(f"Waiting for Airflow to load {compiled.dag_id}"):
+                _wait_for_compiled_dag(client, compiled, since, timeout=120)
+            dag_run = client.trigger_run(compiled.dag_id, conf)
+            deadline = time.monotonic() + timeout
+            tasks: list[TaskInstance] = []
+            with Live(console=console, transient=json_output, auto_refresh=False) as live:
+                while True:
+                    dag_run = client.get_run(compiled.dag_id, dag_run.run_id)
+                    tasks = client.task_instances(compiled.dag_id, dag_run.run_id)
+                    live.update(_tasks_table(dag_run, tasks), refresh=True)
+                    if dag_run.finished:
+                        break
+                    if time.monotonic() > deadline:
+                        fail(f"run {dag_run.run_id} did not finish within {timeout:g} s")
+                    time.sleep(0.5)
+            console.print()
+        except AirflowApiError as error:
+            fail(f"Airflow ({api_url}) answered: {error}")
+    _report_run(root, dag_run, tasks, json_output)
+    if dag_run.state != "success":
+        raise typer.Exit(1)
+
+
+def _report_run(
+    root: FileSystemRoot, dag_run: DagRun, tasks: list[TaskInstance], json_output: bool
+) -> None:
+    report = []
+    for task in tasks:
+        paths = root.task_run(dag_run.dag_id, dag_run.run_id, task.task_id)
+        output = json.loads(paths.output.read_text()) if paths.output.is_file() else None
+        report.append(
+            {
+                "task_id": task.task_id,
+                "state": task.state,
+                "try_number": task.try_number,
+                "output": output,
+                "output_file": str(paths.output),
+                "log": str(paths.log),
+                "results": str(paths.results),
+            }
+        )
+    if json_output:
+        print_json(
+            {
+                "dag_id": dag_run.dag_id,
+                "run_id": dag_run.run_id,
+                "state": dag_run.state,
+                "tasks": report,
+            }
+        )
+        return
+    for entry in report:
+        style = _STATE_STYLES.get(str(entry["state"]), "")
+        console.print(f"[{style}]{entry['state']}[/] [bold]{entry['task_id']}[/]", highlight=False)
+        console.print(f"  log:     {entry['log']}", highlight=False)
+        if entry["output"] is not None:
+            console.print(f"  output:  {entry['output_file']}", highlight=False)
+            console.print(f"  results: {entry['results']}", highlight=False)
+    console.print(f"run {dag_run.run_id}: [bold]{dag_run.state}[/]", highlight=False)

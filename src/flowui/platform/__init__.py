@@ -1,0 +1,63 @@
+"""The local platform: the supervisor behind `flowui up` that runs Airflow's components."""
+
+from flowui.platform.environment import (
+    ADMIN_USERNAME,
+    DEFAULT_PORT,
+    HOST,
+    AdminCredentials,
+    PlatformPaths,
+    airflow_command,
+    airflow_environment,
+    airflow_settings,
+    ensure_admin_credentials,
+)
+from flowui.platform.processes import (
+    is_process_running,
+    platform_memory_pss,
+    process_tree_pids,
+    process_tree_pss,
+)
+from flowui.platform.supervisor import (
+    COMPONENTS,
+    ComponentDied,
+    ComponentStatus,
+    Platform,
+    PlatformAlreadyRunning,
+    PlatformError,
+    PlatformState,
+    PlatformStatus,
+    StartCancelled,
+    log_tail,
+    platform_status,
+    port_is_free,
+    read_state,
+)
+
+__all__ = [
+    "ADMIN_USERNAME",
+    "COMPONENTS",
+    "DEFAULT_PORT",
+    "HOST",
+    "AdminCredentials",
+    "ComponentDied",
+    "ComponentStatus",
+    "Platform",
+    "PlatformAlreadyRunning",
+    "PlatformError",
+    "PlatformPaths",
+    "PlatformState",
+    "PlatformStatus",
+    "StartCancelled",
+    "airflow_command",
+    "airflow_environment",
+    "airflow_settings",
+    "ensure_admin_credentials",
+    "is_process_running",
+    "log_tail",
+    "platform_memory_pss",
+    "platform_status",
+    "port_is_free",
+    "process_tree_pids",
+    "process_tree_pss",
+    "read_state",
+]

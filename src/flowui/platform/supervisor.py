@@ -1,0 +1,630 @@
+"""The supervisor behind `flowui up`: Airflow's components as child processes in their own
+process groups, recorded in a state file so that `flowui status` and `flowui down` work elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from flowui.config import DeployMode, Settings
+from flowui.platform.environment import (
+    DEFAULT_PORT,
+    HOST,
+    AdminCredentials,
+    PlatformPaths,
+    airflow_command,
+    airflow_environment,
+    api_url,
+    ensure_admin_credentials,
+)
+from flowui.platform.processes import (
+    ProcessInfo,
+    die_with_parent,
+    is_alive,
+    process_trees,
+    signal_group,
+    start_ticks,
+)
+from flowui.storage import write_json_atomically
+
+DEFAULT_STARTUP_TIMEOUT = 180.0
+DEFAULT_STOP_GRACE = 20.0
+MIGRATE_TIMEOUT = 600.0
+HEALTHY = "healthy"
+
+API_SERVER, SCHEDULER, DAG_PROCESSOR = "api-server", "scheduler", "dag-processor"
+COMPONENTS: dict[str, tuple[str, ...]] = {
+    API_SERVER: ("api-server", "--host", HOST, "--port", "{port}"),
+    # LocalExecutor task logs are files on this machine: no log server listening on 0.0.0.0.
+    SCHEDULER: ("scheduler", "--skip-serve-logs"),
+    DAG_PROCESSOR: ("dag-processor",),
+}
+
+
+class PlatformError(Exception):
+    """The platform cannot start, stay up or stop; `hint` says what to do about it."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.hint = hint
+        super().__init__(message)
+
+
+class PlatformAlreadyRunning(PlatformError):
+    """Another `flowui up` runs this project's platform."""
+
+
+class ComponentDied(PlatformError):
+    """A component exited while it should have been running."""
+
+    def __init__(self, component: ComponentState, exit_code: int | None) -> None:
+        self.component = component
+        self.exit_code = exit_code
+        if exit_code is not None and exit_code < 0:
+            code = f" (killed by {signal.Signals(-exit_code).name})"
+        else:
+            code = f" with exit code {exit_code}" if exit_code is not None else ""
+        super().__init__(
+            f"{component.name} (pid {component.pid}) exited{code}; its log is {component.log_file}",
+            hint=f"last lines of {component.log_file}:\n{log_tail(component.log_file)}",
+        )
+
+
+class StartCancelled(PlatformError):
+    """The start was interrupted (Ctrl-C or SIGTERM) before the platform was healthy."""
+
+
+_LOG_HEADER = "===== flowui up:"
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last `lines` lines that the latest start wrote to a log file ('' if none)."""
+    try:
+        with path.open("rb") as stream:
+            stream.seek(0, os.SEEK_END)
+            stream.seek(max(0, stream.tell() - 64 * 1024))
+            text = stream.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    all_lines = text.splitlines()
+    starts = [i for i, line in enumerate(all_lines) if line.startswith(_LOG_HEADER)]
+    return "\n".join(all_lines[starts[-1] if starts else 0 :][-lines:])
+
+
+def port_is_free(port: int) -> bool:
+    """True if a server could listen on `port` of the loopback interface now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As uvicorn does: connections of a stopped server in TIME_WAIT do not block the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+# --- state file -------------------------------------------------------------------------------
+
+
+class ComponentState(BaseModel):
+    name: str
+    pid: int
+    process_group: int
+    start_ticks: int | None
+    log_file: Path
+
+
+class PlatformState(BaseModel):
+    """What `flowui up` records in `{root}/platform/state.json` for other terminals."""
+
+    supervisor_pid: int | None  # None when started with --detach
+    supervisor_start_ticks: int | None
+    port: int
+    api_url: str
+    started_at: datetime
+    components: list[ComponentState]
+
+    def component_alive(self, name: str) -> bool:
+        return any(is_alive(c.pid, c.start_ticks) for c in self.components if c.name == name)
+
+    @property
+    def supervisor_alive(self) -> bool:
+        return self.supervisor_pid is not None and is_alive(
+            self.supervisor_pid, self.supervisor_start_ticks
+        )
+
+    @property
+    def components_alive(self) -> bool:
+        return any(self.component_alive(c.name) for c in self.components)
+
+    @property
+    def any_alive(self) -> bool:
+        return self.supervisor_alive or self.components_alive
+
+
+def read_state(settings: Settings) -> PlatformState | None:
+    """The recorded platform of this project, alive or stale; None if there is none."""
+    path = PlatformPaths(settings.root).state_file
+    try:
+        return PlatformState.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValidationError):
+        return None  # unreadable: as good as absent, the next `up` rewrites it
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+class ComponentStatus(BaseModel):
+    name: str
+    running: bool
+    pid: int | None
+    health: str | None  # Airflow's word (healthy/unhealthy), None when it could not be asked
+    url: str | None
+    log_file: Path
+
+
+class PlatformStatus(BaseModel):
+    state: Literal["running", "degraded", "stopped"]
+    api_url: str | None
+    ui_url: str | None
+    started_at: datetime | None
+    supervisor_pid: int | None
+    stale_state_file: bool  # a state file named processes that are all gone
+    components: list[ComponentStatus]
+
+
+def fetch_health(url: str, timeout: float = 2.0) -> dict[str, object] | None:
+    """Airflow's `/api/v2/monitor/health` answer, or None when the api-server does not answer."""
+    import httpx  # here: importing it costs `flowui --help` half a second
+
+    try:
+        response = httpx.get(f"{url}/api/v2/monitor/health", timeout=timeout)
+        response.raise_for_status()
+        health = response.json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return health if isinstance(health, dict) else None
+
+
+def _timestamp(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    with contextlib.suppress(ValueError):
+        stamp = datetime.fromisoformat(value)
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return None
+
+
+def component_health(
+    health: Mapping[str, object] | None, since: datetime | None = None
+) -> dict[str, str | None]:
+    """Each component's health from Airflow's health answer.
+
+    With `since`, a scheduler or dag-processor counts as healthy only after a heartbeat at or
+    after that time: a job of the previous start can look alive for up to 30 s after it died.
+    """
+    if health is None:
+        return dict.fromkeys(COMPONENTS)
+    result: dict[str, str | None] = {API_SERVER: HEALTHY}
+    for name, key, beat in (
+        (SCHEDULER, "scheduler", "latest_scheduler_heartbeat"),
+        (DAG_PROCESSOR, "dag_processor", "latest_dag_processor_heartbeat"),
+    ):
+        part = health.get(key)
+        status = part.get("status") if isinstance(part, dict) else None
+        if status == HEALTHY and since is not None:
+            heartbeat = _timestamp(part.get(beat) if isinstance(part, dict) else None)
+            if heartbeat is None or heartbeat < since:
+                status = "starting"
+        result[name] = status if isinstance(status, str) else None
+    return result
+
+
+def platform_status(settings: Settings, timeout: float = 2.0) -> PlatformStatus:
+    """The status of this project's platform, as recorded in its state file and asked live."""
+    state = read_state(settings)
+    paths = PlatformPaths(settings.root)
+    if state is None:
+        return PlatformStatus(
+            state="stopped",
+            api_url=None,
+            ui_url=None,
+            started_at=None,
+            supervisor_pid=None,
+            stale_state_file=False,
+            components=[
+                ComponentStatus(
+                    name=name,
+                    running=False,
+                    pid=None,
+                    health=None,
+                    url=None,
+                    log_file=paths.log(name),
+                )
+                for name in COMPONENTS
+            ],
+        )
+    alive = {c.name: state.component_alive(c.name) for c in state.components}
+    health = component_health(fetch_health(state.api_url, timeout) if any(alive.values()) else None)
+    components = [
+        ComponentStatus(
+            name=c.name,
+            running=alive[c.name],
+            pid=c.pid,
+            health=health.get(c.name) if alive[c.name] else None,
+            url=f"{state.api_url}/" if c.name == API_SERVER and alive[c.name] else None,
+            log_file=c.log_file,
+        )
+        for c in state.components
+    ]
+    running = [c.running for c in components]
+    overall: Literal["running", "degraded", "stopped"] = (
+        "running"
+        if all(running) and all(c.health == HEALTHY for c in components)
+        else "degraded"
+        if any(running)
+        else "stopped"
+    )
+    return PlatformStatus(
+        state=overall,
+        api_url=state.api_url,
+        ui_url=f"{state.api_url}/",
+        started_at=state.started_at,
+        supervisor_pid=state.supervisor_pid if state.supervisor_alive else None,
+        stale_state_file=not state.any_alive,
+        components=components,
+    )
+
+
+# --- the supervisor ---------------------------------------------------------------------------
+
+
+ProgressCallback = Callable[[str], None]
+
+
+class Platform:
+    """Airflow's api-server, scheduler and dag-processor for one FlowUI project.
+
+    `start()` then `wait_until_healthy()`; `poll()` while supervising; `stop()` at the end.
+    `Platform.attach(settings)` gives the platform a state file records, to stop it from
+    another process. With `bind_to_parent` the components get SIGTERM if this process dies,
+    so call `start()` from the thread that lives as long as the platform (the main thread).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        port: int = DEFAULT_PORT,
+        *,
+        bind_to_parent: bool = True,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.paths = PlatformPaths(settings.root)
+        self.port = port
+        self.bind_to_parent = bind_to_parent
+        self.cancel = cancel or threading.Event()
+        self.state: PlatformState | None = None
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock: IO[str] | None = None
+
+    @classmethod
+    def attach(cls, settings: Settings) -> Platform | None:
+        """The platform recorded in the project's state file, or None if there is none."""
+        state = read_state(settings)
+        if state is None:
+            return None
+        platform = cls(settings, state.port, bind_to_parent=False)
+        platform.state = state
+        return platform
+
+    @property
+    def api_url(self) -> str:
+        return api_url(self.port)
+
+    @property
+    def component_pids(self) -> dict[str, int]:
+        return {c.name: c.pid for c in self.state.components} if self.state else {}
+
+    def environment(self) -> dict[str, str]:
+        return airflow_environment(self.settings, self.port)
+
+    # -- start --------------------------------------------------------------------------------
+
+    def start(self, on_progress: ProgressCallback | None = None) -> AdminCredentials:
+        """Migrate the database and start the three components; returns the admin's login.
+
+        Raises PlatformAlreadyRunning if this project's platform runs, PlatformError if the
+        port is taken or the migration fails, StartCancelled if `cancel` was set.
+        """
+        if self.settings.FLOWUI_DEPLOY_MODE is not DeployMode.LOCAL:
+            raise PlatformError(
+                "`flowui up` runs the local deploy mode only; FLOWUI_DEPLOY_MODE is "
+                f"{self.settings.FLOWUI_DEPLOY_MODE.value}",
+                hint="set FLOWUI_DEPLOY_MODE=local, or deploy with the tools of that mode",
+            )
+        report = on_progress or (lambda _message: None)
+        self.settings.root.create()
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        try:
+            self._check_not_running()
+            if not port_is_free(self.port):
+                raise PlatformError(
+                    f"port {self.port} on {HOST} is in use", hint="choose another with --port N"
+                )
+            credentials = ensure_admin_credentials(self.settings)
+            report("Migrating Airflow's database")
+            self._migrate_database()
+            report("Starting " + ", ".join(COMPONENTS))
+            started_at = datetime.now(UTC)
+            components = [self._spawn(name, arguments) for name, arguments in COMPONENTS.items()]
+            supervisor = None if not self.bind_to_parent else os.getpid()
+            self.state = PlatformState(
+                supervisor_pid=supervisor,
+                supervisor_start_ticks=start_ticks(supervisor) if supervisor else None,
+                port=self.port,
+                api_url=self.api_url,
+                started_at=started_at,
+                components=components,
+            )
+            write_json_atomically(self.paths.state_file, self.state.model_dump(mode="json"))
+        except BaseException:
+            self.stop()
+            raise
+        return credentials
+
+    def _take_lock(self) -> None:
+        self.paths.directory.mkdir(parents=True, exist_ok=True)
+        handle = self.paths.lock_file.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise self._already_running(read_state(self.settings)) from None
+        self._lock = handle  # held while this process supervises; the OS frees it at exit
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _already_running(self, state: PlatformState | None) -> PlatformAlreadyRunning:
+        where = f" at {state.api_url}/" if state else ""
+        who = f" (supervisor pid {state.supervisor_pid})" if state and state.supervisor_pid else ""
+        return PlatformAlreadyRunning(
+            f"the platform of {self.settings.project_dir} is already running{where}{who}",
+            hint="see it with `flowui status`, stop it with `flowui down`",
+        )
+
+    def _check_not_running(self) -> None:
+        state = read_state(self.settings)
+        if state is not None and state.any_alive:
+            raise self._already_running(state)
+        # A stale file (every recorded process gone) is replaced by this start.
+        self.paths.state_file.unlink(missing_ok=True)
+
+    def _open_log(self, name: str) -> IO[bytes]:
+        log = self.paths.log(name).open("ab")
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        log.write(f"\n{_LOG_HEADER} {name} starting at {stamp} =====\n".encode())
+        log.flush()
+        return log
+
+    def _popen(self, name: str, arguments: list[str]) -> subprocess.Popen[bytes]:
+        with self._open_log(name) as log:
+            return subprocess.Popen(
+                [str(airflow_command()), *arguments],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.environment(),
+                cwd=self.paths.airflow_home,
+                start_new_session=True,  # own process group; the terminal's Ctrl-C is ours
+                preexec_fn=die_with_parent if self.bind_to_parent else None,
+            )
+
+    def _migrate_database(self) -> None:
+        process = self._popen("db-migrate", ["db", "migrate"])
+        deadline = time.monotonic() + MIGRATE_TIMEOUT
+        try:
+            while process.poll() is None:
+                if self.cancel.is_set():
+                    raise StartCancelled("stopped while migrating Airflow's database")
+                if time.monotonic() > deadline:
+                    raise PlatformError(
+                        f"`airflow db migrate` took more than {MIGRATE_TIMEOUT:.0f} s",
+                        hint=f"see {self.paths.log('db-migrate')}",
+                    )
+                self.cancel.wait(0.1)
+        finally:
+            if process.poll() is None:
+                signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+        if process.returncode != 0:
+            log = self.paths.log("db-migrate")
+            raise PlatformError(
+                f"`airflow db migrate` failed with exit code {process.returncode}; see {log}",
+                hint=f"last lines of {log}:\n{log_tail(log)}",
+            )
+
+    def _spawn(self, name: str, arguments: tuple[str, ...]) -> ComponentState:
+        process = self._popen(name, [a.format(port=self.port) for a in arguments])
+        self._processes[name] = process
+        return ComponentState(
+            name=name,
+            pid=process.pid,
+            process_group=process.pid,
+            start_ticks=start_ticks(process.pid),
+            log_file=self.paths.log(name),
+        )
+
+    # -- health and supervision --------------------------------------------------------------
+
+    def poll(self) -> ComponentDied | None:
+        """The first component that is no longer running, as an error to raise or report."""
+        if self.state is None:
+            return None
+        for component in self.state.components:
+            process = self._processes.get(component.name)
+            if process is not None:
+                if process.poll() is not None:
+                    return ComponentDied(component, process.returncode)
+            elif not is_alive(component.pid, component.start_ticks):
+                return ComponentDied(component, None)
+        return None
+
+    def wait_until_healthy(
+        self,
+        timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        on_progress: Callable[[Mapping[str, str | None]], None] | None = None,
+    ) -> float:
+        """Wait until Airflow reports every component healthy; returns the seconds it took.
+
+        Healthy includes the api-server's execution API, which tasks talk to: it is built on
+        its first request (about 10 s), so this makes that request instead of the first task.
+        Raises ComponentDied as soon as a component exits, PlatformError at the deadline
+        (with every log's tail), StartCancelled if `cancel` was set.
+        """
+        if self.state is None:
+            raise PlatformError("the platform is not started")
+        started = time.monotonic()
+        deadline = started + timeout
+        since = self.state.started_at
+        execution_api_ready = threading.Event()
+        warm_up: threading.Thread | None = None
+        while True:
+            if self.cancel.is_set():
+                raise StartCancelled("stopped before the platform was healthy")
+            if (died := self.poll()) is not None:
+                raise died
+            health = component_health(fetch_health(self.api_url, timeout=1.0), since)
+            if health[API_SERVER] == HEALTHY and warm_up is None:
+                # In a thread, so that Ctrl-C and a dying component are noticed meanwhile.
+                warm_up = threading.Thread(
+                    target=self._warm_up_execution_api,
+                    args=(execution_api_ready, deadline),
+                    daemon=True,
+                )
+                warm_up.start()
+            if health[API_SERVER] == HEALTHY and not execution_api_ready.is_set():
+                health[API_SERVER] = "starting"
+            if on_progress is not None:
+                on_progress(health)
+            if all(status == HEALTHY for status in health.values()):
+                return time.monotonic() - started
+            if time.monotonic() > deadline:
+                waiting = [name for name, status in health.items() if status != HEALTHY]
+                tails = "\n".join(
+                    f"--- {self.paths.log(name)}\n{log_tail(self.paths.log(name), 15)}"
+                    for name in waiting
+                )
+                raise PlatformError(
+                    f"not healthy after {timeout:.0f} s: {', '.join(waiting)}",
+                    hint=f"last lines of their logs:\n{tails}",
+                )
+            self.cancel.wait(0.25)
+
+    def _warm_up_execution_api(self, ready: threading.Event, deadline: float) -> None:
+        import httpx
+
+        while not self.cancel.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(httpx.HTTPError):
+                response = httpx.get(f"{self.api_url}/execution/health", timeout=remaining)
+                if response.status_code == 200:
+                    ready.set()
+                    return
+            self.cancel.wait(0.5)
+
+    def supervise(self, poll_interval: float = 0.5) -> ComponentDied | None:
+        """Block until `cancel` is set (returns None) or a component dies (returns it)."""
+        while not self.cancel.is_set():
+            if (died := self.poll()) is not None:
+                return died
+            self.cancel.wait(poll_interval)
+        return None
+
+    # -- stop ----------------------------------------------------------------------------------
+
+    def stop(self, grace: float = DEFAULT_STOP_GRACE) -> None:
+        """Stop every component: SIGTERM to each process group, SIGKILL after `grace` seconds.
+
+        The scheduler and dag-processor go first, the api-server last (stopping tasks report
+        to it). From another process, a live supervisor (`flowui up`) is asked first, so that
+        it stops its children itself and exits cleanly. The state file is removed at the end.
+        """
+        state = self.state
+        if state is not None and state.supervisor_alive and state.supervisor_pid != os.getpid():
+            self._ask_supervisor_to_stop(state, grace)
+        recorded = {c.name: (c.pid, c.start_ticks) for c in state.components} if state else {}
+        for name, process in self._processes.items():
+            recorded.setdefault(name, (process.pid, None))
+        # The api-server goes last: tasks being stopped report their end to it.
+        others = [pid_ticks for name, pid_ticks in recorded.items() if name != API_SERVER]
+        for stage in (others, [recorded[API_SERVER]] if API_SERVER in recorded else []):
+            self._terminate(process_trees(stage), grace)
+        for process in self._processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=1.0)
+        self._processes.clear()
+        supervised_elsewhere = state is not None and (
+            state.supervisor_alive and state.supervisor_pid != os.getpid()
+        )
+        if state is not None and not state.components_alive and not supervised_elsewhere:
+            with contextlib.suppress(OSError):
+                current = read_state(self.settings)
+                if current is None or current.started_at == state.started_at:
+                    self.paths.state_file.unlink(missing_ok=True)
+        self._release_lock()
+
+    def _terminate(self, targets: Mapping[int, ProcessInfo], grace: float) -> None:
+        """SIGTERM to every process group among `targets`, SIGKILL to what is left after grace."""
+        groups = {info.process_group for info in targets.values()}
+        groups.discard(os.getpgrp())  # never our own group
+        for group in groups:
+            signal_group(group, signal.SIGTERM)
+        if self._wait_gone(targets, grace):
+            return
+        for info in targets.values():
+            if is_alive(info.pid, info.start_ticks):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(info.pid, signal.SIGKILL)
+        for group in groups:
+            signal_group(group, signal.SIGKILL)
+        self._wait_gone(targets, 10.0)
+
+    def _ask_supervisor_to_stop(self, state: PlatformState, grace: float) -> None:
+        assert state.supervisor_pid is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(state.supervisor_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 2 * grace + 25.0  # its two stages, then its SIGKILLs
+        while state.supervisor_alive and time.monotonic() < deadline:
+            time.sleep(0.1)  # another process: nothing to wait on but its pid
+
+    def _wait_gone(self, targets: Mapping[int, ProcessInfo], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            for process in self._processes.values():
+                process.poll()  # reap our children, or they linger as zombies
+            if not any(is_alive(i.pid, i.start_ticks) for i in targets.values()):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+    def status(self, timeout: float = 2.0) -> PlatformStatus:
+        return platform_status(self.settings, timeout)

@@ -1,0 +1,1 @@
+"""The platform server: FastAPI app, services, database, auth and the Airflow REST client."""

@@ -1,0 +1,244 @@
+"""`flowui up`, `flowui status` and `flowui down` as a user runs them, with real Airflow processes.
+
+Each `flowui up` here starts its own platform in a temporary project on a free port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_no_process_left, free_port
+from flowui.cli.main import app as main_app
+from flowui.config import PROJECT_DIR_VARIABLE, SETTINGS
+from flowui.platform import COMPONENTS, process_tree_pids
+
+FLOWUI = Path(sys.executable).parent / "flowui"
+# Until `up`, `status` and `down` are registered in flowui.cli.main, run them from their module.
+_LAUNCHER = (
+    "import typer\n"
+    "from flowui.cli.platform import register\n"
+    "app = typer.Typer()\n"
+    "app.callback()(lambda: None)\n"
+    "register(app)\n"
+    "app()\n"
+)
+STARTUP_TIMEOUT = 180.0
+ADMIN_PASSWORD = "test-password-not-shown"
+
+
+def flowui_command() -> list[str]:
+    if "up" in {command.name for command in main_app.registered_commands}:
+        return [str(FLOWUI)]
+    return [sys.executable, "-c", _LAUNCHER]
+
+
+def cli_environment(**extra: str) -> dict[str, str]:
+    """The test's environment without the developer's FlowUI settings."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in SETTINGS and name != PROJECT_DIR_VARIABLE
+    }
+    return environment | extra
+
+
+def flowui(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*flowui_command(), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_environment(),
+        check=False,
+    )
+
+
+@dataclass
+class RunningUp:
+    """A `flowui up` in the foreground, its stdout read line by line."""
+
+    process: subprocess.Popen[str]
+    project: Path
+    port: int
+    stderr_file: Path
+    lines: list[str] = field(default_factory=list)
+    _queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for_line(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if text in line:
+                return line
+        pytest.fail(
+            f"`flowui up` did not print {text!r} (exit code {self.process.poll()}).\n"
+            f"stdout:\n" + "\n".join(self.lines) + f"\nstderr:\n{self.stderr}",
+            pytrace=False,
+        )
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_file.read_text(errors="replace")
+
+    @property
+    def root(self) -> Path:
+        return self.project / "fs"
+
+    def status(self) -> dict[str, object]:
+        result = flowui("status", "--project", str(self.project), "--json")
+        status: dict[str, object] = json.loads(result.stdout)
+        status["exit_code"] = result.returncode
+        return status
+
+    def process_tree(self) -> list[int]:
+        """Every pid of the platform now: the supervisor, the components and their children."""
+        status = self.status()
+        pids = [self.process.pid]
+        for component in status["components"]:  # type: ignore[attr-defined]
+            pids += process_tree_pids(component["pid"])
+        return pids
+
+
+def launch_up(tmp_path: Path, name: str, **environment: str) -> RunningUp:
+    project = tmp_path / name
+    port = free_port()
+    stderr_file = tmp_path / f"{name}.stderr"
+    with stderr_file.open("w") as stderr:
+        process = subprocess.Popen(
+            [*flowui_command(), "up", "--project", str(project), "--port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=cli_environment(**environment),
+        )
+    return RunningUp(process, project, port, stderr_file)
+
+
+@pytest.fixture
+def stop_at_end() -> Iterator[list[RunningUp]]:
+    """Whatever a test leaves running is stopped, even when it fails half-way."""
+    started: list[RunningUp] = []
+    yield started
+    for up in started:
+        if up.process.poll() is None:
+            up.process.send_signal(signal.SIGTERM)
+            up.process.wait(timeout=90)
+
+
+def test_up_serves_airflow_status_shows_it_a_second_up_is_refused_and_down_stops_it(
+    tmp_path: Path, stop_at_end: list[RunningUp]
+) -> None:
+    up = launch_up(tmp_path, "platform")
+    stop_at_end.append(up)
+    up.wait_for_line(f"http://127.0.0.1:{up.port}/", STARTUP_TIMEOUT)
+    up.wait_for_line("Ctrl-C", 10)
+    assert (up.project / "config.ini").is_file()  # `up` created the project
+    password_line = next(line for line in up.lines if "password" in line)
+    assert "generated now" in password_line  # shown once, as FLOWUI_ADMIN_PASSWORD is unset
+
+    status = up.status()
+    assert status["exit_code"] == 0
+    assert status["state"] == "running"
+    components = {c["name"]: c for c in status["components"]}  # type: ignore[attr-defined]
+    assert set(components) == set(COMPONENTS)
+    assert all(c["running"] and c["health"] == "healthy" for c in components.values())
+    assert components["api-server"]["url"] == f"http://127.0.0.1:{up.port}/"
+    for name in COMPONENTS:
+        log = up.root / "platform" / "logs" / f"{name}.log"
+        assert log.stat().st_size > 0, f"{log} is empty"
+
+    second = flowui("up", "--project", str(up.project), "--port", str(free_port()))
+    assert second.returncode == 1
+    assert "already running" in second.stderr
+    assert f"http://127.0.0.1:{up.port}/" in second.stderr
+
+    pids = up.process_tree()
+    assert len(pids) >= 4  # the supervisor, three components and their children
+    down = flowui("down", "--project", str(up.project))
+    assert down.returncode == 0, down.stderr
+    assert "Stopped api-server" in down.stdout
+    assert up.process.wait(timeout=30) == 0, up.stderr
+    assert_no_process_left(pids)
+    assert not (up.root / "platform" / "state.json").exists()
+
+    status = up.status()
+    assert status["state"] == "stopped"
+    assert status["exit_code"] == 3
+    again = flowui("down", "--project", str(up.project))
+    assert again.returncode == 0
+    assert "not running" in again.stdout
+
+
+def wait_for_components(up: RunningUp) -> tuple[dict[str, int], list[int]]:
+    """Once `flowui up` has spawned the components: their pids by name, and every pid."""
+    state_file = up.root / "platform" / "state.json"
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not state_file.exists():
+        assert up.process.poll() is None, up.stderr
+        assert time.monotonic() < deadline, "`flowui up` never started the components"
+        time.sleep(0.1)
+    state = json.loads(state_file.read_text())
+    components = {c["name"]: c["pid"] for c in state["components"]}
+    pids = [up.process.pid]
+    for pid in components.values():
+        pids += process_tree_pids(pid)
+    assert len(pids) >= 4
+    return components, pids
+
+
+def test_ctrl_c_stops_every_component_of_a_starting_platform(
+    tmp_path: Path, stop_at_end: list[RunningUp]
+) -> None:
+    up = launch_up(tmp_path, "interrupted", FLOWUI_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    stop_at_end.append(up)
+    _, pids = wait_for_components(up)
+
+    up.process.send_signal(signal.SIGINT)
+    assert up.process.wait(timeout=60) == 130, up.stderr
+    assert "Interrupted; the platform is stopped." in up.stderr
+    assert ADMIN_PASSWORD not in up.stderr
+    assert_no_process_left(pids)
+    assert not (up.root / "platform" / "state.json").exists()
+    assert flowui("status", "--project", str(up.project)).returncode == 3
+
+
+def test_a_component_that_dies_is_named_with_its_log_and_the_others_are_stopped(
+    tmp_path: Path, stop_at_end: list[RunningUp]
+) -> None:
+    up = launch_up(tmp_path, "dying")
+    stop_at_end.append(up)
+    components, pids = wait_for_components(up)
+
+    os.kill(components["dag-processor"], signal.SIGKILL)
+    assert up.process.wait(timeout=60) == 1, up.stderr
+    log = up.root / "platform" / "logs" / "dag-processor.log"
+    assert f"dag-processor (pid {components['dag-processor']}) exited" in up.stderr
+    assert str(log) in up.stderr
+    assert_no_process_left(pids)

@@ -1,0 +1,244 @@
+"""Workflows on a real Airflow 3 (api-server, scheduler, dag-processor): compile, run, follow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import E2E_SECRET_NAME, AirflowPlatform
+from flowui.operators.install import install_repository
+from flowui.server.airflow_client import DagRun
+from flowui.workflows.catalog import catalog_from_root
+from flowui.workflows.compile import compile_workflow, dag_paths, remove_workflow
+from flowui.workflows.validate import parse_workflow
+from operator_repositories import make_repository, metadata, write_operator
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+FLOWUI = Path(sys.executable).parent / "flowui"
+
+ECHO_MODEL = f"""
+from pydantic import BaseModel
+
+
+class InputModel(BaseModel):
+    text: str = "hello"
+    fail: bool = False
+
+
+class OutputModel(BaseModel):
+    text: str
+    secret_length: int = 0
+
+
+class SecretsModel(BaseModel):
+    {E2E_SECRET_NAME}: str = ""
+"""
+
+ECHO_OPERATOR = f"""
+from flowui.base_operator import BaseOperator
+
+from .model import InputModel, OutputModel
+
+
+class EchoOperator(BaseOperator):
+    def operator_function(self, input_model: InputModel) -> OutputModel:
+        token = self.secrets.{E2E_SECRET_NAME}
+        self.logger.info("echo %s with token %s", input_model.text, token)
+        print("printed token", token)
+        if input_model.fail:
+            raise RuntimeError("asked to fail, token " + token)
+        return OutputModel(text=input_model.text, secret_length=len(token))
+"""
+
+
+@pytest.fixture(scope="module")
+def echo_repository(airflow_platform: AirflowPlatform, tmp_path_factory: pytest.TempPathFactory):
+    source = make_repository(tmp_path_factory.mktemp("echo") / "repo", ())
+    write_operator(
+        source,
+        "EchoOperator",
+        model=ECHO_MODEL,
+        operator=ECHO_OPERATOR,
+        meta=metadata("EchoOperator"),
+    )
+    return install_repository(source, airflow_platform.root)
+
+
+def echo_workflow(text: Any, **task: Any) -> dict[str, Any]:
+    return {
+        "name": "echo",
+        "parameters": {
+            "type": "object",
+            "properties": {"greeting": {"type": "string", "default": "hello"}},
+        },
+        "tasks": [
+            {
+                "id": "echo",
+                "operator": {"repository": "demo", "name": "EchoOperator", "version": "0.1.0"},
+                "inputs": {"text": text},
+                **task,
+            },
+            {
+                "id": "again",
+                "operator": {"repository": "demo", "name": "EchoOperator", "version": "0.1.0"},
+                "inputs": {"text": {"from": "echo", "output": "text"}},
+            },
+        ],
+    }
+
+
+def deploy(platform: AirflowPlatform, document: dict[str, Any], dag_id: str) -> None:
+    catalog = catalog_from_root(platform.root)
+    workflow, errors = parse_workflow(document, catalog)
+    assert workflow is not None and not errors, errors
+    since = datetime.now(UTC)
+    compile_workflow(workflow, dag_id, catalog, platform.root)
+    platform.client.wait_for_dag(dag_id, timeout=60, parsed_since=since)
+
+
+def run_dag(platform: AirflowPlatform, dag_id: str, conf: dict[str, Any] | None = None) -> DagRun:
+    started = platform.client.trigger_run(dag_id, conf or {})
+    return platform.client.wait_for_run(dag_id, started.run_id, timeout=600)
+
+
+def output_of(platform: AirflowPlatform, run: DagRun, task_id: str) -> dict[str, Any]:
+    paths = platform.root.task_run(run.dag_id, run.run_id, task_id)
+    data: dict[str, Any] = json.loads(paths.output.read_text())
+    return data
+
+
+def test_the_example_ml_workflow_runs_and_its_report_lands_in_the_run_directory(
+    airflow_platform: AirflowPlatform,
+) -> None:
+    install_repository(EXAMPLES / "operators_repository", airflow_platform.root)
+    document = json.loads((EXAMPLES / "workflows" / "ml_classification.json").read_text())
+    deploy(airflow_platform, document, "e2e_ml")
+
+    run = run_dag(airflow_platform, "e2e_ml", {"model_type": "logistic_regression"})
+
+    assert run.state == "success"
+    states = {
+        ti.task_id: ti.state for ti in airflow_platform.client.task_instances("e2e_ml", run.run_id)
+    }
+    assert states == dict.fromkeys(["load", "split", "train", "evaluate", "report"], "success")
+    report_task = airflow_platform.root.task_run("e2e_ml", run.run_id, "report")
+    report = Path(output_of(airflow_platform, run, "report")["report_path"])
+    assert report.is_relative_to(report_task.results)
+    assert "<html" in report.read_text().lower()
+    assert json.loads(report_task.display_result.read_text())["file_type"] == "html"
+    assert output_of(airflow_platform, run, "train")["model_type"] == "logistic_regression"
+    evaluate_xcom = airflow_platform.client.xcom("e2e_ml", run.run_id, "evaluate")
+    assert evaluate_xcom == output_of(airflow_platform, run, "evaluate")
+
+
+def test_a_run_parameter_overrides_its_default(
+    airflow_platform: AirflowPlatform, echo_repository: Path
+) -> None:
+    deploy(airflow_platform, echo_workflow({"param": "greeting"}), "e2e_params")
+
+    with_default = run_dag(airflow_platform, "e2e_params")
+    overridden = run_dag(airflow_platform, "e2e_params", {"greeting": "bonjour"})
+
+    assert output_of(airflow_platform, with_default, "again")["text"] == "hello"
+    assert output_of(airflow_platform, overridden, "again")["text"] == "bonjour"
+
+
+def test_a_failing_task_is_retried_and_the_run_fails_with_the_traceback_in_its_log(
+    airflow_platform: AirflowPlatform, echo_repository: Path
+) -> None:
+    document = echo_workflow({"value": "x"}, retries=1, retry_delay_seconds=0)
+    document["tasks"][0]["inputs"]["fail"] = {"value": True}
+    deploy(airflow_platform, document, "e2e_retry")
+
+    run = run_dag(airflow_platform, "e2e_retry")
+
+    assert run.state == "failed"
+    tasks = {
+        ti.task_id: ti for ti in airflow_platform.client.task_instances("e2e_retry", run.run_id)
+    }
+    assert (tasks["echo"].state, tasks["echo"].try_number) == ("failed", 2)
+    assert tasks["again"].state == "upstream_failed"
+    log = airflow_platform.root.task_run("e2e_retry", run.run_id, "echo").log.read_text()
+    assert "try 1" in log and "try 2" in log
+    assert log.count("Traceback (most recent call last)") == 2
+    assert "RuntimeError: asked to fail" in log
+
+
+def test_an_edited_workflow_takes_effect_on_its_next_run(
+    airflow_platform: AirflowPlatform, echo_repository: Path
+) -> None:
+    deploy(airflow_platform, echo_workflow({"value": "first"}), "e2e_edit")
+    first = run_dag(airflow_platform, "e2e_edit")
+
+    deploy(airflow_platform, echo_workflow({"value": "second"}), "e2e_edit")
+    second = run_dag(airflow_platform, "e2e_edit")
+
+    assert output_of(airflow_platform, first, "again")["text"] == "first"
+    assert output_of(airflow_platform, second, "again")["text"] == "second"
+
+
+def test_a_removed_workflow_disappears_from_airflow(
+    airflow_platform: AirflowPlatform, echo_repository: Path, tmp_path: Path
+) -> None:
+    workflow_file = tmp_path / "removable.json"
+    workflow_file.write_text(json.dumps(echo_workflow({"value": "bye"})))
+    environment = {**os.environ, "FLOWUI_PROJECT_DIR": str(airflow_platform.project_dir)}
+    compiled = subprocess.run(
+        [str(FLOWUI), "workflows", "compile", str(workflow_file), "--json"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert compiled.returncode == 0, compiled.stderr
+    dag_id = json.loads(compiled.stdout)["dag_id"]
+    airflow_platform.client.wait_for_dag(dag_id, timeout=60)
+
+    removed = subprocess.run(
+        [str(FLOWUI), "workflows", "remove", str(workflow_file)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+    assert removed.returncode == 0, removed.stderr
+    assert not any(path.exists() for path in dag_paths(airflow_platform.root, dag_id))
+    assert airflow_platform.client.get_dag(dag_id) is None
+    assert not remove_workflow(dag_id, airflow_platform.root)
+
+
+def test_a_secret_never_shows_in_dag_files_xcom_outputs_or_logs(
+    airflow_platform: AirflowPlatform, echo_repository: Path
+) -> None:
+    secret = os.environ[E2E_SECRET_NAME]
+    deploy(airflow_platform, echo_workflow({"value": "classified"}), "e2e_secret")
+
+    run = run_dag(airflow_platform, "e2e_secret")
+
+    assert run.state == "success"
+    assert output_of(airflow_platform, run, "echo")["secret_length"] == len(secret)  # it arrived
+    xcom = airflow_platform.client.xcom("e2e_secret", run.run_id, "echo")
+    airflow_log = airflow_platform.client.task_log("e2e_secret", run.run_id, "echo", 1).text
+    task = airflow_platform.root.task_run("e2e_secret", run.run_id, "echo")
+    assert "***" in task.log.read_text()
+    places = {
+        "xcom": json.dumps(xcom),
+        "airflow task log": airflow_log,
+        **{str(path): path.read_text() for path in dag_paths(airflow_platform.root, "e2e_secret")},
+        **{
+            str(path): path.read_text(errors="replace")
+            for path in (airflow_platform.root.runs / "e2e_secret").rglob("*")
+            if path.is_file()
+        },
+    }
+    assert [where for where, text in places.items() if secret in text] == []
