@@ -138,6 +138,70 @@ def test_the_example_ml_workflow_runs_and_its_report_lands_in_the_run_directory(
     assert evaluate_xcom == output_of(airflow_platform, run, "evaluate")
 
 
+def flowui_in_project(
+    platform: AirflowPlatform, *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    """The `flowui` command run in the platform's project, as a user would in a terminal."""
+    return subprocess.run(
+        [str(FLOWUI), *arguments],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FLOWUI_PROJECT_DIR": str(platform.project_dir)},
+        timeout=600,
+        check=False,
+    )
+
+
+def test_flowui_workflows_run_updates_a_dataset_with_the_example_workflow(
+    airflow_platform: AirflowPlatform,
+) -> None:
+    data = EXAMPLES / "operators_repository" / "data"
+
+    result = flowui_in_project(
+        airflow_platform,
+        "workflows",
+        "run",
+        str(EXAMPLES / "workflows" / "dataset_update.json"),
+        "--repo",
+        str(EXAMPLES / "operators_repository"),
+        "--param",
+        f"sales_source={data / 'sales.csv'}",
+        "--param",
+        f"customers_source={data / 'customers.json'}",
+        "--json",
+    )
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["state"] == "success"
+    tasks = {task["task_id"]: task for task in report["tasks"]}
+    assert {task_id: task["state"] for task_id, task in tasks.items()} == dict.fromkeys(
+        ["load_sales", "load_customers", "clean", "join", "aggregate", "save"], "success"
+    )
+    saved = tasks["save"]["output"]
+    assert saved["dataset_id"] == "sales_by_region"
+    stored = Path(saved["path"])
+    assert stored.is_relative_to(airflow_platform.root.dataset("sales_by_region"))
+    assert stored.is_file() and saved["rows"] > 0
+    assert Path(tasks["save"]["log"]).is_file()
+
+
+def test_flowui_workflows_run_exits_non_zero_when_the_run_fails(
+    airflow_platform: AirflowPlatform, echo_repository: Path, tmp_path: Path
+) -> None:
+    document = echo_workflow({"value": "x"})
+    document["tasks"][0]["inputs"]["fail"] = {"value": True}
+    workflow_file = tmp_path / "failing.json"
+    workflow_file.write_text(json.dumps(document))
+
+    result = flowui_in_project(airflow_platform, "workflows", "run", str(workflow_file), "--json")
+
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    states = {task["task_id"]: task["state"] for task in report["tasks"]}
+    assert (report["state"], states) == ("failed", {"echo": "failed", "again": "upstream_failed"})
+
+
 def test_a_run_parameter_overrides_its_default(
     airflow_platform: AirflowPlatform, echo_repository: Path
 ) -> None:
@@ -189,27 +253,14 @@ def test_a_removed_workflow_disappears_from_airflow(
 ) -> None:
     workflow_file = tmp_path / "removable.json"
     workflow_file.write_text(json.dumps(echo_workflow({"value": "bye"})))
-    environment = {**os.environ, "FLOWUI_PROJECT_DIR": str(airflow_platform.project_dir)}
-    compiled = subprocess.run(
-        [str(FLOWUI), "workflows", "compile", str(workflow_file), "--json"],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
+    compiled = flowui_in_project(
+        airflow_platform, "workflows", "compile", str(workflow_file), "--json"
     )
     assert compiled.returncode == 0, compiled.stderr
     dag_id = json.loads(compiled.stdout)["dag_id"]
     airflow_platform.client.wait_for_dag(dag_id, timeout=60)
 
-    removed = subprocess.run(
-        [str(FLOWUI), "workflows", "remove", str(workflow_file)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
+    removed = flowui_in_project(airflow_platform, "workflows", "remove", str(workflow_file))
 
     assert removed.returncode == 0, removed.stderr
     assert not any(path.exists() for path in dag_paths(airflow_platform.root, dag_id))

@@ -16,7 +16,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from flowui.cli.output import JsonOption, console, fail, print_json
+from flowui.cli.output import JsonOption, console, err_console, fail, print_json
 from flowui.config import ConfigError, Settings, find_project_dir, load_settings
 from flowui.operators.install import InstallError, install_repository
 from flowui.platform import Platform, ensure_admin_credentials, read_state
@@ -39,6 +39,7 @@ ProjectOption = typer.Option(
 RepositoryOption = typer.Option(
     None,
     "--repo",
+    "-r",
     help="An operators repository to install into the root first (repeatable).",
 )
 
@@ -71,12 +72,13 @@ def _read_document(path: Path) -> dict[str, Any]:
 
 def _install(repositories: list[Path] | None, root: FileSystemRoot) -> None:
     for repository in repositories or []:
-        with console.status(f"Installing operators repository {repository}"):
+        # Progress goes to stderr: stdout is for results (`--json` output in particular).
+        with err_console.status(f"Installing operators repository {repository}"):
             try:
                 installed = install_repository(repository, root)
             except InstallError as error:
                 fail(str(error))
-        console.print(f"[green]installed[/] {repository} -> {installed}", highlight=False)
+        err_console.print(f"[green]installed[/] {repository} -> {installed}", highlight=False)
 
 
 def validated_workflow(path: Path, root: FileSystemRoot, *, json_output: bool = False) -> Workflow:
@@ -219,12 +221,16 @@ def parse_parameters(values: list[str] | None, workflow: Workflow) -> dict[str, 
         except json.JSONDecodeError:
             conf[name] = text  # plain words need no quotes on the command line
     defaults = {name: schema["default"] for name, schema in known.items() if "default" in schema}
-    problems = [
-        f"--param {'.'.join(str(p) for p in error.absolute_path) or '(all)'}: {error.message}"
-        for error in Draft202012Validator(workflow.parameters).iter_errors({**defaults, **conf})
-    ]
+    problems = []
+    for error in Draft202012Validator(workflow.parameters).iter_errors({**defaults, **conf}):
+        where = ".".join(str(part) for part in error.absolute_path)
+        problems.append(f"--param {where}: {error.message}" if where else error.message)
     if problems:
-        fail("; ".join(problems), code=2)
+        fail(
+            "invalid run parameters: " + "; ".join(problems),
+            hint="give each as --param NAME=VALUE",
+            code=2,
+        )
     return conf
 
 
@@ -295,12 +301,13 @@ def run(
         since = datetime.now(UTC)
         compiled = compile_workflow(workflow, dag_id_for_file(path), catalog_from_root(root), root)
         try:
-            with console.status(f"Waiting for Airflow to load {compiled.dag_id}"):
+            with err_console.status(f"Waiting for Airflow to load {compiled.dag_id}"):
                 _wait_for_compiled_dag(client, compiled, since, timeout=120)
             dag_run = client.trigger_run(compiled.dag_id, conf)
             deadline = time.monotonic() + timeout
             tasks: list[TaskInstance] = []
-            with Live(console=console, transient=json_output, auto_refresh=False) as live:
+            live_console = err_console if json_output else console
+            with Live(console=live_console, transient=json_output, auto_refresh=False) as live:
                 while True:
                     dag_run = client.get_run(compiled.dag_id, dag_run.run_id)
                     tasks = client.task_instances(compiled.dag_id, dag_run.run_id)
@@ -310,9 +317,10 @@ def run(
                     if time.monotonic() > deadline:
                         fail(f"run {dag_run.run_id} did not finish within {timeout:g} s")
                     time.sleep(0.5)
-            console.print()
         except AirflowApiError as error:
             fail(f"Airflow ({api_url}) answered: {error}")
+    if not json_output:
+        console.print()
     _report_run(root, dag_run, tasks, json_output)
     if dag_run.state != "success":
         raise typer.Exit(1)
