@@ -13,7 +13,6 @@ Usage: uv run --frozen python benchmarks/workflow_runs.py [--runs 3] [--tasks 10
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import tempfile
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from flowui.config import load_settings
 from flowui.operators.install import install_repository
-from flowui.platform import HOST, Platform, platform_memory_pss
+from flowui.platform import Platform, free_port, platform_memory_pss
 from flowui.server.airflow_client import AirflowClient
 from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import catalog_from_root
@@ -48,13 +47,6 @@ with DAG(dag_id="plain_chain", schedule=None, start_date=datetime(2024, 1, 1), c
             previous >> task
         previous = task
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def make_noop_repository(path: Path) -> Path:

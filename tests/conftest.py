@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,9 @@ import pytest
 
 from flowui.config import load_settings, write_config_file
 from flowui.platform import (
-    HOST,
     Platform,
     PlatformError,
+    free_port,
     is_process_running,
     process_tree_pids,
 )
@@ -25,14 +24,6 @@ from flowui.storage import FileSystemRoot
 AIRFLOW_STARTUP_TIMEOUT = 180.0
 # A secret the platform's tasks receive from the environment; tests check it never shows.
 E2E_SECRET_NAME = "FLOWUI_E2E_TOKEN"
-
-
-def free_port() -> int:
-    """A port on the loopback interface that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def assert_no_process_left(pids: list[int]) -> None:

@@ -19,29 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_no_process_left, free_port
-from flowui.cli.main import app as main_app
+from conftest import assert_no_process_left
 from flowui.config import PROJECT_DIR_VARIABLE, SETTINGS
-from flowui.platform import COMPONENTS, process_tree_pids
+from flowui.platform import COMPONENTS, free_port, process_tree_pids
 
 FLOWUI = Path(sys.executable).parent / "flowui"
-# Until `up`, `status` and `down` are registered in flowui.cli.main, run them from their module.
-_LAUNCHER = (
-    "import typer\n"
-    "from flowui.cli.platform import register\n"
-    "app = typer.Typer()\n"
-    "app.callback()(lambda: None)\n"
-    "register(app)\n"
-    "app()\n"
-)
 STARTUP_TIMEOUT = 180.0
 ADMIN_PASSWORD = "test-password-not-shown"
-
-
-def flowui_command() -> list[str]:
-    if "up" in {command.name for command in main_app.registered_commands}:
-        return [str(FLOWUI)]
-    return [sys.executable, "-c", _LAUNCHER]
 
 
 def cli_environment(**extra: str) -> dict[str, str]:
@@ -56,7 +40,7 @@ def cli_environment(**extra: str) -> dict[str, str]:
 
 def flowui(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*flowui_command(), *args],
+        [str(FLOWUI), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -132,7 +116,7 @@ def launch_up(tmp_path: Path, name: str, **environment: str) -> RunningUp:
     stderr_file = tmp_path / f"{name}.stderr"
     with stderr_file.open("w") as stderr:
         process = subprocess.Popen(
-            [*flowui_command(), "up", "--project", str(project), "--port", str(port)],
+            [str(FLOWUI), "up", "--project", str(project), "--port", str(port)],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
