@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
 
 from flowui.config import load_settings, write_config_file
 from flowui.platform import (
@@ -19,6 +23,8 @@ from flowui.platform import (
     process_tree_pids,
 )
 from flowui.server.airflow_client import AirflowClient
+from flowui.server.app import create_app
+from flowui.server.context import ServerContext
 from flowui.storage import FileSystemRoot
 
 AIRFLOW_STARTUP_TIMEOUT = 180.0
@@ -80,3 +86,96 @@ def airflow_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airfl
         pids = [pid for main in platform.component_pids.values() for pid in process_tree_pids(main)]
         platform.stop()
         assert_no_process_left(pids)
+
+
+# --- the platform server ------------------------------------------------------------------------
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database on the machine's server; dropped afterwards."""
+    import psycopg2
+
+    name = f"flowui_test_{secrets.token_hex(6)}"
+    try:
+        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    except psycopg2.OperationalError as error:
+        pytest.fail(
+            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({error}); start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
+            pytrace=False,
+        )
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Each server test runs on SQLite (the embedded default, None) and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield None
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def server_context(tmp_path: Path, database: str | None) -> Iterator[ServerContext]:
+    context = ServerContext.open(FileSystemRoot(tmp_path / "fs"), database=database)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@dataclass
+class ApiUser:
+    """A signed-in user of the API under test."""
+
+    client: TestClient
+    email: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.client.get(url, headers=self.headers, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        return self.client.post(url, headers=self.headers, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Response:
+        return self.client.patch(url, headers=self.headers, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Response:
+        return self.client.put(url, headers=self.headers, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Response:
+        return self.client.delete(url, headers=self.headers, **kwargs)
+
+
+@pytest.fixture
+def api(server_context: ServerContext) -> Iterator[TestClient]:
+    with TestClient(create_app(server_context)) as client:
+        yield client
+
+
+def sign_up(client: TestClient, email: str, password: str = "correct horse battery") -> ApiUser:
+    """Register a user through the API and sign in."""
+    registered = client.post("/api/auth/register", json={"email": email, "password": password})
+    assert registered.status_code == 201, registered.text
+    login = client.post("/api/auth/login", data={"username": email, "password": password})
+    assert login.status_code == 200, login.text
+    return ApiUser(client, email, password, login.json()["access_token"])

@@ -31,7 +31,7 @@ class PlatformPaths:
 
     @property
     def directory(self) -> Path:
-        return self.root.path / "platform"
+        return self.root.platform
 
     @property
     def state_file(self) -> Path:

@@ -114,6 +114,21 @@ class FileSystemRoot:
         return self.path / "runs"
 
     @property
+    def platform(self) -> Path:
+        """The platform's own state: supervisor state, logs, the server's database and key."""
+        return self.path / "platform"
+
+    @property
+    def server_database(self) -> Path:
+        """The platform server's SQLite database (the embedded default)."""
+        return self.platform / "flowui.db"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """The key that encrypts stored secrets when FLOWUI_SECRET_KEY is not set (mode 0600)."""
+        return self.platform / "secret.key"
+
+    @property
     def environments(self) -> Path:
         """Cached task environments (one virtualenv per dependency group) of the process runtime."""
         return self.path / "environments"

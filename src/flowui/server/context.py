@@ -1,0 +1,72 @@
+"""What every request handler may use: settings, the root, the database, keys and Airflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from flowui.server.airflow_client import AirflowClient
+from flowui.server.database import (
+    create_database_engine,
+    database_url,
+    migrate,
+    session_factory,
+)
+from flowui.server.security import ServerKeys, load_or_create_key
+from flowui.storage import FileSystemRoot
+
+DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # 1 GiB
+
+
+@dataclass(frozen=True)
+class AirflowConnection:
+    """Where the platform's Airflow answers and the login the server uses there."""
+
+    url: str
+    username: str
+    password: str
+
+    def client(self) -> AirflowClient:
+        return AirflowClient(self.url, self.username, self.password)
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    root: FileSystemRoot
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keys: ServerKeys
+    airflow: AirflowConnection | None
+    allow_registration: bool = True
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+
+    @classmethod
+    def open(
+        cls,
+        root: FileSystemRoot,
+        *,
+        database: str | None = None,
+        secret_key: str | None = None,
+        airflow: AirflowConnection | None = None,
+        allow_registration: bool = True,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    ) -> ServerContext:
+        """Connect to the database (migrated to the newest schema) and load the server key."""
+        root.create()
+        engine = create_database_engine(database_url(database, root))
+        migrate(engine)
+        key = load_or_create_key(secret_key, root.secret_key_file)
+        return cls(
+            root=root,
+            engine=engine,
+            sessions=session_factory(engine),
+            keys=ServerKeys.from_key(key),
+            airflow=airflow,
+            allow_registration=allow_registration,
+            max_upload_bytes=max_upload_bytes,
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,256 @@
+"""Workspaces and their members: create, list, rename, delete; invite, accept, change roles.
+
+Only an owner makes or unmakes owners, and a workspace always keeps at least one owner.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from flowui.server.deps import (
+    AdminAccess,
+    CurrentUser,
+    OwnerAccess,
+    ReadAccess,
+    SessionDep,
+    WorkspaceAccess,
+)
+from flowui.server.errors import ApiError, not_found
+from flowui.server.models import Invitation, Membership, Role, User, Workspace
+
+router = APIRouter(prefix="/api", tags=["workspaces"])
+
+WorkspaceName = Field(min_length=1, max_length=200)
+
+
+class WorkspaceCreate(BaseModel):
+    name: str = WorkspaceName
+
+
+class WorkspaceOut(BaseModel):
+    id: int
+    name: str
+    role: Role = Field(description="Your role in it.")
+    created_at: datetime
+
+
+class MemberOut(BaseModel):
+    user_id: int
+    email: str
+    display_name: str
+    role: Role
+
+
+class InvitationCreate(BaseModel):
+    email: EmailStr
+    role: Role = Role.READ
+
+
+class InvitationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    workspace_id: int
+    workspace_name: str
+    email: str
+    role: Role
+    created_at: datetime
+
+
+class RoleChange(BaseModel):
+    role: Role
+
+
+def _workspace_out(workspace: Workspace, role: Role) -> WorkspaceOut:
+    return WorkspaceOut(
+        id=workspace.id, name=workspace.name, role=role, created_at=workspace.created_at
+    )
+
+
+def _invitation_out(invitation: Invitation) -> InvitationOut:
+    return InvitationOut(
+        id=invitation.id,
+        workspace_id=invitation.workspace_id,
+        workspace_name=invitation.workspace.name,
+        email=invitation.email,
+        role=invitation.role,
+        created_at=invitation.created_at,
+    )
+
+
+def create_workspace(session: Session, name: str, owner: User) -> Workspace:
+    workspace = Workspace(name=name)
+    workspace.memberships.append(Membership(user_id=owner.id, role=Role.OWNER))
+    session.add(workspace)
+    session.flush()
+    return workspace
+
+
+@router.post("/workspaces", status_code=status.HTTP_201_CREATED)
+def create(body: WorkspaceCreate, user: CurrentUser, session: SessionDep) -> WorkspaceOut:
+    """A new workspace; you are its owner."""
+    workspace = create_workspace(session, body.name, user)
+    session.commit()
+    return _workspace_out(workspace, Role.OWNER)
+
+
+@router.get("/workspaces")
+def list_workspaces(user: CurrentUser, session: SessionDep) -> list[WorkspaceOut]:
+    """The workspaces you are a member of."""
+    rows = session.execute(
+        select(Workspace, Membership.role)
+        .join(Membership, Membership.workspace_id == Workspace.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Workspace.id)
+    )
+    return [_workspace_out(workspace, Role(role)) for workspace, role in rows]
+
+
+@router.get("/workspaces/{workspace_id}")
+def read(access: ReadAccess) -> WorkspaceOut:
+    return _workspace_out(access.workspace, access.role)
+
+
+@router.patch("/workspaces/{workspace_id}")
+def rename(body: WorkspaceCreate, access: AdminAccess, session: SessionDep) -> WorkspaceOut:
+    access.workspace.name = body.name
+    session.commit()
+    return _workspace_out(access.workspace, access.role)
+
+
+@router.delete("/workspaces/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete(access: OwnerAccess, session: SessionDep) -> None:
+    """Delete the workspace and everything in it (owners only)."""
+    session.delete(access.workspace)
+    session.commit()
+
+
+@router.get("/workspaces/{workspace_id}/members")
+def list_members(access: ReadAccess, session: SessionDep) -> list[MemberOut]:
+    rows = session.execute(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.workspace_id == access.workspace.id)
+        .order_by(User.email)
+    )
+    return [
+        MemberOut(user_id=u.id, email=u.email, display_name=u.display_name, role=Role(m.role))
+        for m, u in rows
+    ]
+
+
+def _check_can_grant(access: WorkspaceAccess, role: Role) -> None:
+    if role is Role.OWNER and access.role is not Role.OWNER:
+        raise ApiError(403, "only an owner can make someone an owner")
+
+
+@router.post("/workspaces/{workspace_id}/invitations", status_code=status.HTTP_201_CREATED)
+def invite(body: InvitationCreate, access: AdminAccess, session: SessionDep) -> InvitationOut:
+    """Invite an e-mail address with a role; the person accepts it once signed in."""
+    _check_can_grant(access, body.role)
+    email = body.email.strip().lower()
+    already = session.scalar(
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.workspace_id == access.workspace.id, func.lower(User.email) == email)
+    )
+    if already is not None:
+        raise ApiError(409, f"{email} is already a member of this workspace")
+    invitation = Invitation(
+        workspace_id=access.workspace.id, email=email, role=body.role, invited_by_id=access.user.id
+    )
+    session.add(invitation)
+    try:
+        session.commit()
+    except IntegrityError:
+        raise ApiError(409, f"{email} is already invited to this workspace") from None
+    return _invitation_out(invitation)
+
+
+@router.get("/workspaces/{workspace_id}/invitations")
+def list_invitations(access: AdminAccess, session: SessionDep) -> list[InvitationOut]:
+    invitations = session.scalars(
+        select(Invitation).where(Invitation.workspace_id == access.workspace.id)
+    )
+    return [_invitation_out(invitation) for invitation in invitations]
+
+
+@router.get("/invitations")
+def my_invitations(user: CurrentUser, session: SessionDep) -> list[InvitationOut]:
+    """Invitations waiting for your e-mail address."""
+    invitations = session.scalars(select(Invitation).where(Invitation.email == user.email))
+    return [_invitation_out(invitation) for invitation in invitations]
+
+
+@router.post("/invitations/{invitation_id}/accept")
+def accept(invitation_id: int, user: CurrentUser, session: SessionDep) -> WorkspaceOut:
+    """Join the workspace of an invitation made to your e-mail address."""
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or invitation.email != user.email:
+        raise not_found(f"invitation {invitation_id}")
+    session.add(
+        Membership(workspace_id=invitation.workspace_id, user_id=user.id, role=invitation.role)
+    )
+    session.delete(invitation)
+    session.commit()
+    return _workspace_out(invitation.workspace, Role(invitation.role))
+
+
+def _membership(session: Session, workspace_id: int, user_id: int) -> Membership:
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.workspace_id == workspace_id, Membership.user_id == user_id
+        )
+    )
+    if membership is None:
+        raise not_found(f"member {user_id}")
+    return membership
+
+
+def _check_keeps_an_owner(session: Session, membership: Membership) -> None:
+    owners = session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.workspace_id == membership.workspace_id, Membership.role == Role.OWNER)
+    )
+    if membership.role == Role.OWNER and owners == 1:
+        raise ApiError(409, "a workspace needs an owner: make another member owner first")
+
+
+@router.patch("/workspaces/{workspace_id}/members/{user_id}")
+def change_role(
+    user_id: int, body: RoleChange, access: AdminAccess, session: SessionDep
+) -> MemberOut:
+    membership = _membership(session, access.workspace.id, user_id)
+    if Role(membership.role) is Role.OWNER or body.role is Role.OWNER:
+        _check_can_grant(access, Role.OWNER)
+    if body.role is not Role.OWNER:
+        _check_keeps_an_owner(session, membership)
+    membership.role = body.role
+    session.commit()
+    member = membership.user
+    return MemberOut(
+        user_id=member.id, email=member.email, display_name=member.display_name, role=body.role
+    )
+
+
+@router.delete(
+    "/workspaces/{workspace_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT
+)
+def remove_member(user_id: int, access: ReadAccess, session: SessionDep) -> None:
+    """Remove a member (admins and owners), or leave the workspace yourself (anyone)."""
+    membership = _membership(session, access.workspace.id, user_id)
+    if user_id != access.user.id:
+        if not access.role.at_least(Role.ADMIN):
+            raise ApiError(403, "only an admin or owner can remove other members")
+        if Role(membership.role) is Role.OWNER:
+            _check_can_grant(access, Role.OWNER)
+    _check_keeps_an_owner(session, membership)
+    session.delete(membership)
+    session.commit()

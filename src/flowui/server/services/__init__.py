@@ -1,0 +1,1 @@
+"""What the routers do with the database, the root and Airflow, apart from HTTP."""

@@ -1,0 +1,213 @@
+"""The API's accounts, sign-in and workspaces, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import sign_up
+from flowui.server.context import ServerContext
+from flowui.server.models import User
+
+
+def error_of(response) -> dict:  # type: ignore[no-untyped-def]
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["status"] == response.status_code
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def test_register_login_and_me(api: TestClient) -> None:
+    ada = sign_up(api, "Ada@Example.org")
+
+    me = ada.get("/api/auth/me")
+
+    assert me.status_code == 200
+    assert me.json()["email"] == "ada@example.org"
+    assert "password" not in me.text and "hash" not in me.text
+
+
+def test_passwords_are_stored_as_argon2_hashes(
+    api: TestClient, server_context: ServerContext
+) -> None:
+    sign_up(api, "ada@example.org", "correct horse battery")
+
+    with server_context.sessions() as session:
+        user = session.query(User).one()
+    assert user.password_hash.startswith("$argon2")
+    assert "correct horse battery" not in user.password_hash
+
+
+def test_a_taken_email_is_a_conflict(api: TestClient) -> None:
+    sign_up(api, "ada@example.org")
+
+    again = api.post(
+        "/api/auth/register", json={"email": "ADA@example.org", "password": "another password"}
+    )
+
+    assert again.status_code == 409
+    assert "ada@example.org already exists" in error_of(again)["message"]
+
+
+def test_bad_registration_says_what_and_where(api: TestClient) -> None:
+    response = api.post("/api/auth/register", json={"email": "not-an-email", "password": "short"})
+
+    assert response.status_code == 422
+    where = {detail["where"] for detail in error_of(response)["details"]}
+    assert where == {"/body/email", "/body/password"}
+
+
+def test_wrong_password_and_missing_token_are_401(api: TestClient) -> None:
+    sign_up(api, "ada@example.org")
+
+    wrong = api.post("/api/auth/login", data={"username": "ada@example.org", "password": "nope"})
+    anonymous = api.get("/api/auth/me")
+    forged = api.get("/api/auth/me", headers={"Authorization": "Bearer not.a.token"})
+
+    assert [wrong.status_code, anonymous.status_code, forged.status_code] == [401, 401, 401]
+    assert error_of(wrong)["message"] == "wrong e-mail or password"
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+
+
+def test_refresh_gives_new_tokens_and_a_password_change_revokes_old_ones(
+    api: TestClient,
+) -> None:
+    ada = sign_up(api, "ada@example.org", "first password")
+    tokens = api.post(
+        "/api/auth/login", data={"username": ada.email, "password": "first password"}
+    ).json()
+
+    refreshed = api.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200
+    assert api.get("/api/auth/me", headers=ada.headers).status_code == 200
+
+    changed = ada.post(
+        "/api/auth/password",
+        json={"current_password": "first password", "new_password": "second password"},
+    )
+
+    assert changed.status_code == 204
+    assert api.get("/api/auth/me", headers=ada.headers).status_code == 401
+    stale = api.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert stale.status_code == 401
+    relogin = api.post(
+        "/api/auth/login", data={"username": ada.email, "password": "second password"}
+    )
+    assert relogin.status_code == 200
+
+
+def test_an_access_token_is_not_a_refresh_token(api: TestClient) -> None:
+    ada = sign_up(api, "ada@example.org")
+
+    response = api.post("/api/auth/refresh", json={"refresh_token": ada.token})
+
+    assert response.status_code == 401
+
+
+def test_registration_can_be_switched_off(server_context: ServerContext) -> None:
+    from dataclasses import replace
+
+    from flowui.server.app import create_app
+
+    closed = replace(server_context, allow_registration=False)
+    with TestClient(create_app(closed)) as client:
+        response = client.post(
+            "/api/auth/register", json={"email": "eve@example.org", "password": "long enough"}
+        )
+    assert response.status_code == 403
+    assert "sign-up is switched off" in error_of(response)["message"]
+
+
+def test_the_key_file_is_created_private_and_reused(server_context: ServerContext) -> None:
+    key_file = server_context.root.secret_key_file
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    again = ServerContext.open(server_context.root, database=None)
+    try:
+        assert again.keys.signing_key == server_context.keys.signing_key
+    finally:
+        again.close()
+
+
+def test_workspace_lifecycle_with_members_and_roles(api: TestClient) -> None:
+    owner = sign_up(api, "owner@example.org")
+    bob = sign_up(api, "bob@example.org")
+
+    created = owner.post("/api/workspaces", json={"name": "Data team"})
+    assert created.status_code == 201
+    workspace = created.json()
+    assert workspace["role"] == "owner"
+    wid = workspace["id"]
+
+    invited = owner.post(f"/api/workspaces/{wid}/invitations", json={"email": bob.email})
+    assert invited.status_code == 201
+    assert [i["workspace_name"] for i in bob.get("/api/invitations").json()] == ["Data team"]
+    assert bob.get(f"/api/workspaces/{wid}").status_code == 404  # not a member yet
+
+    accepted = bob.post(f"/api/invitations/{invited.json()['id']}/accept")
+    assert accepted.status_code == 200
+    assert accepted.json()["role"] == "read"
+    assert [w["name"] for w in bob.get("/api/workspaces").json()] == ["Data team"]
+
+    assert bob.patch(f"/api/workspaces/{wid}", json={"name": "Mine"}).status_code == 403
+    promoted = owner.patch(f"/api/workspaces/{wid}/members/{bob_id(bob)}", json={"role": "admin"})
+    assert promoted.json()["role"] == "admin"
+    assert bob.patch(f"/api/workspaces/{wid}", json={"name": "Renamed"}).status_code == 200
+    members = owner.get(f"/api/workspaces/{wid}/members").json()
+    assert {m["email"]: m["role"] for m in members} == {
+        "bob@example.org": "admin",
+        "owner@example.org": "owner",
+    }
+
+    assert bob.delete(f"/api/workspaces/{wid}").status_code == 403
+    assert owner.delete(f"/api/workspaces/{wid}").status_code == 204
+    assert bob.get("/api/workspaces").json() == []
+
+
+def bob_id(user) -> int:  # type: ignore[no-untyped-def]
+    return int(user.get("/api/auth/me").json()["id"])
+
+
+def test_only_an_owner_makes_owners_and_the_last_owner_stays(api: TestClient) -> None:
+    owner = sign_up(api, "owner@example.org")
+    admin = sign_up(api, "admin@example.org")
+    wid = owner.post("/api/workspaces", json={"name": "w"}).json()["id"]
+    invitation = owner.post(
+        f"/api/workspaces/{wid}/invitations", json={"email": admin.email, "role": "admin"}
+    ).json()
+    admin.post(f"/api/invitations/{invitation['id']}/accept")
+    owner_id = bob_id(owner)
+
+    by_admin = admin.post(
+        f"/api/workspaces/{wid}/invitations", json={"email": "x@example.org", "role": "owner"}
+    )
+    demote_owner = admin.patch(f"/api/workspaces/{wid}/members/{owner_id}", json={"role": "read"})
+    last_owner_leaves = owner.delete(f"/api/workspaces/{wid}/members/{owner_id}")
+
+    assert by_admin.status_code == 403
+    assert demote_owner.status_code == 403
+    assert last_owner_leaves.status_code == 409
+    assert "needs an owner" in error_of(last_owner_leaves)["message"]
+
+
+@pytest.mark.parametrize("name", ["", "x" * 201])
+def test_a_workspace_name_must_be_1_to_200_characters(api: TestClient, name: str) -> None:
+    owner = sign_up(api, "owner@example.org")
+
+    response = owner.post("/api/workspaces", json={"name": name})
+
+    assert response.status_code == 422
+    assert error_of(response)["details"][0]["where"] == "/body/name"
+
+
+def test_hostile_text_is_stored_as_data(api: TestClient) -> None:
+    owner = sign_up(api, "owner@example.org")
+    hostile = "'; DROP TABLE users; --\n../../etc/passwd <script>alert(1)</script>"
+
+    created = owner.post("/api/workspaces", json={"name": hostile})
+
+    assert created.status_code == 201
+    assert owner.get(f"/api/workspaces/{created.json()['id']}").json()["name"] == hostile
+    assert owner.get("/api/auth/me").status_code == 200
