@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conftest import assert_no_process_left
 from flowui.config import PROJECT_DIR_VARIABLE, SETTINGS
 from flowui.platform import COMPONENTS, free_port, process_tree_pids
+from flowui.platform.supervisor import SERVER
 
 FLOWUI = Path(sys.executable).parent / "flowui"
 STARTUP_TIMEOUT = 180.0
@@ -56,6 +58,7 @@ class RunningUp:
     process: subprocess.Popen[str]
     project: Path
     port: int
+    server_port: int
     stderr_file: Path
     lines: list[str] = field(default_factory=list)
     _queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
@@ -112,17 +115,20 @@ class RunningUp:
 
 def launch_up(tmp_path: Path, name: str, **environment: str) -> RunningUp:
     project = tmp_path / name
-    port = free_port()
+    port, server_port = free_port(), free_port()
     stderr_file = tmp_path / f"{name}.stderr"
     with stderr_file.open("w") as stderr:
         process = subprocess.Popen(
-            [str(FLOWUI), "up", "--project", str(project), "--port", str(port)],
+            [
+                *(str(FLOWUI), "up", "--project", str(project)),
+                *("--port", str(port), "--server-port", str(server_port)),
+            ],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
             env=cli_environment(**environment),
         )
-    return RunningUp(process, project, port, stderr_file)
+    return RunningUp(process, project, port, server_port, stderr_file)
 
 
 @pytest.fixture
@@ -151,10 +157,20 @@ def test_up_serves_airflow_status_shows_it_a_second_up_is_refused_and_down_stops
     assert status["exit_code"] == 0
     assert status["state"] == "running"
     components = {c["name"]: c for c in status["components"]}  # type: ignore[attr-defined]
-    assert set(components) == set(COMPONENTS)
+    assert set(components) == {*COMPONENTS, SERVER}
     assert all(c["running"] and c["health"] == "healthy" for c in components.values())
     assert components["api-server"]["url"] == f"http://127.0.0.1:{up.port}/"
-    for name in COMPONENTS:
+    server_url = f"http://127.0.0.1:{up.server_port}"
+    assert components[SERVER]["url"] == f"{server_url}/api/docs"
+    password = password_line.split()[1]
+    login = httpx.post(
+        f"{server_url}/api/auth/login",
+        data={"username": "admin@example.com", "password": password},
+    )
+    assert login.status_code == 200, login.text  # the first administrator, same password
+    ready = httpx.get(f"{server_url}/api/health/ready")
+    assert ready.json() == {"status": "ready", "database": "ok", "airflow": "ok"}
+    for name in [*COMPONENTS, SERVER]:
         log = up.root / "platform" / "logs" / f"{name}.log"
         assert log.stat().st_size > 0, f"{log} is empty"
 

@@ -37,6 +37,10 @@ from flowui.platform import (
 )
 from flowui.platform.supervisor import DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_GRACE, HEALTHY
 
+DEFAULT_SERVER_PORT = 8000
+# The first administrator's login when FLOWUI_ADMIN_EMAIL is not set (the server uses the same).
+DEFAULT_ADMIN_EMAIL = "admin@example.com"
+
 # Exit codes of `flowui status`, as `systemctl status` uses them.
 STATUS_DEGRADED = 1
 STATUS_STOPPED = 3
@@ -111,16 +115,20 @@ def _print_ready(platform: Platform, credentials: AdminCredentials, took: float)
     url = platform.api_url
     if credentials.source == "generated":
         kept = escape(str(credentials.passwords_file))
-        password = f"[bold]{escape(credentials.password)}[/]  (generated now; kept in {kept})"
+        password = f"[bold]{escape(credentials.password)}[/]  (generated now, kept in {kept};"
     elif credentials.source == "environment":
-        password = "from FLOWUI_ADMIN_PASSWORD"
+        password = "from FLOWUI_ADMIN_PASSWORD  ("
     else:
-        password = f"in {escape(str(credentials.passwords_file))}"
+        password = f"in {escape(str(credentials.passwords_file))}  ("
     console.print(f"[green]FlowUI platform is up[/] (healthy in {took:.1f} s)", highlight=False)
+    if platform.server_url is not None:
+        email = platform.settings.FLOWUI_ADMIN_EMAIL or DEFAULT_ADMIN_EMAIL
+        console.print(f"  FlowUI API   {platform.server_url}/api/docs", highlight=False)
+        console.print(f"  FlowUI user  {escape(email)}", highlight=False)
     console.print(f"  Airflow UI   {url}/", highlight=False)
     console.print(f"  Airflow API  {url}/api/v2", highlight=False)
-    console.print(f"  user         {credentials.username}", highlight=False)
-    console.print(f"  password     {password}", highlight=False)
+    console.print(f"  Airflow user {credentials.username}", highlight=False)
+    console.print(f"  password     {password} both users)", highlight=False)
     console.print(f"  logs         {escape(str(platform.paths.logs))}", highlight=False)
 
 
@@ -128,6 +136,13 @@ def up(
     project: Path | None = ProjectOption,
     port: int = typer.Option(
         DEFAULT_PORT, "--port", min=1, max=65535, help=f"Port of Airflow's api-server on {HOST}."
+    ),
+    server_port: int = typer.Option(
+        DEFAULT_SERVER_PORT,
+        "--server-port",
+        min=1,
+        max=65535,
+        help=f"Port of FlowUI's server (REST API) on {HOST}.",
     ),
     detach: bool = typer.Option(
         False,
@@ -139,7 +154,8 @@ def up(
         DEFAULT_STARTUP_TIMEOUT, "--timeout", min=1, help="Seconds allowed to become healthy."
     ),
 ) -> None:
-    """Start the local platform: Airflow's api-server, scheduler and dag-processor.
+    """Start the local platform: FlowUI's server and Airflow's api-server, scheduler and
+    dag-processor.
 
     Creates the project (config.ini and root) if it has none.
     Waits until Airflow is healthy, prints its URLs and the admin's login, then supervises it.
@@ -152,7 +168,9 @@ def up(
     settings = _settings(project)
     cancel = threading.Event()
     with _stop_on_signals(cancel):
-        platform = Platform(settings, port, bind_to_parent=not detach, cancel=cancel)
+        platform = Platform(
+            settings, port, server_port=server_port, bind_to_parent=not detach, cancel=cancel
+        )
         try:
             with _spinner("Starting") as progress:
                 task = progress.task_ids[0]

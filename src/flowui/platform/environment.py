@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from flowui.config import Settings
+from flowui.config import PROJECT_DIR_VARIABLE, Settings
 from flowui.storage import FileSystemRoot, write_text_atomically
 
+# Given by `flowui up` to FlowUI's server only: where Airflow answers and the login it uses there.
+AIRFLOW_URL_VARIABLE = "FLOWUI_AIRFLOW_URL"
+AIRFLOW_USERNAME_VARIABLE = "FLOWUI_AIRFLOW_USERNAME"
+AIRFLOW_PASSWORD_VARIABLE = "FLOWUI_AIRFLOW_PASSWORD"
 HOST = "127.0.0.1"  # every server FlowUI starts listens on the loopback interface only
 DEFAULT_PORT = 8080
 ADMIN_USERNAME = "admin"
@@ -70,6 +74,11 @@ class PlatformPaths:
 def airflow_command() -> Path:
     """The `airflow` executable installed next to this Python."""
     return Path(sys.executable).parent / "airflow"
+
+
+def flowui_command() -> Path:
+    """The `flowui` executable installed next to this Python."""
+    return Path(sys.executable).parent / "flowui"
 
 
 def api_url(port: int) -> str:
@@ -145,6 +154,23 @@ def airflow_environment(
         clean.setdefault("PYTHONPYCACHEPREFIX", str(bytecode_cache(environ)))
     clean.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # never probe a metadata endpoint
     return clean | airflow_settings(settings, port)
+
+
+def server_environment(
+    settings: Settings, airflow_port: int, credentials: AdminCredentials
+) -> dict[str, str]:
+    """The environment of FlowUI's server: the project, Airflow's URL and login, the admin's
+    password (for the first administrator) and the server's own secrets; no AIRFLOW* settings."""
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("AIRFLOW")}
+    return environ | {
+        PROJECT_DIR_VARIABLE: str(settings.project_dir),
+        AIRFLOW_URL_VARIABLE: api_url(airflow_port),
+        AIRFLOW_USERNAME_VARIABLE: credentials.username,
+        AIRFLOW_PASSWORD_VARIABLE: credentials.password,
+        "FLOWUI_ADMIN_PASSWORD": credentials.password,
+        "PYTHONUNBUFFERED": "1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from flowui.platform.environment import (
     airflow_environment,
     api_url,
     ensure_admin_credentials,
+    flowui_command,
+    server_environment,
 )
 from flowui.platform.processes import (
     ProcessInfo,
@@ -46,6 +48,7 @@ MIGRATE_TIMEOUT = 600.0
 HEALTHY = "healthy"
 
 API_SERVER, SCHEDULER, DAG_PROCESSOR = "api-server", "scheduler", "dag-processor"
+SERVER = "server"  # FlowUI's own REST API, started after Airflow's components
 COMPONENTS: dict[str, tuple[str, ...]] = {
     API_SERVER: ("api-server", "--host", HOST, "--port", "{port}"),
     # LocalExecutor task logs are files on this machine: no log server listening on 0.0.0.0.
@@ -141,6 +144,7 @@ class PlatformState(BaseModel):
     supervisor_start_ticks: int | None
     port: int
     api_url: str
+    server_url: str | None = None  # None when started without the FlowUI server
     started_at: datetime
     components: list[ComponentState]
 
@@ -208,6 +212,17 @@ def fetch_health(url: str, timeout: float = 2.0) -> dict[str, object] | None:
     return health if isinstance(health, dict) else None
 
 
+def server_health(url: str, timeout: float = 1.0) -> str | None:
+    """HEALTHY when FlowUI's server answers its liveness check, else None."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{url}/api/health/live", timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    return HEALTHY if response.status_code == 200 else None
+
+
 def _timestamp(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -242,6 +257,14 @@ def component_health(
     return result
 
 
+def _component_url(state: PlatformState, name: str) -> str | None:
+    if name == API_SERVER:
+        return f"{state.api_url}/"
+    if name == SERVER and state.server_url is not None:
+        return f"{state.server_url}/api/docs"
+    return None
+
+
 def platform_status(settings: Settings, timeout: float = 2.0) -> PlatformStatus:
     """The status of this project's platform, as recorded in its state file and asked live."""
     state = read_state(settings)
@@ -268,13 +291,15 @@ def platform_status(settings: Settings, timeout: float = 2.0) -> PlatformStatus:
         )
     alive = {c.name: state.component_alive(c.name) for c in state.components}
     health = component_health(fetch_health(state.api_url, timeout) if any(alive.values()) else None)
+    if state.server_url is not None and alive.get(SERVER):
+        health[SERVER] = server_health(state.server_url, timeout)
     components = [
         ComponentStatus(
             name=c.name,
             running=alive[c.name],
             pid=c.pid,
             health=health.get(c.name) if alive[c.name] else None,
-            url=f"{state.api_url}/" if c.name == API_SERVER and alive[c.name] else None,
+            url=_component_url(state, c.name) if alive[c.name] else None,
             log_file=c.log_file,
         )
         for c in state.components
@@ -318,12 +343,14 @@ class Platform:
         settings: Settings,
         port: int = DEFAULT_PORT,
         *,
+        server_port: int | None = None,
         bind_to_parent: bool = True,
         cancel: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.paths = PlatformPaths(settings.root)
         self.port = port
+        self.server_port = server_port
         self.bind_to_parent = bind_to_parent
         self.cancel = cancel or threading.Event()
         self.state: PlatformState | None = None
@@ -336,13 +363,18 @@ class Platform:
         state = read_state(settings)
         if state is None:
             return None
-        platform = cls(settings, state.port, bind_to_parent=False)
+        server_port = int(state.server_url.rsplit(":", 1)[1]) if state.server_url else None
+        platform = cls(settings, state.port, server_port=server_port, bind_to_parent=False)
         platform.state = state
         return platform
 
     @property
     def api_url(self) -> str:
         return api_url(self.port)
+
+    @property
+    def server_url(self) -> str | None:
+        return api_url(self.server_port) if self.server_port is not None else None
 
     @property
     def component_pids(self) -> dict[str, int]:
@@ -375,18 +407,35 @@ class Platform:
                 raise PlatformError(
                     f"port {self.port} on {HOST} is in use", hint="choose another with --port N"
                 )
+            if self.server_port is not None and not port_is_free(self.server_port):
+                raise PlatformError(
+                    f"port {self.server_port} on {HOST} is in use",
+                    hint="choose another with --server-port N",
+                )
             credentials = ensure_admin_credentials(self.settings)
             report("Migrating Airflow's database")
             self._migrate_database()
             report("Starting " + ", ".join(COMPONENTS))
             started_at = datetime.now(UTC)
-            components = [self._spawn(name, arguments) for name, arguments in COMPONENTS.items()]
+            components = [
+                self._spawn(
+                    name,
+                    [str(airflow_command()), *(a.format(port=self.port) for a in arguments)],
+                    self.environment(),
+                )
+                for name, arguments in COMPONENTS.items()
+            ]
+            if self.server_port is not None:
+                command = [str(flowui_command()), "server", "run", "--port", str(self.server_port)]
+                environment = server_environment(self.settings, self.port, credentials)
+                components.append(self._spawn(SERVER, command, environment))
             supervisor = None if not self.bind_to_parent else os.getpid()
             self.state = PlatformState(
                 supervisor_pid=supervisor,
                 supervisor_start_ticks=start_ticks(supervisor) if supervisor else None,
                 port=self.port,
                 api_url=self.api_url,
+                server_url=self.server_url,
                 started_at=started_at,
                 components=components,
             )
@@ -433,21 +482,24 @@ class Platform:
         log.flush()
         return log
 
-    def _popen(self, name: str, arguments: list[str]) -> subprocess.Popen[bytes]:
+    def _popen(
+        self, name: str, command: list[str], environment: Mapping[str, str]
+    ) -> subprocess.Popen[bytes]:
         with self._open_log(name) as log:
             return subprocess.Popen(
-                [str(airflow_command()), *arguments],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=self.environment(),
+                env=dict(environment),
                 cwd=self.paths.airflow_home,
                 start_new_session=True,  # own process group; the terminal's Ctrl-C is ours
                 preexec_fn=die_with_parent if self.bind_to_parent else None,
             )
 
     def _migrate_database(self) -> None:
-        process = self._popen("db-migrate", ["db", "migrate"])
+        command = [str(airflow_command()), "db", "migrate"]
+        process = self._popen("db-migrate", command, self.environment())
         deadline = time.monotonic() + MIGRATE_TIMEOUT
         try:
             while process.poll() is None:
@@ -470,8 +522,10 @@ class Platform:
                 hint=f"last lines of {log}:\n{log_tail(log)}",
             )
 
-    def _spawn(self, name: str, arguments: tuple[str, ...]) -> ComponentState:
-        process = self._popen(name, [a.format(port=self.port) for a in arguments])
+    def _spawn(
+        self, name: str, command: list[str], environment: Mapping[str, str]
+    ) -> ComponentState:
+        process = self._popen(name, command, environment)
         self._processes[name] = process
         return ComponentState(
             name=name,
@@ -531,6 +585,8 @@ class Platform:
                 warm_up.start()
             if health[API_SERVER] == HEALTHY and not execution_api_ready.is_set():
                 health[API_SERVER] = "starting"
+            if self.server_url is not None:
+                health[SERVER] = server_health(self.server_url)
             if on_progress is not None:
                 on_progress(health)
             if all(status == HEALTHY for status in health.values()):

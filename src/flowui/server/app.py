@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from fastapi import FastAPI
 
 from flowui import __version__
 from flowui.server.context import ServerContext
 from flowui.server.errors import ErrorResponse, install_error_handlers
-from flowui.server.routers import auth, health, workspaces
+from flowui.server.routers import auth, health, workflows, workspaces
 
 # One line per resource.
 ROUTERS = (
     health.router,
     auth.router,
     workspaces.router,
+    workflows.router,
 )
-OPENAPI_FILE = Path(__file__).parents[3] / "schemas" / "openapi.json"
 
 
-def create_app(context: ServerContext) -> FastAPI:
+def _application() -> FastAPI:
     app = FastAPI(
         title="FlowUI",
         version=__version__,
@@ -38,13 +37,18 @@ def create_app(context: ServerContext) -> FastAPI:
             422: {"model": ErrorResponse},
         },
     )
-    app.state.context = context
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     return app
 
 
-def openapi_document(app: FastAPI) -> str:
+def create_app(context: ServerContext) -> FastAPI:
+    app = _application()
+    app.state.context = context
+    return app
+
+
+def openapi_document() -> str:
     """The OpenAPI document as the repository keeps it (the GUI's client is generated from it)."""
-    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+    return json.dumps(_application().openapi(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,87 @@
+"""`flowui server`: run the platform server (what `flowui up` starts) and export its OpenAPI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from flowui.cli.output import console, fail
+from flowui.cli.platform import DEFAULT_ADMIN_EMAIL
+from flowui.config import ConfigError, find_project_dir, load_settings
+from flowui.platform.environment import (
+    AIRFLOW_PASSWORD_VARIABLE,
+    AIRFLOW_URL_VARIABLE,
+    AIRFLOW_USERNAME_VARIABLE,
+)
+
+app = typer.Typer(
+    help="The platform server (REST API): run it, export its OpenAPI document.",
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def run(
+    project: Path | None = typer.Option(None, "--project", help="The platform project."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
+) -> None:
+    """Serve the REST API on 127.0.0.1 (normally started by `flowui up`).
+
+    Migrates the database, creates the first administrator (FLOWUI_ADMIN_EMAIL,
+    FLOWUI_ADMIN_PASSWORD) and their default workspace if missing.
+
+    Example: [bold]flowui server run --project ./platform --port 8000[/]
+    """
+    import uvicorn
+
+    from flowui.server.app import create_app
+    from flowui.server.context import AirflowConnection, ServerContext
+    from flowui.server.services.bootstrap import ensure_first_admin
+
+    try:
+        settings = load_settings(find_project_dir(project))
+    except ConfigError as error:
+        fail(str(error), hint=error.hint)
+    airflow_url = os.environ.get(AIRFLOW_URL_VARIABLE)
+    airflow = (
+        AirflowConnection(
+            airflow_url,
+            os.environ.get(AIRFLOW_USERNAME_VARIABLE, "admin"),
+            os.environ.get(AIRFLOW_PASSWORD_VARIABLE, ""),
+        )
+        if airflow_url
+        else None
+    )
+    secret_key = settings.FLOWUI_SECRET_KEY
+    context = ServerContext.open(
+        settings.root,
+        database=str(settings.FLOWUI_DATABASE_URL) if settings.FLOWUI_DATABASE_URL else None,
+        secret_key=secret_key.get_secret_value() if secret_key else None,
+        airflow=airflow,
+    )
+    if settings.FLOWUI_ADMIN_PASSWORD is not None:
+        email = settings.FLOWUI_ADMIN_EMAIL or DEFAULT_ADMIN_EMAIL
+        ensure_first_admin(context, email, settings.FLOWUI_ADMIN_PASSWORD.get_secret_value())
+    try:
+        uvicorn.run(create_app(context), host="127.0.0.1", port=port, log_level="info")
+    finally:
+        context.close()
+
+
+@app.command()
+def openapi(
+    output: Path = typer.Option(
+        Path("schemas/openapi.json"), "--output", "-o", help="Where to write the document."
+    ),
+) -> None:
+    """Write the server's OpenAPI document (the GUI generates its API client from it).
+
+    Example: [bold]flowui server openapi -o schemas/openapi.json[/]
+    """
+    from flowui.server.app import openapi_document
+    from flowui.storage import write_text_atomically
+
+    write_text_atomically(output, openapi_document())
+    console.print(f"wrote {output}", highlight=False)
