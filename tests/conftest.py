@@ -44,6 +44,7 @@ class AirflowPlatform:
     project_dir: Path
     root: FileSystemRoot
     base_url: str
+    server_url: str  # FlowUI's server, started by the platform as `flowui up` does
     username: str
     password: str
     client: AirflowClient
@@ -52,7 +53,8 @@ class AirflowPlatform:
 
 @pytest.fixture(scope="session")
 def airflow_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowPlatform]:
-    """Airflow's api-server, scheduler and dag-processor on a free port in a temporary root.
+    """Airflow's api-server, scheduler and dag-processor, and FlowUI's server, on free ports in
+    a temporary project (its first administrator: admin@example.com with `password`).
 
     Fails (never skips) with the failing component's log tail when Airflow cannot start.
     """
@@ -63,7 +65,7 @@ def airflow_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airfl
     write_config_file(settings)  # CLI commands run in the project find the same root
     # Set before the start: Airflow's processes, and so the tasks, inherit it.
     os.environ[E2E_SECRET_NAME] = secrets.token_urlsafe(24)
-    platform = Platform(settings, free_port())
+    platform = Platform(settings, free_port(), server_port=free_port())
     try:
         credentials = platform.start()
         platform.wait_until_healthy(AIRFLOW_STARTUP_TIMEOUT)
@@ -76,6 +78,7 @@ def airflow_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airfl
             project_dir=project,
             root=settings.root,
             base_url=platform.api_url,
+            server_url=str(platform.server_url),
             username=credentials.username,
             password=credentials.password,
             client=client,
@@ -179,3 +182,31 @@ def sign_up(client: TestClient, email: str, password: str = "correct horse batte
     login = client.post("/api/auth/login", data={"username": email, "password": password})
     assert login.status_code == 200, login.text
     return ApiUser(client, email, password, login.json()["access_token"])
+
+
+def new_workspace(user: ApiUser, name: str = "Data team") -> int:
+    """A workspace `user` owns; its id."""
+    created = user.post("/api/workspaces", json={"name": name})
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def join(owner: ApiUser, workspace: int, user: ApiUser, role: str) -> ApiUser:
+    """`user` made a member of `workspace` with `role`: invited by `owner`, then accepted."""
+    invitation = owner.post(
+        f"/api/workspaces/{workspace}/invitations", json={"email": user.email, "role": role}
+    )
+    assert invitation.status_code == 201, invitation.text
+    accepted = user.post(f"/api/invitations/{invitation.json()['id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    return user
+
+
+def error_of(response: Response) -> dict[str, Any]:
+    """The error of a response, checked to have the API's one error shape."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert error["status"] == response.status_code
+    assert set(error) == {"status", "code", "message", "details"}
+    return error

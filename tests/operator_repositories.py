@@ -1,8 +1,11 @@
-"""Builds small operators repositories on disk for tests: a valid one, then each test breaks it."""
+"""Builds small operators repositories on disk for tests: a valid one, then each test breaks it;
+and git repositories of them, with commits and tags."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +69,52 @@ def make_repository(path: Path, operator_names: tuple[str, ...] = ("HelloOperato
     for name in operator_names:
         write_operator(path, name)
     return path
+
+
+# --- git ----------------------------------------------------------------------------------------
+
+GIT_ENVIRONMENT = {
+    **os.environ,
+    # The developer's own git configuration (signing, hooks, default branch) stays out.
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "FlowUI Tests",
+    "GIT_AUTHOR_EMAIL": "tests@flowui.invalid",
+    "GIT_COMMITTER_NAME": "FlowUI Tests",
+    "GIT_COMMITTER_EMAIL": "tests@flowui.invalid",
+}
+
+
+def git(repository: Path, *arguments: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repository), *arguments],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=GIT_ENVIRONMENT,
+    ).stdout.strip()
+
+
+def commit_all(repository: Path, message: str) -> str:
+    git(repository, "add", "--all")
+    git(repository, "commit", "--quiet", "--message", message)
+    return git(repository, "rev-parse", "HEAD")
+
+
+def init_repository(path: Path, operator_names: tuple[str, ...] = ("HelloOperator",)) -> Path:
+    make_repository(path, operator_names)
+    git(path, "init", "--quiet", "--initial-branch=main")
+    return path
+
+
+def set_version(repository: Path, version: str) -> None:
+    (repository / "config.toml").write_text(
+        f'[repository]\nREPOSITORY_NAME = "demo"\nVERSION = "{version}"\n'
+    )
+
+
+def write_fake_git(directory: Path, script: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    fake = directory / "git"
+    fake.write_text("#!/bin/sh\n" + script)
+    fake.chmod(0o755)

@@ -8,16 +8,9 @@ import stat
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import sign_up
+from conftest import error_of, sign_up
 from flowui.server.context import ServerContext
 from flowui.server.models import User
-
-
-def error_of(response) -> dict:  # type: ignore[no-untyped-def]
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["status"] == response.status_code
-    return body["error"]  # type: ignore[no-any-return]
 
 
 def test_register_login_and_me(api: TestClient) -> None:

@@ -32,6 +32,10 @@ from flowui.storage import FileSystemRoot, validate_id, write_text_atomically
 
 CONFIG_FILE_NAME = "config.ini"
 PROJECT_DIR_VARIABLE = "FLOWUI_PROJECT_DIR"
+# Set by `flowui up` in Airflow's processes: where FlowUI's server answers, and the token with
+# which a starting task fetches its secrets there (never written to a file).
+SERVER_URL_VARIABLE = "FLOWUI_SERVER_URL"
+INTERNAL_TOKEN_VARIABLE = "FLOWUI_INTERNAL_TOKEN"
 MASK = "****"
 
 

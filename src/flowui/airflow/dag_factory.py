@@ -77,6 +77,8 @@ def build_dag(document: dict[str, Any]) -> DAG:
             bindings=compiled["bindings"],
             parameters=compiled["parameters"],
             secret_names=compiled["secret_names"],
+            repository=compiled["repository"],
+            workspace_id=document.get("workspace_id"),
             runtime=task.runtime,
             retries=task.retries,
             retry_delay=timedelta(seconds=task.retry_delay_seconds),

@@ -11,9 +11,15 @@ from airflow.sdk.exceptions import AirflowException
 from airflow.sdk.log import mask_secret
 
 from flowui.base_operator import RunContext
+from flowui.config import INTERNAL_TOKEN_VARIABLE, SERVER_URL_VARIABLE
 from flowui.runtime.environments import environment_for
 from flowui.runtime.process import run_task_process
-from flowui.runtime.secrets import EnvironmentSecrets, SecretsSource
+from flowui.runtime.secrets import (
+    EnvironmentSecrets,
+    SecretsSource,
+    SecretsUnavailable,
+    ServerSecrets,
+)
 from flowui.runtime.spec import Binding, OperatorReference, TaskSpec
 from flowui.storage import FileSystemRoot
 
@@ -33,6 +39,9 @@ class FlowUIOperator(BaseOperator):
     :param bindings: input name -> {"task_id", "output"} of an upstream task
     :param parameters: input name -> run parameter name
     :param secret_names: the secrets the operator declares
+    :param repository: the operators repository's name (secrets are kept per repository)
+    :param workspace_id: the FlowUI workspace of the workflow: its secrets come from FlowUI's
+        server; None (a workflow compiled without the server) takes them from the environment
     :param runtime: where the task runs; "process" in this version
     """
 
@@ -50,6 +59,8 @@ class FlowUIOperator(BaseOperator):
         bindings: dict[str, dict[str, str]],
         parameters: dict[str, str],
         secret_names: list[str],
+        repository: str | None = None,
+        workspace_id: int | None = None,
         runtime: str = "process",
         secrets_source: SecretsSource | None = None,
         **kwargs: Any,
@@ -63,8 +74,10 @@ class FlowUIOperator(BaseOperator):
         self.bindings = bindings
         self.parameters = parameters
         self.secret_names = secret_names
+        self.repository = repository
+        self.workspace_id = workspace_id
         self.runtime = runtime
-        self.secrets_source = secrets_source or EnvironmentSecrets()
+        self.secrets_source = secrets_source
 
     def execute(self, context: Any) -> dict[str, Any] | None:
         if self.runtime != "process":
@@ -98,7 +111,10 @@ class FlowUIOperator(BaseOperator):
             cache_dir=root.environments,
             log=self.log.info,
         )
-        secrets = self.secrets_source.values(self.secret_names)
+        try:
+            secrets = self._secrets_source().values(self.secret_names)
+        except SecretsUnavailable as error:
+            raise AirflowException(str(error)) from None
         for value in secrets.values():
             mask_secret(value)
         environ = {name: os.environ[name] for name in _INHERITED_VARIABLES if name in os.environ}
@@ -110,3 +126,18 @@ class FlowUIOperator(BaseOperator):
         if not outcome.succeeded:
             raise AirflowException(f"{self.flowui_operator} failed: {outcome.error}")
         return outcome.output
+
+    def _secrets_source(self) -> SecretsSource:
+        if self.secrets_source is not None:
+            return self.secrets_source
+        if self.workspace_id is None or not self.secret_names:
+            return EnvironmentSecrets()
+        url, token = os.environ.get(SERVER_URL_VARIABLE), os.environ.get(INTERNAL_TOKEN_VARIABLE)
+        if not url or not token:
+            raise AirflowException(
+                f"the secrets of this workflow are kept by FlowUI's server, but this worker has "
+                f"no {SERVER_URL_VARIABLE} and {INTERNAL_TOKEN_VARIABLE} (`flowui up` sets them)"
+            )
+        return ServerSecrets(
+            url, token, workspace_id=self.workspace_id, repository=self.repository or ""
+        )

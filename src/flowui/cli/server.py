@@ -9,7 +9,12 @@ import typer
 
 from flowui.cli.output import console, fail
 from flowui.cli.platform import DEFAULT_ADMIN_EMAIL
-from flowui.config import ConfigError, find_project_dir, load_settings
+from flowui.config import (
+    INTERNAL_TOKEN_VARIABLE,
+    ConfigError,
+    find_project_dir,
+    load_settings,
+)
 from flowui.platform.environment import (
     AIRFLOW_PASSWORD_VARIABLE,
     AIRFLOW_URL_VARIABLE,
@@ -30,7 +35,8 @@ def run(
     """Serve the REST API on 127.0.0.1 (normally started by `flowui up`).
 
     Migrates the database, creates the first administrator (FLOWUI_ADMIN_EMAIL,
-    FLOWUI_ADMIN_PASSWORD) and their default workspace if missing.
+    FLOWUI_ADMIN_PASSWORD) and their default workspace if missing, and imports the example
+    operators there (when run from a source tree) unless that workspace has them.
 
     Example: [bold]flowui server run --project ./platform --port 8000[/]
     """
@@ -38,7 +44,11 @@ def run(
 
     from flowui.server.app import create_app
     from flowui.server.context import AirflowConnection, ServerContext
-    from flowui.server.services.bootstrap import ensure_first_admin
+    from flowui.server.services.bootstrap import (
+        default_workspace,
+        ensure_first_admin,
+        import_bundled_examples,
+    )
 
     try:
         settings = load_settings(find_project_dir(project))
@@ -60,10 +70,14 @@ def run(
         database=str(settings.FLOWUI_DATABASE_URL) if settings.FLOWUI_DATABASE_URL else None,
         secret_key=secret_key.get_secret_value() if secret_key else None,
         airflow=airflow,
+        internal_token=os.environ.get(INTERNAL_TOKEN_VARIABLE),
     )
     if settings.FLOWUI_ADMIN_PASSWORD is not None:
         email = settings.FLOWUI_ADMIN_EMAIL or DEFAULT_ADMIN_EMAIL
-        ensure_first_admin(context, email, settings.FLOWUI_ADMIN_PASSWORD.get_secret_value())
+        user, _ = ensure_first_admin(
+            context, email, settings.FLOWUI_ADMIN_PASSWORD.get_secret_value()
+        )
+        import_bundled_examples(context, default_workspace(context, user).id)
     try:
         uvicorn.run(create_app(context), host="127.0.0.1", port=port, log_level="info")
     finally:

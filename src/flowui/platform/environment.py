@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from flowui.config import PROJECT_DIR_VARIABLE, Settings
+from flowui.config import (
+    INTERNAL_TOKEN_VARIABLE,
+    PROJECT_DIR_VARIABLE,
+    SERVER_URL_VARIABLE,
+    Settings,
+)
 from flowui.storage import FileSystemRoot, write_text_atomically
 
 # Given by `flowui up` to FlowUI's server only: where Airflow answers and the login it uses there.
@@ -133,13 +138,17 @@ def bytecode_cache(environ: Mapping[str, str]) -> Path:
 
 
 def airflow_environment(
-    settings: Settings, port: int, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    port: int,
+    environ: Mapping[str, str] | None = None,
+    *,
+    server: tuple[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of every Airflow process of the platform.
 
     A copy of `environ` (default os.environ) without inherited AIRFLOW* variables (a shell set
     up for another Airflow must not leak in) and without FlowUI's own server secrets, plus
-    `airflow_settings`.
+    `airflow_settings`; with `server` (URL, internal token), where tasks fetch their secrets.
     """
     environ = os.environ if environ is None else environ
     clean = {
@@ -153,11 +162,13 @@ def airflow_environment(
         # A separate cache keeps the source trees (operators repositories) free of it.
         clean.setdefault("PYTHONPYCACHEPREFIX", str(bytecode_cache(environ)))
     clean.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # never probe a metadata endpoint
+    if server is not None:
+        clean[SERVER_URL_VARIABLE], clean[INTERNAL_TOKEN_VARIABLE] = server
     return clean | airflow_settings(settings, port)
 
 
 def server_environment(
-    settings: Settings, airflow_port: int, credentials: AdminCredentials
+    settings: Settings, airflow_port: int, credentials: AdminCredentials, internal_token: str
 ) -> dict[str, str]:
     """The environment of FlowUI's server: the project, Airflow's URL and login, the admin's
     password (for the first administrator) and the server's own secrets; no AIRFLOW* settings."""
@@ -168,6 +179,7 @@ def server_environment(
         AIRFLOW_USERNAME_VARIABLE: credentials.username,
         AIRFLOW_PASSWORD_VARIABLE: credentials.password,
         "FLOWUI_ADMIN_PASSWORD": credentials.password,
+        INTERNAL_TOKEN_VARIABLE: internal_token,
         "PYTHONUNBUFFERED": "1",
         "AWS_EC2_METADATA_DISABLED": "true",
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -354,6 +355,8 @@ class Platform:
         self.bind_to_parent = bind_to_parent
         self.cancel = cancel or threading.Event()
         self.state: PlatformState | None = None
+        # New at every start; only the platform's processes know it (tasks' secrets).
+        self._internal_token = secrets.token_urlsafe(32)
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._lock: IO[str] | None = None
 
@@ -381,7 +384,10 @@ class Platform:
         return {c.name: c.pid for c in self.state.components} if self.state else {}
 
     def environment(self) -> dict[str, str]:
-        return airflow_environment(self.settings, self.port)
+        server = None
+        if self.server_url is not None:
+            server = (self.server_url, self._internal_token)
+        return airflow_environment(self.settings, self.port, server=server)
 
     # -- start --------------------------------------------------------------------------------
 
@@ -427,7 +433,9 @@ class Platform:
             ]
             if self.server_port is not None:
                 command = [str(flowui_command()), "server", "run", "--port", str(self.server_port)]
-                environment = server_environment(self.settings, self.port, credentials)
+                environment = server_environment(
+                    self.settings, self.port, credentials, self._internal_token
+                )
                 components.append(self._spawn(SERVER, command, environment))
             supervisor = None if not self.bind_to_parent else os.getpid()
             self.state = PlatformState(

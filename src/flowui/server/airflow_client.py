@@ -8,7 +8,7 @@ fields FlowUI reads; Airflow's other fields are ignored.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
@@ -417,13 +417,21 @@ class AirflowClient:
         return self._parse(DagRun, self._json("GET", path), "GET", path)
 
     def list_runs(
-        self, dag_id: str, *, limit: int = 100, state: RunState | None = None
+        self,
+        dag_id: str,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        state: RunState | Sequence[RunState] | None = None,
     ) -> list[DagRun]:
-        """The most recent runs first."""
+        """The most recent runs first, from `offset` on; `state` keeps runs in that state (or
+        in any of those states)."""
         path = f"/api/v2/dags/{_segment(dag_id)}/dagRuns"
         params: dict[str, Any] = {"limit": limit, "order_by": "-run_after"}
+        if offset:
+            params["offset"] = offset
         if state is not None:
-            params["state"] = state
+            params["state"] = state if isinstance(state, str) else list(state)
         data = self._json("GET", path, params=params)
         return [self._parse(DagRun, item, "GET", path) for item in data.get("dag_runs", [])]
 

@@ -9,14 +9,29 @@ from fastapi import FastAPI
 from flowui import __version__
 from flowui.server.context import ServerContext
 from flowui.server.errors import ErrorResponse, install_error_handlers
-from flowui.server.routers import auth, health, workflows, workspaces
+from flowui.server.routers import (
+    auth,
+    datasets,
+    health,
+    operators,
+    repositories,
+    runs,
+    secrets,
+    workflows,
+    workspaces,
+)
 
 # One line per resource.
 ROUTERS = (
     health.router,
     auth.router,
     workspaces.router,
+    repositories.router,
+    operators.router,
+    secrets.router,
+    datasets.router,
     workflows.router,
+    runs.router,
 )
 
 

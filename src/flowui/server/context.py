@@ -41,6 +41,9 @@ class ServerContext:
     airflow: AirflowConnection | None
     allow_registration: bool = True
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    # Known only to the platform's own processes (Airflow's workers fetch task secrets with it);
+    # None switches the internal routes off.
+    internal_token: str | None = None
 
     @classmethod
     def open(
@@ -52,6 +55,7 @@ class ServerContext:
         airflow: AirflowConnection | None = None,
         allow_registration: bool = True,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        internal_token: str | None = None,
     ) -> ServerContext:
         """Connect to the database (migrated to the newest schema) and load the server key."""
         root.create()
@@ -66,6 +70,7 @@ class ServerContext:
             airflow=airflow,
             allow_registration=allow_registration,
             max_upload_bytes=max_upload_bytes,
+            internal_token=internal_token,
         )
 
     def close(self) -> None:

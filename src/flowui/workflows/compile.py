@@ -51,8 +51,13 @@ def build_dag_document(
     root: FileSystemRoot,
     *,
     compiled_at: datetime,
+    workspace_id: int | None = None,
 ) -> dict[str, Any]:
-    """Everything the DAG factory needs, resolved now so tasks never consult the catalog."""
+    """Everything the DAG factory needs, resolved now so tasks never consult the catalog.
+
+    With a `workspace_id` (a workflow of the platform server), tasks fetch their secrets from
+    the server for that workspace; without one, from the worker's environment.
+    """
     tasks: dict[str, Any] = {}
     for task in workflow.tasks:
         ref = task.operator
@@ -63,6 +68,7 @@ def build_dag_document(
             )
         secrets_schema = operator.metadata.get("secrets_schema") or {}
         tasks[task.id] = {
+            "repository": ref.repository,
             "repository_path": str(operator.repository_path),
             "operator": ref.name,
             "dependency": operator.group_entry["dependency"],
@@ -91,6 +97,7 @@ def build_dag_document(
         "format_version": DAG_DOCUMENT_FORMAT,
         "dag_id": dag_id,
         "root": str(root.path),
+        "workspace_id": workspace_id,
         "start_date": start_date.isoformat() if start_date else None,
         "workflow": workflow.model_dump(mode="json", by_alias=True),
         "tasks": tasks,
@@ -98,11 +105,18 @@ def build_dag_document(
 
 
 def compile_workflow(
-    workflow: Workflow, dag_id: str, catalog: OperatorCatalog, root: FileSystemRoot
+    workflow: Workflow,
+    dag_id: str,
+    catalog: OperatorCatalog,
+    root: FileSystemRoot,
+    *,
+    workspace_id: int | None = None,
 ) -> CompiledDag:
     """Write (or rewrite) the DAG of a validated workflow into the root's DAG folder."""
     document_path, stub_path = dag_paths(root, dag_id)
-    document = build_dag_document(workflow, dag_id, catalog, root, compiled_at=datetime.now(UTC))
+    document = build_dag_document(
+        workflow, dag_id, catalog, root, compiled_at=datetime.now(UTC), workspace_id=workspace_id
+    )
     # JSON first: a stub never points at a missing or half-written document.
     write_json_atomically(document_path, document)
     if not stub_path.is_file() or stub_path.read_text(encoding="utf-8") != DAG_STUB:

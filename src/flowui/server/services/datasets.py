@@ -1,0 +1,124 @@
+"""Datasets uploaded through the API, kept in the root's dataset store (`dataset/{storage_id}`).
+
+An upload is written, as it arrives, to a hidden temporary file in the root's dataset folder
+(hashed and counted on the way, never held in memory whole), then published as version v0001
+of a new dataset of the DatasetStore, so tasks read it like any other dataset. The storage id
+is generated; the uploaded file's name is kept as data only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from flowui.storage import FileSystemRoot
+from flowui.storage.datasets import DatasetStore, DatasetVersion
+
+MAX_FILENAME_LENGTH = 255
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+# The stored data file keeps a plain extension of the uploaded name (data.csv), nothing else.
+_EXTENSION = re.compile(r"\.[a-z0-9]{1,16}")
+
+
+class UploadTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the file is larger than the upload limit of {_describe_size(limit)}")
+        self.limit = limit
+
+
+def _describe_size(size: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit} ({size} bytes)"
+    return f"{size} bytes"
+
+
+def new_storage_id() -> str:
+    return f"upload-{secrets.token_hex(8)}"
+
+
+def content_type_of(header: str | None) -> str:
+    """The media type of an uploaded part if it is a well-formed type/subtype, else bytes."""
+    media_type = (header or "").split(";", 1)[0].strip().lower()
+    return media_type if _CONTENT_TYPE.fullmatch(media_type) else DEFAULT_CONTENT_TYPE
+
+
+class IncomingFile:
+    """A file being received into a hidden temporary file of the root's dataset folder."""
+
+    def __init__(self, root: FileSystemRoot, filename: str, limit: int) -> None:
+        extension = os.path.splitext(filename)[1].lower()
+        root.datasets.mkdir(parents=True, exist_ok=True)
+        handle, path = tempfile.mkstemp(
+            prefix=".upload-",
+            suffix=extension if _EXTENSION.fullmatch(extension) else "",
+            dir=root.datasets,
+        )
+        self.path = Path(path)
+        self._stream = os.fdopen(handle, "wb")
+        self._digest = hashlib.sha256()
+        self._limit = limit
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self._limit:
+            raise UploadTooLarge(self._limit)
+        self._digest.update(data)
+        self._stream.write(data)
+
+    def finish(self) -> str:
+        """Close the file; its sha256 (hex)."""
+        self._stream.close()
+        return self._digest.hexdigest()
+
+    def discard(self) -> None:
+        self._stream.close()
+        self.path.unlink(missing_ok=True)
+
+
+def publish_upload(
+    root: FileSystemRoot, storage_id: str, incoming: IncomingFile, meta: dict[str, Any]
+) -> DatasetVersion:
+    """The received file as the first version of the new dataset `storage_id`."""
+    version, _created = DatasetStore(root).publish(storage_id, incoming.path, meta)
+    return version
+
+
+def dataset_file(root: FileSystemRoot, storage_id: str) -> Path | None:
+    """The data file of the dataset's latest version; None if its files are gone."""
+    try:
+        path = DatasetStore(root).get(storage_id).file
+    except (ValueError, OSError):
+        return None
+    return path if path.is_file() else None
+
+
+def remove_dataset_files(root: FileSystemRoot, storage_id: str) -> None:
+    shutil.rmtree(root.dataset(storage_id), ignore_errors=True)
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header naming the file as uploaded, reduced to a safe last component.
+
+    The ASCII `filename` is a fallback for old clients; `filename*` (RFC 6266/5987) carries the
+    name in UTF-8, percent-encoded, so no quote, backslash or line break reaches the header.
+    """
+    last = re.split(r"[/\\]", filename)[-1]
+    readable = "".join(
+        "_" if unicodedata.category(char).startswith("C") else char for char in last
+    ).strip(" .")
+    readable = readable or "dataset"
+    fallback = "".join(
+        char if " " <= char <= "~" and char not in '"\\%' else "_" for char in readable
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(readable, safe='')}"

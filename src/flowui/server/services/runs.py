@@ -1,0 +1,287 @@
+"""Runs of deployed workflows beyond HTTP: run parameters checked against the workflow's schema,
+Airflow's answers turned into API errors, and a task's log, output and result files read from
+the run directory (never a path that a request names without validation)."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaViolation
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flowui.server.airflow_client import AirflowApiError, AirflowClient, DagRun, TaskInstance
+from flowui.server.context import ServerContext
+from flowui.server.errors import ApiError, ErrorDetail, not_found, pointer
+from flowui.server.models import Workflow, WorkflowVersion
+from flowui.storage import FileSystemRoot, InvalidIdError, TaskRunPaths
+
+# A task in one of these states writes nothing more to its run directory (until a retry).
+FINISHED_TASK_STATES: frozenset[str] = frozenset(
+    {"success", "failed", "skipped", "upstream_failed", "removed"}
+)
+MAX_LOG_CHUNK = 1 << 20  # bytes of log per request; a follower asks again from next_offset
+DEFAULT_MEDIA_TYPE = "application/octet-stream"
+
+
+def workspace_workflow(session: Session, workspace_id: int, workflow_id: int) -> Workflow:
+    workflow = session.scalar(
+        select(Workflow).where(Workflow.id == workflow_id, Workflow.workspace_id == workspace_id)
+    )
+    if workflow is None:
+        raise not_found(f"workflow {workflow_id}")
+    return workflow
+
+
+def deployed_version(session: Session, workflow: Workflow) -> WorkflowVersion:
+    """The version compiled to Airflow; 409 if the workflow has not been deployed."""
+    version = None
+    if workflow.deployed_version is not None:
+        version = session.scalar(
+            select(WorkflowVersion).where(
+                WorkflowVersion.workflow_id == workflow.id,
+                WorkflowVersion.number == workflow.deployed_version,
+            )
+        )
+    if version is None:
+        raise ApiError(
+            409, f"workflow {workflow.name!r} is not deployed: deploy it before running it"
+        )
+    return version
+
+
+def check_deployed(workflow: Workflow) -> None:
+    if workflow.deployed_version is None:
+        raise ApiError(409, f"workflow {workflow.name!r} is not deployed, so it has no runs yet")
+
+
+# --- run parameters ----------------------------------------------------------------------------
+
+
+def run_parameters(schema: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """`given` with the schema's defaults filled in, valid against the schema; else 422 with
+    one detail per problem at `/body/parameters/<name>`."""
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    parameters = {
+        name: property_schema["default"]
+        for name, property_schema in properties.items()
+        if isinstance(property_schema, dict) and "default" in property_schema
+    }
+    parameters.update(given)
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    details = {
+        detail.where: detail
+        for error in validator.iter_errors(parameters)
+        for detail in _parameter_problems(error, list(properties))
+    }
+    if details:
+        count = len(details)
+        raise ApiError(
+            422,
+            f"the run parameters are invalid ({count} problem{'s' if count != 1 else ''})",
+            details=[details[where] for where in sorted(details)],
+        )
+    return parameters
+
+
+def _parameter_problems(error: SchemaViolation, known: list[str]) -> list[ErrorDetail]:
+    path = ["body", "parameters", *error.absolute_path]
+    nested = bool(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [key for key in error.validator_value if key not in error.instance]
+        what = "key" if nested else "parameter"
+        return [
+            ErrorDetail(where=pointer([*path, key]), message=f"required {what} {key!r} is missing")
+            for key in missing
+        ]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        unknown = [key for key in error.instance if key not in allowed]
+        if nested:
+            return [
+                ErrorDetail(where=pointer([*path, key]), message=f"unknown key {key!r}")
+                for key in unknown
+            ]
+        hint = f"the workflow's parameters are: {', '.join(known)}" if known else "it has none"
+        return [
+            ErrorDetail(where=pointer([*path, key]), message=f"unknown parameter {key!r}; {hint}")
+            for key in unknown
+        ]
+    return [ErrorDetail(where=pointer(path), message=error.message)]
+
+
+# --- Airflow -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def airflow_client(context: ServerContext) -> Iterator[AirflowClient]:
+    """A client of the platform's Airflow: 503 if there is none, 502 when Airflow fails."""
+    if context.airflow is None:
+        raise ApiError(503, "Airflow is not configured for this server")
+    with context.airflow.client() as client:
+        try:
+            yield client
+        except AirflowApiError as error:
+            raise ApiError(502, str(error)) from None
+
+
+def _run_not_found(workflow: Workflow, run_id: str) -> ApiError:
+    return not_found(f"run {run_id!r} of workflow {workflow.name!r}")
+
+
+def find_run(client: AirflowClient, workflow: Workflow, run_id: str) -> DagRun:
+    try:
+        return client.get_run(workflow.dag_id, run_id)
+    except AirflowApiError as error:
+        if error.status_code == 404:
+            raise _run_not_found(workflow, run_id) from None
+        raise
+
+
+def run_tasks(client: AirflowClient, workflow: Workflow, run_id: str) -> list[TaskInstance]:
+    """The run's task instances in the order they started (not started last, then by id)."""
+    try:
+        tasks = client.task_instances(workflow.dag_id, run_id)
+    except AirflowApiError as error:
+        if error.status_code == 404:
+            raise _run_not_found(workflow, run_id) from None
+        raise
+    return sorted(tasks, key=lambda t: (t.start_date is None, t.start_date, t.task_id))
+
+
+def find_task(client: AirflowClient, workflow: Workflow, run_id: str, task_id: str) -> TaskInstance:
+    for task in run_tasks(client, workflow, run_id):
+        if task.task_id == task_id:
+            return task
+    raise not_found(f"task {task_id!r} in run {run_id!r}")
+
+
+# --- the run directory -------------------------------------------------------------------------
+
+
+def task_paths(root: FileSystemRoot, workflow: Workflow, run_id: str, task_id: str) -> TaskRunPaths:
+    """The task's run directory; the root validates both ids before they become a path."""
+    try:
+        return root.task_run(workflow.dag_id, run_id, task_id)
+    except InvalidIdError:
+        raise not_found(f"task {task_id!r} in run {run_id!r}") from None
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    content: str
+    next_offset: int
+    complete: bool
+
+
+def read_log(paths: TaskRunPaths, offset: int, task_finished: bool) -> LogChunk:
+    """The log from byte `offset` on. While the task runs, only whole lines are given (the rest
+    comes with the next read), so a follower never sees half a line or half a character."""
+    try:
+        with paths.log.open("rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if offset > size:
+                raise _offset_past_end(offset, size)
+            stream.seek(offset)
+            data = stream.read(MAX_LOG_CHUNK)
+    except FileNotFoundError:
+        if offset > 0:
+            raise _offset_past_end(offset, 0) from None
+        return LogChunk("", 0, task_finished)
+    at_end = offset + len(data) >= size
+    if not (task_finished and at_end):
+        last_line_end = data.rfind(b"\n")
+        if last_line_end >= 0:
+            data = data[: last_line_end + 1]
+        elif len(data) < MAX_LOG_CHUNK:
+            data = b""  # a line still being written
+    next_offset = offset + len(data)
+    return LogChunk(
+        data.decode("utf-8", errors="replace"), next_offset, task_finished and next_offset >= size
+    )
+
+
+def _offset_past_end(offset: int, size: int) -> ApiError:
+    return ApiError(
+        422,
+        f"offset {offset} is past the end of the log ({size} bytes)",
+        details=[ErrorDetail(where="/query/offset", message=f"at most {size}")],
+    )
+
+
+def read_output(paths: TaskRunPaths, task_id: str) -> Any:
+    try:
+        return json.loads(paths.output.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise not_found(f"output of task {task_id!r} (it has produced none yet)") from None
+
+
+def media_type(path: Path | PurePosixPath) -> str:
+    return mimetypes.guess_type(path.name)[0] or DEFAULT_MEDIA_TYPE
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    path: str  # relative to the task's results directory, with '/'
+    size: int
+    media_type: str
+
+
+def list_results(paths: TaskRunPaths) -> list[ResultFile]:
+    """Every file in the results directory (symbolic links that lead out of it are left out)."""
+    results = paths.results.resolve()
+    found = []
+    for directory, _subdirectories, files in os.walk(results):
+        for name in files:
+            file = Path(directory) / name
+            target = file.resolve()
+            if target.is_relative_to(results) and target.is_file():
+                relative = file.relative_to(results).as_posix()
+                found.append(ResultFile(relative, target.stat().st_size, media_type(file)))
+    return sorted(found, key=lambda result: result.path)
+
+
+@dataclass(frozen=True)
+class DisplayedResult:
+    file_type: str
+    path: str  # relative to the task's results directory
+
+
+def displayed_result(paths: TaskRunPaths) -> DisplayedResult | None:
+    """The result the operator declared for the GUI to show, if any."""
+    try:
+        declared = json.loads(paths.display_result.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    # The runtime writes the path relative to the task's directory (results/...).
+    file = (paths.directory / str(declared.get("path", ""))).resolve()
+    results = paths.results.resolve()
+    if not file.is_relative_to(results) or not file.is_file():
+        return None
+    return DisplayedResult(str(declared.get("file_type", "")), file.relative_to(results).as_posix())
+
+
+def result_file(paths: TaskRunPaths, relative: str) -> Path:
+    """The result file `relative` names: 400 for a path that tries to leave the results
+    directory, 404 for a file that is not there (or a link that leads out of it)."""
+    parts = PurePosixPath(relative).parts
+    if not parts or relative.startswith("/") or ".." in parts or "\x00" in relative:
+        raise ApiError(
+            400,
+            f"result path {relative!r} must be relative and inside the task's results directory",
+            details=[ErrorDetail(where="/path/path", message="no '..', no leading '/'")],
+        )
+    results = paths.results.resolve()
+    target = (results / relative).resolve()
+    if not target.is_relative_to(results) or not target.is_file():
+        raise not_found(f"result file {relative!r}")
+    return target

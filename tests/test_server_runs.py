@@ -1,0 +1,659 @@
+"""The runs API: trigger with parameters, follow states and logs, read outputs and results,
+cancel a run and retry a task. What Airflow does is tested against the session's real Airflow
+(SQLite, one deployed workflow shared by the tests); the checks made before Airflow is asked run
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import E2E_SECRET_NAME, AirflowPlatform, ApiUser, error_of, sign_up
+from flowui.operators.install import install_repository
+from flowui.operators.organize import COMPILED_METADATA_FILE, DEPENDENCIES_MAP_FILE, FLOWUI_DIR
+from flowui.server.app import create_app
+from flowui.server.context import AirflowConnection, ServerContext
+from flowui.server.models import Repository, RepositoryVersion, Workflow, WorkflowVersion
+from flowui.server.services.catalog import workspace_catalog
+from flowui.storage import FileSystemRoot
+from flowui.workflows.compile import compile_workflow, remove_workflow
+from flowui.workflows.validate import parse_workflow
+from operator_repositories import make_repository, metadata, write_operator
+
+T = TypeVar("T")
+RUN_TIMEOUT = 90.0
+REPOSITORY = "runs_api_demo"  # its own name: other test modules install "demo" in the same root
+
+REPORT_MODEL = f"""
+from pydantic import BaseModel
+
+
+class InputModel(BaseModel):
+    name: str
+    sleep_seconds: float = 0
+    fail_first_try: bool = False
+
+
+class OutputModel(BaseModel):
+    message: str
+    report: str
+
+
+class SecretsModel(BaseModel):
+    {E2E_SECRET_NAME}: str = ""
+"""
+
+REPORT_OPERATOR = f"""
+import time
+
+from flowui.base_operator import BaseOperator
+
+from .model import InputModel, OutputModel
+
+
+class ReportOperator(BaseOperator):
+    def operator_function(self, input_model: InputModel) -> OutputModel:
+        self.logger.info("signed in with token %s", self.secrets.{E2E_SECRET_NAME})
+        # The results directory outlives a try: the marker makes only the first try fail.
+        marker = self.results_path / "first_try.txt"
+        if input_model.fail_first_try and not marker.exists():
+            marker.write_text("the first try failed here")
+            raise RuntimeError("the first try fails on purpose")
+        deadline = time.monotonic() + input_model.sleep_seconds
+        tick = 0
+        while time.monotonic() < deadline:
+            tick += 1
+            self.logger.info("tick %d", tick)
+            time.sleep(0.2)
+        report = self.results_path / "report.html"
+        report.write_text("<html><body><h1>Hello " + input_model.name + "</h1></body></html>")
+        (self.results_path / "data").mkdir(exist_ok=True)
+        (self.results_path / "data" / "numbers.csv").write_text("n\\n1\\n2\\n")
+        self.set_display_result(file_path=report)
+        return OutputModel(message="hello " + input_model.name, report="report.html")
+"""
+
+PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "sleep_seconds": {"type": "number", "minimum": 0, "default": 0},
+        "fail_first_try": {"type": "boolean", "default": False},
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+}
+
+
+def operator(name: str) -> dict[str, str]:
+    return {"repository": REPOSITORY, "name": name, "version": "0.1.0"}
+
+
+DOCUMENT: dict[str, Any] = {
+    "name": "report",
+    "max_active_runs": 4,
+    "parameters": PARAMETERS,
+    "tasks": [
+        {
+            "id": "report",
+            "operator": operator("ReportOperator"),
+            "inputs": {
+                name: {"param": name} for name in ("name", "sleep_seconds", "fail_first_try")
+            },
+        },
+        {
+            "id": "greet",
+            "operator": operator("HelloOperator"),
+            "inputs": {"name": {"from": "report", "output": "message"}},
+        },
+    ],
+}
+
+
+def wait_for(condition: Callable[[], T | None], what: str, timeout: float = RUN_TIMEOUT) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} within {timeout:g} s")
+        time.sleep(0.2)
+
+
+# --- setting up: a workspace, its members, a workflow ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: int
+    owner: ApiUser
+    reader: ApiUser
+    outsider: ApiUser
+
+
+def make_workspace(client: TestClient) -> Workspace:
+    owner = sign_up(client, "owner@example.org")
+    reader = sign_up(client, "reader@example.org")
+    outsider = sign_up(client, "outsider@example.org")
+    workspace_id = owner.post("/api/workspaces", json={"name": "runs"}).json()["id"]
+    invitation = owner.post(
+        f"/api/workspaces/{workspace_id}/invitations",
+        json={"email": reader.email, "role": "read"},
+    )
+    assert invitation.status_code == 201, invitation.text
+    accepted = reader.post(f"/api/invitations/{invitation.json()['id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    return Workspace(workspace_id, owner, reader, outsider)
+
+
+def add_workflow(
+    context: ServerContext,
+    workspace_id: int,
+    document: dict[str, Any],
+    *,
+    deployed: bool = True,
+    dag_id: str | None = None,
+) -> Workflow:
+    """A workflow row and its version 1, marked deployed (what the workflows API records)."""
+    with context.sessions() as session:
+        workflow = Workflow(
+            workspace_id=workspace_id,
+            name=f"{document['name']} {secrets.token_hex(3)}",
+            dag_id=dag_id or f"runs_api_{secrets.token_hex(6)}",
+            deployed_version=1 if deployed else None,
+        )
+        workflow.versions.append(WorkflowVersion(number=1, document=document))
+        session.add(workflow)
+        session.commit()
+        return workflow
+
+
+def add_repository(context: ServerContext, workspace_id: int, installed: Path) -> None:
+    """The rows an import leaves for a repository installed in the root."""
+    flowui = installed / FLOWUI_DIR
+    with context.sessions() as session:
+        repository = Repository(
+            workspace_id=workspace_id,
+            name=installed.name,
+            source=str(installed),
+            current_version="0.1.0",
+        )
+        repository.versions.append(
+            RepositoryVersion(
+                checkout_id=installed.name,
+                version="0.1.0",
+                compiled_metadata=json.loads((flowui / COMPILED_METADATA_FILE).read_text()),
+                dependencies_map=json.loads((flowui / DEPENDENCIES_MAP_FILE).read_text()),
+            )
+        )
+        session.add(repository)
+        session.commit()
+
+
+def deploy(context: ServerContext, workflow: Workflow, airflow: AirflowPlatform) -> None:
+    """Compile the workflow's version 1 into the root's DAG folder and wait until Airflow has it."""
+    with context.sessions() as session:
+        catalog = workspace_catalog(session, context.root, workflow.workspace_id)
+    parsed, problems = parse_workflow(workflow.versions[0].document, catalog)
+    assert parsed is not None and not problems, problems
+    since = datetime.now(UTC)
+    compile_workflow(parsed, workflow.dag_id, catalog, context.root)
+    airflow.client.wait_for_dag(workflow.dag_id, timeout=60, parsed_since=since)
+
+
+def runs_url(workspace_id: int, workflow_id: int) -> str:
+    return f"/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs"
+
+
+# --- before Airflow is asked: both databases ------------------------------------------------
+
+
+@pytest.fixture
+def workspace(api: TestClient) -> Workspace:
+    return make_workspace(api)
+
+
+@pytest.fixture
+def deployed_url(server_context: ServerContext, workspace: Workspace) -> str:
+    workflow = add_workflow(server_context, workspace.id, DOCUMENT)
+    return runs_url(workspace.id, workflow.id)
+
+
+def test_every_bad_parameter_is_reported_with_its_pointer(
+    workspace: Workspace, deployed_url: str
+) -> None:
+    response = workspace.owner.post(
+        deployed_url, json={"parameters": {"sleep_seconds": "soon", "colour": "red"}}
+    )
+
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["message"] == "the run parameters are invalid (3 problems)"
+    problems = {detail["where"]: detail["message"] for detail in error["details"]}
+    assert problems == {
+        "/body/parameters/colour": (
+            "unknown parameter 'colour'; the workflow's parameters are: "
+            "name, sleep_seconds, fail_first_try"
+        ),
+        "/body/parameters/name": "required parameter 'name' is missing",
+        "/body/parameters/sleep_seconds": "'soon' is not of type 'number'",
+    }
+
+
+def test_valid_parameters_without_an_airflow_are_503(
+    workspace: Workspace, deployed_url: str
+) -> None:
+    triggered = workspace.owner.post(deployed_url, json={"parameters": {"name": "Ada"}})
+    listed = workspace.reader.get(deployed_url)
+
+    assert [triggered.status_code, listed.status_code] == [503, 503]
+    assert error_of(triggered)["message"] == "Airflow is not configured for this server"
+
+
+def test_a_workflow_not_deployed_has_no_runs(
+    server_context: ServerContext, workspace: Workspace
+) -> None:
+    workflow = add_workflow(server_context, workspace.id, DOCUMENT, deployed=False)
+    url = runs_url(workspace.id, workflow.id)
+
+    triggered = workspace.owner.post(url, json={"parameters": {"name": "Ada"}})
+    listed = workspace.owner.get(url)
+
+    assert [triggered.status_code, listed.status_code] == [409, 409]
+    assert "is not deployed" in error_of(triggered)["message"]
+
+
+def test_a_paused_workflow_is_not_triggered(
+    server_context: ServerContext, workspace: Workspace
+) -> None:
+    workflow = add_workflow(server_context, workspace.id, DOCUMENT)
+    with server_context.sessions() as session:
+        session.get_one(Workflow, workflow.id).is_paused = True
+        session.commit()
+
+    response = workspace.owner.post(
+        runs_url(workspace.id, workflow.id), json={"parameters": {"name": "Ada"}}
+    )
+
+    assert response.status_code == 409
+    assert (
+        error_of(response)["message"]
+        == f"workflow {workflow.name!r} is paused: resume it to run it"
+    )
+
+
+def test_runs_exist_only_for_members_and_writers_run_them(
+    api: TestClient, server_context: ServerContext, workspace: Workspace, deployed_url: str
+) -> None:
+    other_workspace = workspace.outsider.post("/api/workspaces", json={"name": "other"}).json()
+    foreign = add_workflow(server_context, other_workspace["id"], DOCUMENT)
+    run = f"{deployed_url}/{quote('manual__2026-01-01T00:00:00+00:00', safe='')}"
+
+    assert workspace.outsider.get(deployed_url).status_code == 404
+    assert workspace.outsider.get(f"{run}/tasks/report/output").status_code == 404
+    # A workflow of another workspace is not found through this one, even by its id.
+    through_mine = workspace.owner.get(runs_url(workspace.id, foreign.id))
+    assert through_mine.status_code == 404
+    assert error_of(through_mine)["message"] == f"workflow {foreign.id} not found"
+    body = {"parameters": {"name": "Ada"}}
+    for response in (
+        workspace.reader.post(deployed_url, json=body),
+        workspace.reader.post(f"{run}/cancel"),
+        workspace.reader.post(f"{run}/tasks/report/retry"),
+    ):
+        assert response.status_code == 403
+        assert "this needs the role write or higher" in error_of(response)["message"]
+    assert api.get(deployed_url).status_code == 401
+
+
+# --- against the real Airflow ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Platform:
+    context: ServerContext
+    workspace: Workspace
+    url: str  # the shared deployed workflow's runs
+    dag_id: str
+    root: FileSystemRoot
+
+
+@pytest.fixture(scope="module")
+def platform(
+    airflow_platform: AirflowPlatform, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    """A server on the Airflow platform's root, with the report workflow deployed."""
+    here = tmp_path_factory.mktemp("runs-api")
+    source = make_repository(here / "repository")
+    (source / "config.toml").write_text(
+        f'[repository]\nREPOSITORY_NAME = "{REPOSITORY}"\nVERSION = "0.1.0"\n'
+    )
+    write_operator(
+        source,
+        "ReportOperator",
+        model=REPORT_MODEL,
+        operator=REPORT_OPERATOR,
+        meta=metadata("ReportOperator"),
+    )
+    installed = install_repository(source, airflow_platform.root)
+    context = ServerContext.open(
+        airflow_platform.root,
+        database=f"sqlite:///{here / 'server.db'}",
+        secret_key=secrets.token_urlsafe(32),
+        airflow=AirflowConnection(
+            airflow_platform.base_url, airflow_platform.username, airflow_platform.password
+        ),
+    )
+    dag_ids = []
+    try:
+        with TestClient(create_app(context)) as client:
+            workspace = make_workspace(client)
+            add_repository(context, workspace.id, installed)
+            workflow = add_workflow(context, workspace.id, DOCUMENT)
+            dag_ids.append(workflow.dag_id)
+            deploy(context, workflow, airflow_platform)
+            url = runs_url(workspace.id, workflow.id)
+            yield Platform(context, workspace, url, workflow.dag_id, airflow_platform.root)
+    finally:
+        for dag_id in dag_ids:
+            remove_workflow(dag_id, airflow_platform.root)
+            airflow_platform.client.delete_dag(dag_id, missing_ok=True)
+        context.close()
+
+
+def run_url(platform: Platform, run_id: str) -> str:
+    return f"{platform.url}/{quote(run_id, safe='')}"
+
+
+def trigger(platform: Platform, **parameters: Any) -> dict[str, Any]:
+    response = platform.workspace.owner.post(platform.url, json={"parameters": parameters})
+    assert response.status_code == 201, response.text
+    run: dict[str, Any] = response.json()
+    return run
+
+
+def wait_for_run(platform: Platform, run_id: str, state: str) -> dict[str, Any]:
+    """The run's detail once it has finished in `state` (fails at once in another end state)."""
+
+    def finished() -> dict[str, Any] | None:
+        response = platform.workspace.reader.get(run_url(platform, run_id))
+        assert response.status_code == 200, response.text
+        detail: dict[str, Any] = response.json()
+        if detail["state"] in ("success", "failed"):
+            assert detail["state"] == state, detail
+            return detail
+        return None
+
+    return wait_for(finished, f"run {run_id} did not finish")
+
+
+def tasks_of(detail: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {task["task_id"]: task for task in detail["tasks"]}
+
+
+@dataclass(frozen=True)
+class FollowedRun:
+    """A successful run, and its report task's log as a client following it read it."""
+
+    run_id: str
+    triggered: dict[str, Any]
+    detail: dict[str, Any]
+    reads: list[tuple[int, dict[str, Any]]]  # (offset asked, answer)
+
+
+@pytest.fixture(scope="module")
+def followed_run(platform: Platform) -> FollowedRun:
+    triggered = trigger(platform, name="Ada", sleep_seconds=1.5)
+    log_url = f"{run_url(platform, triggered['run_id'])}/tasks/report/log"
+    reads: list[tuple[int, dict[str, Any]]] = []
+
+    def read_on() -> bool | None:
+        offset = reads[-1][1]["next_offset"] if reads else 0
+        response = platform.workspace.reader.get(log_url, params={"offset": offset})
+        assert response.status_code == 200, response.text
+        reads.append((offset, response.json()))
+        return True if response.json()["complete"] else None
+
+    wait_for(read_on, "the report task's log was not complete")
+    detail = wait_for_run(platform, triggered["run_id"], "success")
+    return FollowedRun(triggered["run_id"], triggered, detail, reads)
+
+
+def test_a_triggered_run_succeeds_and_shows_every_task(
+    platform: Platform, followed_run: FollowedRun
+) -> None:
+    triggered = followed_run.triggered
+    assert triggered["state"] == "queued"
+    assert triggered["parameters"] == {"name": "Ada", "sleep_seconds": 1.5, "fail_first_try": False}
+    # Airflow's run ids carry ':' and '+'; the URL-encoded id finds the run.
+    assert ":" in followed_run.run_id and "+" in followed_run.run_id
+    detail = followed_run.detail
+    assert detail["run_id"] == followed_run.run_id
+    assert detail["started_at"] is not None and detail["ended_at"] is not None
+    tasks = tasks_of(detail)
+    assert list(tasks) == ["report", "greet"]  # in the order they ran
+    for task in tasks.values():
+        assert (task["state"], task["try_number"]) == ("success", 1)
+        assert task["started_at"] is not None and task["ended_at"] is not None
+        assert task["duration"] >= 0
+    assert tasks["report"]["duration"] >= 1.5  # it ticked that long
+
+
+def test_a_log_is_followed_from_offsets_until_complete(
+    platform: Platform, followed_run: FollowedRun
+) -> None:
+    reads = followed_run.reads
+    contents = [answer["content"] for _, answer in reads]
+    log_file = platform.root.task_run(platform.dag_id, followed_run.run_id, "report").log
+
+    # Each read starts where the previous one ended and brings only what came since.
+    assert [offset for offset, _ in reads[1:]] == [
+        answer["next_offset"] for _, answer in reads[:-1]
+    ]
+    assert "".join(contents) == log_file.read_text()
+    assert len([content for content in contents if content]) >= 2  # it grew while followed
+    assert all(content.endswith("\n") for content in contents if content)  # whole lines
+    assert "tick 1" in "".join(contents) and "task succeeded" in "".join(contents)
+
+    again = platform.workspace.reader.get(
+        f"{run_url(platform, followed_run.run_id)}/tasks/report/log",
+        params={"offset": reads[-1][1]["next_offset"]},
+    )
+    assert again.json() == {
+        "content": "",
+        "next_offset": reads[-1][1]["next_offset"],
+        "complete": True,
+        "state": "success",
+    }
+    assert os.environ[E2E_SECRET_NAME] not in "".join(contents)
+
+
+def test_a_log_offset_past_its_end_is_refused(
+    platform: Platform, followed_run: FollowedRun
+) -> None:
+    end = followed_run.reads[-1][1]["next_offset"]
+    response = platform.workspace.reader.get(
+        f"{run_url(platform, followed_run.run_id)}/tasks/report/log", params={"offset": end + 1}
+    )
+
+    assert response.status_code == 422
+    assert error_of(response)["details"][0]["where"] == "/query/offset"
+
+
+def test_outputs_of_each_task(platform: Platform, followed_run: FollowedRun) -> None:
+    tasks = f"{run_url(platform, followed_run.run_id)}/tasks"
+
+    report = platform.workspace.reader.get(f"{tasks}/report/output")
+    greet = platform.workspace.reader.get(f"{tasks}/greet/output")
+    unknown = platform.workspace.reader.get(f"{tasks}/nothing/output")
+
+    assert report.json() == {"message": "hello Ada", "report": "report.html"}
+    assert greet.json() == {"message": "hello hello Ada"}
+    assert unknown.status_code == 404
+    assert "has produced none yet" in error_of(unknown)["message"]
+
+
+def test_result_files_are_listed_and_downloaded(
+    platform: Platform, followed_run: FollowedRun
+) -> None:
+    results = f"{run_url(platform, followed_run.run_id)}/tasks/report/results"
+
+    listing = platform.workspace.reader.get(results)
+    report = platform.workspace.reader.get(f"{results}/report.html")
+    numbers = platform.workspace.reader.get(f"{results}/data/numbers.csv")
+
+    assert listing.json() == {
+        "files": [
+            {"path": "data/numbers.csv", "size": 6, "media_type": "text/csv"},
+            {"path": "report.html", "size": len(report.content), "media_type": "text/html"},
+        ],
+        "display_result": {"file_type": "html", "path": "report.html"},
+    }
+    assert report.status_code == 200
+    assert report.text == "<html><body><h1>Hello Ada</h1></body></html>"
+    assert report.headers["content-type"].startswith("text/html")
+    assert numbers.text == "n\n1\n2\n"
+    assert numbers.headers["content-type"].startswith("text/csv")
+    assert "attachment" in numbers.headers["content-disposition"]
+    greet = platform.workspace.reader.get(
+        f"{run_url(platform, followed_run.run_id)}/tasks/greet/results"
+    )
+    assert greet.json() == {"files": [], "display_result": None}
+
+
+def test_result_paths_cannot_leave_the_results_directory(
+    platform: Platform, followed_run: FollowedRun
+) -> None:
+    paths = platform.root.task_run(platform.dag_id, followed_run.run_id, "report")
+    (paths.results / "escape.json").symlink_to(paths.output)  # points out of results/
+    results = f"{run_url(platform, followed_run.run_id)}/tasks/report/results"
+    try:
+        listed = [f["path"] for f in platform.workspace.reader.get(results).json()["files"]]
+        through_link = platform.workspace.reader.get(f"{results}/escape.json")
+        climbing = platform.workspace.reader.get(f"{results}/{quote('../../output.json', safe='')}")
+        absolute = platform.workspace.reader.get(f"{results}/{quote('/etc/passwd', safe='')}")
+    finally:
+        (paths.results / "escape.json").unlink()
+
+    assert "escape.json" not in listed
+    assert through_link.status_code == 404
+    assert [climbing.status_code, absolute.status_code] == [400, 400]
+    assert error_of(climbing)["details"][0]["where"] == "/path/path"
+    assert "hello Ada" not in climbing.text + through_link.text + absolute.text
+
+
+def test_runs_are_listed_newest_first_and_filtered_by_state(
+    platform: Platform, followed_run: FollowedRun
+) -> None:
+    newer = trigger(platform, name="Hedy")
+    wait_for_run(platform, newer["run_id"], "success")
+    reader = platform.workspace.reader
+
+    everything = reader.get(platform.url).json()
+    first = reader.get(platform.url, params={"limit": 1}).json()
+    second = reader.get(platform.url, params={"limit": 1, "offset": 1}).json()
+    succeeded = reader.get(platform.url, params={"state": "success"}).json()
+    unfinished = reader.get(platform.url, params=[("state", "queued"), ("state", "running")])
+    bad_state = reader.get(platform.url, params={"state": "sleeping"})
+
+    ids = [run["run_id"] for run in everything]
+    assert ids.index(newer["run_id"]) < ids.index(followed_run.run_id)
+    assert [run["run_id"] for run in first + second] == ids[:2]
+    assert {followed_run.run_id, newer["run_id"]} <= {run["run_id"] for run in succeeded}
+    assert {run["state"] for run in succeeded} == {"success"}
+    assert not {followed_run.run_id, newer["run_id"]} & {r["run_id"] for r in unfinished.json()}
+    assert bad_state.status_code == 422
+    assert error_of(bad_state)["details"][0]["where"] == "/query/state/0"
+
+
+def test_a_failed_task_is_retried_as_a_new_try(platform: Platform) -> None:
+    run_id = trigger(platform, name="Grace", fail_first_try=True)["run_id"]
+    failed = tasks_of(wait_for_run(platform, run_id, "failed"))
+    assert (failed["report"]["state"], failed["report"]["try_number"]) == ("failed", 1)
+    assert failed["greet"]["state"] == "upstream_failed"
+    no_output = platform.workspace.reader.get(f"{run_url(platform, run_id)}/tasks/report/output")
+    assert no_output.status_code == 404
+
+    retried = platform.workspace.owner.post(f"{run_url(platform, run_id)}/tasks/report/retry")
+
+    assert retried.status_code == 200, retried.text
+    # Back to queued; a quick scheduler may already have moved it on.
+    assert retried.json()["state"] in ("queued", "running"), retried.json()
+    assert tasks_of(retried.json())["report"]["state"] != "failed", retried.json()
+    tasks = tasks_of(wait_for_run(platform, run_id, "success"))
+    assert (tasks["report"]["state"], tasks["report"]["try_number"]) == ("success", 2)
+    assert tasks["greet"]["state"] == "success"
+    log = platform.workspace.reader.get(f"{run_url(platform, run_id)}/tasks/report/log").json()
+    assert "the first try fails on purpose" in log["content"]
+    assert log["content"].index(", try 1") < log["content"].index(", try 2")
+
+
+def test_a_running_run_is_cancelled(platform: Platform) -> None:
+    run_id = trigger(platform, name="Linus", sleep_seconds=120)["run_id"]
+    url = run_url(platform, run_id)
+
+    def ticking() -> bool | None:
+        log = platform.workspace.reader.get(f"{url}/tasks/report/log").json()
+        return True if "tick 2" in log["content"] else None
+
+    wait_for(ticking, "the report task did not start ticking")
+    retried_while_running = platform.workspace.owner.post(f"{url}/tasks/report/retry")
+    assert retried_while_running.status_code == 409
+    assert error_of(retried_while_running)["message"] == (
+        "task 'report' is running: retry it once it has finished"
+    )
+    cancelled = platform.workspace.owner.post(f"{url}/cancel")
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "failed"
+
+    def stopped() -> dict[str, Any] | None:
+        tasks = tasks_of(platform.workspace.reader.get(url).json())
+        return tasks if tasks["report"]["state"] not in ("running", "queued") else None
+
+    tasks = wait_for(stopped, "the report task did not stop", timeout=30)
+    assert platform.workspace.reader.get(url).json()["state"] == "failed"
+    assert tasks["report"]["state"] != "success"
+    assert tasks["greet"]["state"] != "success"
+    again = platform.workspace.owner.post(f"{url}/cancel")
+    assert again.status_code == 409
+    assert error_of(again)["message"] == f"run {run_id!r} has already finished (failed)"
+
+
+def test_unknown_runs_and_tasks_are_404(platform: Platform, followed_run: FollowedRun) -> None:
+    unknown_run = platform.workspace.reader.get(run_url(platform, "manual__1999-01-01T00:00:00"))
+    unknown_task = platform.workspace.reader.get(
+        f"{run_url(platform, followed_run.run_id)}/tasks/nothing/log"
+    )
+
+    assert [unknown_run.status_code, unknown_task.status_code] == [404, 404]
+    assert "run 'manual__1999-01-01T00:00:00' of workflow" in error_of(unknown_run)["message"]
+    assert error_of(unknown_task)["message"] == (
+        f"task 'nothing' in run {followed_run.run_id!r} not found"
+    )
+
+
+def test_a_workflow_airflow_does_not_know_is_a_502_with_airflows_message(
+    platform: Platform,
+) -> None:
+    lost = add_workflow(platform.context, platform.workspace.id, DOCUMENT)  # never compiled
+
+    response = platform.workspace.owner.post(
+        runs_url(platform.workspace.id, lost.id), json={"parameters": {"name": "Ada"}}
+    )
+
+    assert response.status_code == 502
+    message = error_of(response)["message"]
+    assert lost.dag_id in message and "404" in message

@@ -1,0 +1,504 @@
+"""The workflows API on SQLite and PostgreSQL: versions, diffs, validation with pointers, deploy
+and delete of DAG files, export and import, hostile text; and once against a real Airflow."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from conftest import AirflowPlatform, ApiUser, sign_up
+from flowui.operators.install import install_repository
+from flowui.operators.organize import COMPILED_METADATA_FILE, DEPENDENCIES_MAP_FILE, FLOWUI_DIR
+from flowui.platform import free_port
+from flowui.server.app import create_app
+from flowui.server.context import AirflowConnection, ServerContext
+from flowui.server.models import Operator, Repository, RepositoryVersion
+from flowui.server.services.workflows import document_changes
+from flowui.workflows.compile import DAG_STUB, dag_paths
+from operator_repositories import MODEL, make_repository, metadata, write_operator
+
+DAG_ID = re.compile(r"flowui_[0-9a-f]{16}")
+# HelloOperator with its `name` input required.
+REQUIRED_NAME_MODEL = MODEL.replace('default="world", ', "")
+HOSTILE = (
+    "\"'); import os; os.system('touch /tmp/flowui-pwned') #\n"
+    '"""\n../../etc/passwd {{ dag_id }} ${HOME} `id` \\ \t<script>alert(1)</script>'
+)
+
+
+def import_repository(
+    context: ServerContext, workspace_id: int, source: Path, name: str = "demo"
+) -> None:
+    """Install a test repository (HelloOperator; GreetOperator whose `name` is required) into
+    the root and record it in the workspace as the repositories API would."""
+    make_repository(source)
+    (source / "config.toml").write_text(
+        f'[repository]\nREPOSITORY_NAME = "{name}"\nVERSION = "0.1.0"\n'
+    )
+    write_operator(
+        source, "GreetOperator", model=REQUIRED_NAME_MODEL, meta=metadata("GreetOperator")
+    )
+    installed = install_repository(source, context.root)
+    compiled = json.loads((installed / FLOWUI_DIR / COMPILED_METADATA_FILE).read_text())
+    groups = json.loads((installed / FLOWUI_DIR / DEPENDENCIES_MAP_FILE).read_text())
+    version = RepositoryVersion(
+        checkout_id=installed.name,
+        version="0.1.0",
+        compiled_metadata=compiled,
+        dependencies_map=groups,
+    )
+    version.operators = [
+        Operator(
+            workspace_id=workspace_id,
+            name=operator_name,
+            description=entry["description"],
+            tags=entry["tags"],
+            entry=entry,
+        )
+        for operator_name, entry in compiled.items()
+    ]
+    repository = Repository(
+        workspace_id=workspace_id, name=name, source=str(source), current_version="0.1.0"
+    )
+    repository.versions.append(version)
+    with context.sessions() as session:
+        session.add(repository)
+        session.commit()
+
+
+def task(
+    task_id: str = "hello",
+    operator: str = "HelloOperator",
+    repository: str = "demo",
+    **inputs: Any,
+) -> dict[str, Any]:
+    return {
+        "id": task_id,
+        "operator": {"repository": repository, "name": operator, "version": "0.1.0"},
+        "inputs": inputs,
+    }
+
+
+def document(name: str = "greetings", *tasks: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"name": name, "tasks": list(tasks) or [task(name={"value": "ada"})], **fields}
+
+
+def problems_of(response: Response) -> dict[str, str]:
+    """The error's details: where -> message."""
+    return {detail["where"]: detail["message"] for detail in response.json()["error"]["details"]}
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A workspace with the demo repository imported, and its owner."""
+
+    owner: ApiUser
+    id: int
+    context: ServerContext
+
+    @property
+    def url(self) -> str:
+        return f"/api/workspaces/{self.id}/workflows"
+
+    def create(self, doc: dict[str, Any]) -> dict[str, Any]:
+        created = self.owner.post(self.url, json={"document": doc})
+        assert created.status_code == 201, created.text
+        return created.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def lab(api: TestClient, server_context: ServerContext, tmp_path: Path) -> Lab:
+    owner = sign_up(api, "ada@example.org")
+    workspace_id = owner.post("/api/workspaces", json={"name": "lab"}).json()["id"]
+    import_repository(server_context, workspace_id, tmp_path / "repo")
+    return Lab(owner, workspace_id, server_context)
+
+
+def test_create_read_update_and_list_keep_every_version(lab: Lab) -> None:
+    first = document(tags=["daily"], schedule={"type": "preset", "preset": "daily"})
+    created = lab.create(first)
+    url = f"{lab.url}/{created['id']}"
+    second = document(
+        "greetings",
+        task(name={"value": "grace"}),
+        task("again", name={"from": "hello", "output": "message"}),
+        description="Greets twice.",
+    )
+
+    updated = lab.owner.put(url, json={"document": second})
+
+    assert created["current_version"] == 1 and created["new_version"] is True
+    assert created["deployed_version"] is None and DAG_ID.fullmatch(created["dag_id"])
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["current_version"] == 2 and updated.json()["new_version"] is True
+    assert lab.owner.get(url).json()["document"] == second
+    versions = lab.owner.get(f"{url}/versions").json()
+    assert [(v["number"], v["created_by"]) for v in versions] == [
+        (1, "ada@example.org"),
+        (2, "ada@example.org"),
+    ]
+    assert lab.owner.get(f"{url}/versions/1").json()["document"] == first
+    assert lab.owner.get(f"{url}/versions/3").status_code == 404
+    [listed] = lab.owner.get(lab.url).json()
+    assert listed["name"] == "greetings" and listed["description"] == "Greets twice."
+    assert listed["tags"] == [] and listed["schedule"] == {"type": "none"}
+    assert listed["current_version"] == 2 and listed["is_paused"] is False
+
+
+def test_saving_an_identical_document_creates_no_version(lab: Lab) -> None:
+    created = lab.create(document())
+    url = f"{lab.url}/{created['id']}"
+
+    again = lab.owner.put(url, json={"document": document()})
+
+    assert again.status_code == 200
+    assert again.json()["new_version"] is False and again.json()["current_version"] == 1
+    assert again.json()["updated_at"] == created["updated_at"]
+    assert len(lab.owner.get(f"{url}/versions").json()) == 1
+
+
+def test_the_list_searches_names_and_pages(lab: Lab) -> None:
+    for name in ("gamma", "beta report", "Alpha report", "100% done"):
+        lab.create(document(name))
+
+    reports = lab.owner.get(lab.url, params={"search": "REPORT"}).json()
+    percent = lab.owner.get(lab.url, params={"search": "0%"}).json()
+    underscore = lab.owner.get(lab.url, params={"search": "_"}).json()
+    page = lab.owner.get(lab.url, params={"limit": 2, "offset": 1}).json()
+    too_many = lab.owner.get(lab.url, params={"limit": 100_000})
+
+    assert [w["name"] for w in reports] == ["Alpha report", "beta report"]
+    assert [w["name"] for w in percent] == ["100% done"]  # '%' is a character, not a wildcard
+    assert underscore == []
+    assert [w["name"] for w in page] == ["Alpha report", "beta report"]
+    assert too_many.status_code == 422 and "/query/limit" in problems_of(too_many)
+
+
+def test_diff_lists_each_change_at_its_pointer(lab: Lab) -> None:
+    first = document(tags=["x"], schedule={"type": "preset", "preset": "daily"})
+    second_task = task("again", name={"from": "hello", "output": "message"})
+    second = document(
+        "greetings", task(name={"value": "grace"}), second_task, tags=["x", "y"], description="new"
+    )
+    url = f"{lab.url}/{lab.create(first)['id']}"
+    lab.owner.put(url, json={"document": second})
+
+    changes = lab.owner.get(f"{url}/diff", params={"from": 1, "to": 2})
+    backwards = lab.owner.get(f"{url}/diff", params={"from": 2, "to": 1}).json()
+
+    assert changes.status_code == 200, changes.text
+    assert changes.json() == [
+        {"op": "replace", "path": "/tasks/0/inputs/name/value", "old": "ada", "new": "grace"},
+        {"op": "add", "path": "/tasks/1", "old": None, "new": second_task},
+        {"op": "add", "path": "/tags/1", "old": None, "new": "y"},
+        {"op": "remove", "path": "/schedule", "old": first["schedule"], "new": None},
+        {"op": "add", "path": "/description", "old": None, "new": "new"},
+    ]
+    assert {change["op"] for change in backwards} == {"add", "remove", "replace"}
+    assert lab.owner.get(f"{url}/diff", params={"from": 1, "to": 1}).json() == []
+    unknown = lab.owner.get(f"{url}/diff", params={"from": 1, "to": 9})
+    assert unknown.status_code == 404 and "version 9" in unknown.json()["error"]["message"]
+
+
+def test_diff_tells_json_types_apart_and_escapes_pointers() -> None:
+    changes = document_changes({"catchup": False, "a/b~": [1]}, {"catchup": 0, "a/b~": [True]})
+
+    assert [(change.op, change.path) for change in changes] == [
+        ("replace", "/catchup"),
+        ("replace", "/a~1b~0/0"),
+    ]
+
+
+def test_an_invalid_document_is_422_with_a_pointer_per_problem(lab: Lab) -> None:
+    invalid = document(
+        "broken",
+        task("ghostly", operator="NoSuchOperator"),
+        task("greet", operator="GreetOperator"),
+        task("echo", name={"from": "ghost", "output": "message"}),
+    )
+
+    created = lab.owner.post(lab.url, json={"document": invalid})
+
+    assert created.status_code == 422
+    problems = problems_of(created)
+    assert set(problems) == {
+        "/body/document/tasks/0/operator/name",
+        "/body/document/tasks/1/inputs",
+        "/body/document/tasks/2/inputs/name/from",
+    }
+    assert problems["/body/document/tasks/0/operator/name"] == (
+        'repository "demo" has no operator "NoSuchOperator" (did you mean "HelloOperator"?)'
+    )
+    assert problems["/body/document/tasks/1/inputs"].startswith(
+        'input "name" of GreetOperator is required'
+    )
+    assert 'there is no task "ghost"' in problems["/body/document/tasks/2/inputs/name/from"]
+    assert lab.owner.get(lab.url).json() == []
+
+
+def test_validate_answers_without_saving(lab: Lab) -> None:
+    invalid = document("broken", task("greet", operator="GreetOperator"))
+
+    bad = lab.owner.post(f"{lab.url}/validate", json={"document": invalid})
+    good = lab.owner.post(f"{lab.url}/validate", json={"document": document()})
+
+    assert bad.status_code == 200
+    assert bad.json()["valid"] is False
+    assert [problem["pointer"] for problem in bad.json()["problems"]] == ["/tasks/0/inputs"]
+    assert good.json() == {"valid": True, "problems": []}
+    assert lab.owner.get(lab.url).json() == []
+
+
+def test_a_taken_name_is_a_conflict(lab: Lab) -> None:
+    lab.create(document("nightly"))
+    other = lab.create(document("weekly"))
+
+    twin = lab.owner.post(lab.url, json={"document": document("nightly")})
+    rename = lab.owner.put(f"{lab.url}/{other['id']}", json={"document": document("nightly")})
+
+    for response in (twin, rename):
+        assert response.status_code == 409
+        assert "'nightly' already exists" in response.json()["error"]["message"]
+        assert set(problems_of(response)) == {"/body/document/name"}
+    assert lab.owner.get(f"{lab.url}/{other['id']}").json()["name"] == "weekly"
+
+
+def test_other_workspaces_do_not_see_workflows_and_readers_cannot_change_them(
+    api: TestClient, lab: Lab
+) -> None:
+    workflow_url = f"{lab.url}/{lab.create(document())['id']}"
+    grace = sign_up(api, "grace@example.org")
+    own_workspace = grace.post("/api/workspaces", json={"name": "hers"}).json()["id"]
+
+    assert grace.get(workflow_url).status_code == 404
+    assert grace.get(lab.url).status_code == 404
+    through_own = grace.get(workflow_url.replace(f"/{lab.id}/", f"/{own_workspace}/"))
+    assert through_own.status_code == 404
+    assert through_own.json()["error"]["message"].startswith("workflow ")
+
+    lab.owner.post(
+        f"/api/workspaces/{lab.id}/invitations", json={"email": grace.email, "role": "read"}
+    )
+    [invitation] = grace.get("/api/invitations").json()
+    grace.post(f"/api/invitations/{invitation['id']}/accept")
+
+    assert grace.get(workflow_url).status_code == 200
+    assert grace.get(f"{workflow_url}/export").status_code == 200
+    assert grace.post(f"{lab.url}/validate", json={"document": document()}).status_code == 200
+    writes = [
+        grace.post(lab.url, json={"document": document("mine")}),
+        grace.put(workflow_url, json={"document": document("mine")}),
+        grace.post(f"{workflow_url}/deploy"),
+        grace.post(f"{workflow_url}/pause"),
+        grace.delete(workflow_url),
+        grace.post(f"{lab.url}/import", files={"file": ("w.json", b"{}", "application/json")}),
+    ]
+    assert [response.status_code for response in writes] == [403] * len(writes)
+
+
+def test_deploy_writes_the_dag_files_and_delete_removes_them(lab: Lab) -> None:
+    root = lab.context.root
+    created = lab.create(document())
+    url = f"{lab.url}/{created['id']}"
+    dag_id = created["dag_id"]
+
+    deployed = lab.owner.post(f"{url}/deploy")
+
+    assert deployed.status_code == 200, deployed.text
+    assert deployed.json()["deployed_version"] == 1
+    dag_document, stub = dag_paths(root, dag_id)
+    assert stub.read_text() == DAG_STUB
+    assert json.loads(dag_document.read_text())["workflow"]["name"] == "greetings"
+
+    lab.owner.put(url, json={"document": document(description="edited")})
+    paused = lab.owner.post(f"{url}/pause").json()
+    assert (paused["current_version"], paused["deployed_version"]) == (2, 1)
+    assert paused["is_paused"] is True
+    assert lab.owner.post(f"{url}/resume").json()["is_paused"] is False
+
+    run = root.task_run(dag_id, "manual__2026-01-01", "hello").create()
+    run.log.write_text("hello ada\n")
+    deleted = lab.owner.delete(url)
+
+    assert deleted.status_code == 204
+    assert not dag_document.exists() and not stub.exists()
+    assert lab.owner.get(url).status_code == 404
+    assert lab.owner.get(f"{url}/versions").status_code == 404
+    assert run.log.read_text() == "hello ada\n"  # the runs' files stay
+
+
+def test_deploy_validates_again_against_the_operators_imported_now(lab: Lab) -> None:
+    created = lab.create(document())
+    with lab.context.sessions() as session:
+        session.delete(session.query(Repository).one())
+        session.commit()
+
+    deployed = lab.owner.post(f"{lab.url}/{created['id']}/deploy")
+
+    assert deployed.status_code == 422
+    assert "version 1 cannot be deployed" in deployed.json()["error"]["message"]
+    assert set(problems_of(deployed)) == {"/document/tasks/0/operator/repository"}
+    assert not any(path.exists() for path in dag_paths(lab.context.root, created["dag_id"]))
+
+
+def test_an_unreachable_airflow_is_a_502_that_says_what_happened(lab: Lab) -> None:
+    url = f"{lab.url}/{lab.create(document())['id']}"
+    down = AirflowConnection(f"http://127.0.0.1:{free_port()}", "admin", "admin")
+    with TestClient(create_app(replace(lab.context, airflow=down))) as client:
+        owner = replace(lab.owner, client=client)
+        deployed = owner.post(f"{url}/deploy")
+        paused = owner.post(f"{url}/pause")
+        deleted = owner.delete(url)
+
+    assert [deployed.status_code, paused.status_code, deleted.status_code] == [502] * 3
+    message = deployed.json()["error"]["message"]
+    assert "version 1 is in the DAG folder" in message and "cannot reach Airflow" in message
+    kept = lab.owner.get(url).json()  # a failed delete can be tried again
+    assert kept["deployed_version"] == 1 and kept["is_paused"] is False
+
+
+def test_export_then_import_gives_the_same_document(lab: Lab) -> None:
+    original = document("Weekly report: ünïcode/../x", description="Zürich\nline two")
+    created = lab.create(original)
+    url = f"{lab.url}/{created['id']}"
+
+    exported = lab.owner.get(f"{url}/export")
+    lab.owner.delete(url)
+    upload = {"file": ("weekly.json", exported.content, "application/json")}
+    imported = lab.owner.post(f"{lab.url}/import", files=upload)
+    again = lab.owner.post(f"{lab.url}/import", files=upload)
+
+    assert exported.status_code == 200
+    assert exported.headers["content-disposition"] == (
+        'attachment; filename="weekly-report-n-code-x.json"'
+    )
+    assert json.loads(exported.content) == original
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["document"] == original
+    assert imported.json()["current_version"] == 1
+    assert imported.json()["dag_id"] != created["dag_id"]
+    assert again.status_code == 409
+
+
+def test_import_reports_problems_in_the_file(lab: Lab) -> None:
+    def upload(content: bytes) -> Response:
+        return lab.owner.post(
+            f"{lab.url}/import", files={"file": ("w.json", content, "application/json")}
+        )
+
+    not_json = upload(b"{not json")
+    not_object = upload(b"[1, 2]")
+    invalid = upload(json.dumps(document("x", task(operator="Nope"))).encode())
+
+    assert [not_json.status_code, not_object.status_code, invalid.status_code] == [422] * 3
+    assert set(problems_of(not_json)) == {"/body/file"}
+    assert set(problems_of(not_object)) == {"/body/file"}
+    assert set(problems_of(invalid)) == {"/body/file/tasks/0/operator/name"}
+    assert lab.owner.get(lab.url).json() == []
+
+
+def test_hostile_text_is_stored_as_data_never_as_code_or_a_path(lab: Lab) -> None:
+    root = lab.context.root
+    long_value = HOSTILE * 2_000
+    hostile = document(
+        HOSTILE,
+        task(name={"value": long_value}, times={"value": 2}) | {"ui": {"label": HOSTILE}},
+        description=HOSTILE * 40 + "\x00",
+        tags=[HOSTILE[:100], "../x"],
+    )
+
+    created = lab.create(hostile)
+    url = f"{lab.url}/{created['id']}"
+    deployed = lab.owner.post(f"{url}/deploy")
+    exported = lab.owner.get(f"{url}/export")
+    found = lab.owner.get(lab.url, params={"search": "import os;"}).json()
+
+    assert lab.owner.get(url).json()["document"] == hostile
+    assert deployed.status_code == 200, deployed.text
+    dag_id = created["dag_id"]
+    assert DAG_ID.fullmatch(dag_id)
+    assert sorted(path.name for path in root.airflow_dags.iterdir()) == [
+        f"{dag_id}.json",
+        f"{dag_id}.py",
+    ]
+    dag_document, stub = dag_paths(root, dag_id)
+    assert stub.read_text() == DAG_STUB
+    compiled = json.loads(dag_document.read_text())
+    assert compiled["workflow"]["name"] == HOSTILE
+    assert compiled["tasks"]["hello"]["literals"]["name"] == long_value
+    assert not any("passwd" in str(path) for path in root.path.rglob("*"))
+    assert re.fullmatch(
+        r'attachment; filename="[a-z0-9-]+\.json"', exported.headers["content-disposition"]
+    )
+    assert [workflow["id"] for workflow in found] == [created["id"]]
+
+
+def test_hostile_ids_and_too_long_text_are_rejected_with_pointers(lab: Lab) -> None:
+    too_long = document(
+        "n" * 201,
+        task("../../etc/passwd"),
+        description="d" * 10_001,
+        tags=["t" * 101],
+    )
+    with_nul = document("bad\x00name")
+
+    rejected = lab.owner.post(lab.url, json={"document": too_long})
+    nul = lab.owner.post(lab.url, json={"document": with_nul})
+
+    assert rejected.status_code == 422
+    assert set(problems_of(rejected)) == {
+        "/body/document/name",
+        "/body/document/description",
+        "/body/document/tags/0",
+        "/body/document/tasks/0/id",
+    }
+    assert nul.status_code == 422 and set(problems_of(nul)) == {"/body/document/name"}
+    assert lab.owner.get(lab.url).json() == []
+    assert not lab.context.root.airflow_dags.exists() or not any(
+        lab.context.root.airflow_dags.iterdir()
+    )
+
+
+def test_deploy_pause_and_delete_reach_airflow(
+    airflow_platform: AirflowPlatform, tmp_path: Path
+) -> None:
+    airflow = AirflowConnection(
+        airflow_platform.base_url, airflow_platform.username, airflow_platform.password
+    )
+    # Its own database; the shared root gets a repository name no other test module uses.
+    context = ServerContext.open(
+        airflow_platform.root, database=f"sqlite:///{tmp_path / 'server.db'}", airflow=airflow
+    )
+    repository = "workflows_api_demo"
+    try:
+        with TestClient(create_app(context)) as client:
+            ada = sign_up(client, "ada@example.org")
+            workspace_id = ada.post("/api/workspaces", json={"name": "lab"}).json()["id"]
+            import_repository(context, workspace_id, tmp_path / "repo", repository)
+            lab = Lab(ada, workspace_id, context)
+            created = lab.create(document("on airflow", task(repository=repository)))
+            url = f"{lab.url}/{created['id']}"
+            dag_id = created["dag_id"]
+
+            deployed = ada.post(f"{url}/deploy")
+            assert deployed.status_code == 200, deployed.text
+            dag = airflow_platform.client.get_dag(dag_id)
+            assert dag is not None and dag.is_paused is False
+
+            paused = ada.post(f"{url}/pause")
+            assert paused.status_code == 200, paused.text
+            dag = airflow_platform.client.get_dag(dag_id)
+            assert dag is not None and dag.is_paused is True
+
+            assert ada.delete(url).status_code == 204
+            assert airflow_platform.client.get_dag(dag_id) is None
+            assert not any(path.exists() for path in dag_paths(airflow_platform.root, dag_id))
+    finally:
+        context.close()
