@@ -29,6 +29,7 @@ up: install
 bench: install
 	$(UV) run --frozen python benchmarks/organize_many_operators.py
 	$(UV) run --frozen python benchmarks/workflow_runs.py
+	$(UV) run --frozen python benchmarks/server_api.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache

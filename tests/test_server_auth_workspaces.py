@@ -204,3 +204,19 @@ def test_hostile_text_is_stored_as_data(api: TestClient) -> None:
     assert created.status_code == 201
     assert owner.get(f"/api/workspaces/{created.json()['id']}").json()["name"] == hostile
     assert owner.get("/api/auth/me").status_code == 200
+
+
+def test_text_the_database_cannot_store_is_a_422_not_a_500(
+    api: TestClient, database: str | None
+) -> None:
+    owner = sign_up(api, "owner@example.org")
+    wid = owner.post("/api/workspaces", json={"name": "w"}).json()["id"]
+
+    renamed = owner.patch(f"/api/workspaces/{wid}", json={"name": "nul\x00inside"})
+    searched = owner.get(f"/api/workspaces/{wid}/workflows", params={"search": "a\x00"})
+
+    if database is None:  # SQLite stores a NUL character as data
+        assert (renamed.status_code, searched.status_code) == (200, 200)
+    else:  # PostgreSQL cannot store one
+        assert (renamed.status_code, searched.status_code) == (422, 422)
+        assert "NUL" in error_of(renamed)["message"]

@@ -175,6 +175,9 @@ class Settings(BaseModel):
     FLOWUI_ADMIN_PASSWORD: Annotated[
         SecretStr | None, Setting("platform", "Password of the first administrator.")
     ] = None
+    FLOWUI_ALLOW_REGISTRATION: Annotated[
+        bool, Setting("platform", "Whether anyone may sign up to the server (false: invited only).")
+    ] = True
 
     _sources: dict[str, Layer] = PrivateAttr(default_factory=dict)
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)

@@ -71,6 +71,7 @@ def run(
         secret_key=secret_key.get_secret_value() if secret_key else None,
         airflow=airflow,
         internal_token=os.environ.get(INTERNAL_TOKEN_VARIABLE),
+        allow_registration=settings.FLOWUI_ALLOW_REGISTRATION,
     )
     if settings.FLOWUI_ADMIN_PASSWORD is not None:
         email = settings.FLOWUI_ADMIN_EMAIL or DEFAULT_ADMIN_EMAIL

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,20 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     return _response(error.status_code, code, str(error.detail), [], headers)
 
 
+# How psycopg2 refuses text with a NUL character (PostgreSQL cannot store one).
+_NUL_REFUSED = "cannot contain NUL (0x00) characters"
+
+
+async def _unstorable_value(request: Request, error: Exception) -> JSONResponse:
+    # A value the database refuses (text with NUL on PostgreSQL, too long for its column):
+    # the request's fault, though no route checked for it. Any other ValueError is a bug.
+    if not isinstance(error, DataError) and _NUL_REFUSED not in str(error):
+        return await _unexpected_error(request, error)
+    log.info("database refused a value: %s", error)
+    message = "a value cannot be stored: text must not contain NUL characters, nor exceed its limit"
+    return _response(422, "invalid", message, [])
+
+
 async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=error)
     return _response(500, "internal_error", "internal error; the server log has the details", [])
@@ -124,4 +139,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _unstorable_value)
+    app.add_exception_handler(ValueError, _unstorable_value)
     app.add_exception_handler(Exception, _unexpected_error)
