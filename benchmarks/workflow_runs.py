@@ -5,7 +5,8 @@ Prints, one figure per line:
    PythonOperators, run alternately on the same Airflow: end-to-end seconds (trigger to finished)
    and their ratio (target <= 1.10);
 2. seconds from compiling a new workflow to its DAG being runnable in Airflow (target <= 5 s);
-3. idle memory (PSS) of the platform's three components (target <= 1 GiB).
+3. idle memory (PSS) of the platform's components: Airflow's three and FlowUI's server
+   (target <= 1 GiB).
 
 Usage: uv run --frozen python benchmarks/workflow_runs.py [--runs 3] [--tasks 10]
 """
@@ -19,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flowui.config import load_settings
+from flowui.config import load_settings, write_config_file
 from flowui.operators.install import install_repository
 from flowui.platform import Platform, free_port, platform_memory_pss
 from flowui.server.airflow_client import AirflowClient
@@ -115,8 +116,9 @@ def main() -> None:
             project, {"VOLUME_MOUNT_PATH_HOST": str(project / "fs")}, environ={}
         )
         root = settings.root.create()
+        write_config_file(settings)  # FlowUI's server reads the project as `flowui up` does
         install_repository(make_noop_repository(project / "repository"), root)
-        platform = Platform(settings, free_port())
+        platform = Platform(settings, free_port(), server_port=free_port())
         try:
             started = time.perf_counter()
             credentials = platform.start()
