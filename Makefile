@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export UV_LINK_MODE = copy
 
-.PHONY: install test lint typecheck up bench clean
+.PHONY: install test lint typecheck gui gui-test browser up bench clean
 
 $(UV):
 	python3 -m pip install --quiet --target .tools/uv uv
@@ -19,17 +19,35 @@ lint: install
 typecheck: install
 	$(UV) run --frozen mypy
 
-test: lint typecheck
+# The web GUI (frontend/): npm packages from package-lock.json, the API client generated from
+# schemas/openapi.json, the build into src/flowui/server/static (served by FlowUI's server).
+frontend/node_modules: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch frontend/node_modules
+
+gui: frontend/node_modules
+	cd frontend && npm run generate-api && npm run build
+
+gui-test: gui
+	cd frontend && npm test
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+browser:
+	command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium \
+		|| (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: lint typecheck gui-test browser
 	$(UV) run --frozen pytest
 
 # The embedded platform (Airflow on SQLite) in ./platform; Ctrl-C stops it.
-up: install
+up: install gui
 	FLOWUI_PROJECT_DIR=$(or $(FLOWUI_PROJECT_DIR),$(CURDIR)/platform) $(UV) run --frozen flowui up
 
-bench: install
+bench: install gui browser
 	$(UV) run --frozen python benchmarks/organize_many_operators.py
 	$(UV) run --frozen python benchmarks/workflow_runs.py
 	$(UV) run --frozen python benchmarks/server_api.py
+	$(UV) run --frozen python benchmarks/gui_editor.py
 
 clean:
-	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache frontend/node_modules src/flowui/server/static

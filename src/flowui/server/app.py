@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from flowui import __version__
 from flowui.server.context import ServerContext
@@ -58,9 +61,28 @@ def _application() -> FastAPI:
     return app
 
 
-def create_app(context: ServerContext) -> FastAPI:
+# The web GUI, built by `make gui` (frontend/ -> here); absent in a tree never built.
+GUI_DIRECTORY = Path(__file__).parent / "static"
+
+
+def _serve_gui(app: FastAPI, directory: Path) -> None:
+    """The GUI at "/": its assets, and index.html for every other path that is not the API
+    (the GUI routes in the browser)."""
+    index = directory / "index.html"
+    app.mount("/assets", StaticFiles(directory=directory / "assets"), name="assets")
+
+    @app.get("/{path:path}", include_in_schema=False)
+    def gui(path: str) -> FileResponse:
+        if path.startswith("api/") or path == "api":
+            raise HTTPException(404, "Not Found")
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+
+def create_app(context: ServerContext, gui: Path | None = GUI_DIRECTORY) -> FastAPI:
     app = _application()
     app.state.context = context
+    if gui is not None and (gui / "index.html").is_file():
+        _serve_gui(app, gui)
     return app
 
 

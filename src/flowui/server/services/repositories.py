@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.exc import StaleDataError
 
 from flowui.server.errors import ApiError, ErrorDetail, pointer
@@ -321,6 +321,11 @@ def find_operators(
         .join(Repository, Repository.id == RepositoryVersion.repository_id)
         .where(Repository.workspace_id == workspace_id)
         .order_by(Repository.name, Operator.name, RepositoryVersion.imported_at)
+        # The version's whole compiled metadata is not needed here: loaded once per row, it
+        # made listing a repository of 1,000 operators take half a minute.
+        .options(
+            defer(RepositoryVersion.compiled_metadata), defer(RepositoryVersion.dependencies_map)
+        )
     )
     if not all_versions:
         query = query.where(RepositoryVersion.version == Repository.current_version)

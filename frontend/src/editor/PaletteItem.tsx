@@ -1,0 +1,107 @@
+// One operator of the palette: drawn with its style; drag it onto the canvas or click "add".
+import { ActionIcon, Box, Group, HoverCard, Loader, Stack, Text } from "@mantine/core";
+import { memo, useState, type DragEvent } from "react";
+
+import { typeLabel } from "./compatibility";
+import { operatorStyle, summaryKey, type OperatorSummary } from "./operators";
+import { useOperatorDetail } from "./queries";
+import { OperatorIcon } from "./OperatorIcon";
+
+export const OPERATOR_MIME = "application/x-flowui-operator";
+
+interface Props {
+  operator: OperatorSummary;
+  workspaceId: number;
+  onAdd(operator: OperatorSummary): void;
+}
+
+export const PaletteItem = memo(function PaletteItem({ operator, workspaceId, onAdd }: Props) {
+  const look = operatorStyle(operator);
+  const [opened, setOpened] = useState(false);
+  const onDragStart = (event: DragEvent) => {
+    event.dataTransfer.setData(OPERATOR_MIME, summaryKey(operator));
+    event.dataTransfer.setData("text/plain", operator.name);
+    event.dataTransfer.effectAllowed = "copy";
+  };
+  return (
+    <HoverCard position="right" openDelay={350} closeDelay={100} width={320} withinPortal onOpen={() => setOpened(true)}>
+      <HoverCard.Target>
+        <Group
+          data-testid={`palette-item-${operator.name}`}
+          draggable
+          onDragStart={onDragStart}
+          gap={8}
+          wrap="nowrap"
+          px={6}
+          py={4}
+          style={{ borderRadius: 6, background: look.background, color: look.color, cursor: "grab" }}
+          aria-label={`${look.label} (${operator.name}): drag onto the canvas or press add`}
+          role="listitem"
+        >
+          <OperatorIcon look={look} />
+          <Box style={{ flex: 1, minWidth: 0 }}>
+            <Text size="sm" fw={600} truncate>
+              {look.label}
+            </Text>
+            <Text size="xs" truncate opacity={0.8}>
+              {operator.description}
+            </Text>
+          </Box>
+          <ActionIcon
+            variant="subtle"
+            size="sm"
+            color="dark"
+            aria-label={`Add ${look.label}`}
+            data-testid={`palette-add-${operator.name}`}
+            onClick={() => onAdd(operator)}
+          >
+            +
+          </ActionIcon>
+        </Group>
+      </HoverCard.Target>
+      <HoverCard.Dropdown>{opened && <OperatorDetails operator={operator} workspaceId={workspaceId} />}</HoverCard.Dropdown>
+    </HoverCard>
+  );
+});
+
+function OperatorDetails({ operator, workspaceId }: { operator: OperatorSummary; workspaceId: number }) {
+  const detail = useOperatorDetail(workspaceId, operator.id, operator.has_input_schema || operator.has_output_schema);
+  return (
+    <Stack gap={6}>
+      <Text fw={700}>{operatorStyle(operator).label}</Text>
+      <Text size="xs" c="dimmed">
+        {operator.repository} · {operator.name} {operator.version}
+      </Text>
+      <Text size="sm">{operator.description || "No description."}</Text>
+      {detail.isPending && detail.fetchStatus !== "idle" && <Loader size="xs" />}
+      {detail.isError && <Text size="xs" c="red">Could not load its inputs and outputs: hover again to retry.</Text>}
+      {detail.data && (
+        <>
+          <FieldList title="Inputs" schema={detail.data.input_schema} />
+          <FieldList title="Outputs" schema={detail.data.output_schema} />
+        </>
+      )}
+    </Stack>
+  );
+}
+
+function FieldList({ title, schema }: { title: string; schema: Record<string, unknown> | null | undefined }) {
+  const properties = (schema?.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const defs = schema?.$defs as Record<string, unknown> | undefined;
+  const required = new Set((schema?.required as string[] | undefined) ?? []);
+  const names = Object.keys(properties);
+  return (
+    <Box>
+      <Text size="xs" fw={700} tt="uppercase" c="dimmed">
+        {title}
+      </Text>
+      {names.length === 0 && <Text size="xs">none</Text>}
+      {names.map((name) => (
+        <Text size="xs" key={name}>
+          <b>{name}</b>
+          {required.has(name) ? "*" : ""}: {typeLabel(properties[name], defs)}
+        </Text>
+      ))}
+    </Box>
+  );
+}

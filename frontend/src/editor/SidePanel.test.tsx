@@ -1,0 +1,96 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+
+import { buildLargeWorkflow } from "./fixtures";
+import { SidePanel } from "./SidePanel";
+import { useEditor } from "./store";
+import { renderWithProviders, standInServer } from "./testing";
+
+const ref = { repository: "bench", name: "StepOperator", version: "1.0.0" };
+const summary = {
+  id: 7,
+  repository_id: 1,
+  repository: ref.repository,
+  repository_version: "1.0.0",
+  is_current: true,
+  name: ref.name,
+  version: ref.version,
+  description: "One step",
+  tags: [],
+  style: { node_label: "Step" },
+  has_input_schema: true,
+  has_output_schema: true,
+};
+const detail = {
+  ...summary,
+  metadata: {},
+  secrets: [],
+  secrets_schema: null,
+  container_resources: null,
+  dependency_group: null,
+  input_schema: {
+    type: "object",
+    properties: {
+      index: { type: "integer", title: "Index", minimum: 0 },
+      label: { type: "string", title: "Label" },
+      enabled: { type: "boolean", title: "Enabled" },
+      mode: { type: "string", title: "Mode", enum: ["fast", "slow"] },
+    },
+    required: ["index"],
+  },
+  output_schema: { type: "object", properties: { count: { type: "integer" }, note: { type: "string" } } },
+};
+
+beforeEach(() => {
+  standInServer([
+    [/GET \/api\/workspaces\/1\/operators$/, () => [summary]],
+    [/GET \/api\/workspaces\/1\/operators\/7$/, () => detail],
+  ]);
+  useEditor.getState().load(buildLargeWorkflow(3, ref), 5);
+});
+
+test("the selected task's form edits its inputs in the document, one undo step per field", async () => {
+  useEditor.getState().select(["t2"]);
+  renderWithProviders(<SidePanel workspaceId={1} />);
+
+  const label = await screen.findByLabelText("Label");
+  expect(label).toHaveValue("step 2");
+  await userEvent.clear(label);
+  await userEvent.type(label, "renamed");
+  await waitFor(() => expect(useEditor.getState().history.present.tasks[2].inputs!.label).toEqual({ value: "renamed" }));
+  expect(useEditor.getState().history.past).toHaveLength(1); // typing coalesces into one step
+
+  useEditor.getState().undo();
+  await waitFor(() => expect(screen.getByLabelText("Label")).toHaveValue("step 2"));
+});
+
+test("an input bound to an upstream output offers only outputs of a fitting type", async () => {
+  useEditor.getState().select(["t2"]);
+  renderWithProviders(<SidePanel workspaceId={1} />);
+
+  const index = await screen.findByTestId("input-index");
+  await userEvent.click(within(index).getByLabelText("upstream"));
+  await userEvent.click(await within(index).findByRole("combobox", { name: "Upstream output for index" }));
+  // t0 and t1 are upstream of t2; "note" is a string and cannot feed an integer.
+  const options = (await screen.findAllByRole("option")).map((option) => option.textContent);
+  expect(options).toEqual(["t0 → count (integer)", "t1 → count (integer)"]);
+  await userEvent.click(screen.getByRole("option", { name: "t0 → count (integer)" }));
+  expect(useEditor.getState().history.present.tasks[2].inputs!.index).toEqual({ from: "t0", output: "count" });
+});
+
+test("with nothing selected, the panel edits the workflow's settings", async () => {
+  renderWithProviders(<SidePanel workspaceId={1} />);
+  const name = screen.getByLabelText(/^Name/);
+  await userEvent.clear(name);
+  expect(await screen.findByText("Give the workflow a name")).toBeInTheDocument();
+  await userEvent.type(name, "Nightly");
+  expect(useEditor.getState().history.present.name).toBe("Nightly");
+
+  await userEvent.click(screen.getByLabelText("cron"));
+  const cron = screen.getByLabelText("Cron expression");
+  expect(screen.getByText(/At 06:00/)).toBeInTheDocument();
+  await userEvent.clear(cron);
+  await userEvent.type(cron, "61 * * * *");
+  expect(await screen.findByText(/Not a valid cron expression/)).toBeInTheDocument();
+  expect(useEditor.getState().history.present.schedule).toEqual({ type: "cron", expression: "61 * * * *" });
+});

@@ -1,0 +1,111 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+
+import type { Schemas } from "../api/client";
+import { renderScreen, serveApi } from "../components/screenTestKit";
+import { WorkflowsList } from "./WorkflowsList";
+
+const WORKSPACE = { id: 1, name: "Lab", role: "owner", created_at: "2024-01-01T00:00:00Z" };
+
+function workflow(id: number, name: string, changes: Partial<Schemas["WorkflowOut"]>): Schemas["WorkflowOut"] {
+  return {
+    id,
+    name,
+    description: "",
+    tags: [],
+    schedule: { type: "none" },
+    dag_id: `w${id}`,
+    current_version: 1,
+    deployed_version: 1,
+    is_paused: false,
+    created_at: "2024-01-01T00:00:00Z",
+    updated_at: "2024-01-01T00:00:00Z",
+    ...changes,
+  };
+}
+
+const RUN = "manual__2024-05-01T06:00:00+00:00";
+
+test("each workflow shows its schedule in words and the state of its last run", async () => {
+  serveApi([
+    ["GET", "/api/workspaces/1", { body: WORKSPACE }],
+    [
+      "GET",
+      "/api/workspaces/1/workflows",
+      {
+        body: [
+          workflow(7, "Nightly report", { schedule: { type: "cron", expression: "0 6 * * 1" } }),
+          workflow(8, "Draft", { deployed_version: null }),
+          workflow(9, "Hourly sync", { schedule: { type: "preset", preset: "hourly" }, is_paused: true }),
+        ],
+      },
+    ],
+    [
+      "GET",
+      "/api/workspaces/1/workflows/7/runs",
+      {
+        body: [
+          { run_id: RUN, state: "failed", run_type: "manual", parameters: {}, queued_at: null, started_at: "2024-05-01T06:00:00Z", ended_at: null, duration: 3 },
+        ],
+      },
+    ],
+    ["GET", "/api/workspaces/1/workflows/9/runs", { body: [] }],
+  ]);
+  renderScreen(<WorkflowsList />, { url: "/w/1/workflows", pattern: "/w/:workspaceId/workflows" });
+
+  const nightly = await screen.findByTestId("workflow-row-Nightly report");
+  expect(within(nightly).getByTestId("workflow-schedule")).toHaveTextContent("At 06:00, only on Monday");
+  expect(await within(nightly).findByTestId("run-state")).toHaveTextContent("failed");
+  expect(within(nightly).getByRole("switch", { name: "Pause Nightly report" })).toBeChecked();
+
+  const draft = screen.getByTestId("workflow-row-Draft");
+  expect(within(draft).getByTestId("workflow-schedule")).toHaveTextContent("Manual only");
+  expect(within(draft).getByTestId("workflow-last-run")).toHaveTextContent("never deployed");
+
+  const hourly = screen.getByTestId("workflow-row-Hourly sync");
+  expect(within(hourly).getByTestId("workflow-schedule")).toHaveTextContent("Every hour");
+  expect(within(hourly).getByRole("switch", { name: "Resume Hourly sync" })).not.toBeChecked();
+  expect(await within(hourly).findByTestId("workflow-last-run")).toHaveTextContent("no run yet");
+});
+
+test("Run deploys a workflow that was never deployed, starts it and opens its monitor", async () => {
+  const calls = serveApi([
+    ["GET", "/api/workspaces/1", { body: WORKSPACE }],
+    ["GET", "/api/workspaces/1/workflows", { body: [workflow(8, "Draft", { deployed_version: null })] }],
+    ["POST", "/api/workspaces/1/workflows/8/deploy", { body: workflow(8, "Draft", {}) }],
+    [
+      "POST",
+      "/api/workspaces/1/workflows/8/runs",
+      { status: 201, body: { run_id: RUN, state: "queued", run_type: "manual", parameters: {}, queued_at: null, started_at: null, ended_at: null, duration: null } },
+    ],
+  ]);
+  renderScreen(<WorkflowsList />, { url: "/w/1/workflows", pattern: "/w/:workspaceId/workflows" });
+
+  await userEvent.click(await screen.findByRole("button", { name: "Run Draft now" }));
+
+  await waitFor(() =>
+    expect(screen.getByTestId("location")).toHaveTextContent(`/w/1/workflows/8/runs/${encodeURIComponent(RUN)}`),
+  );
+  expect(calls.filter((call) => call.method === "POST").map((call) => call.path)).toEqual([
+    "/api/workspaces/1/workflows/8/deploy",
+    "/api/workspaces/1/workflows/8/runs",
+  ]);
+});
+
+test("a run refused by the server says why and what to do", async () => {
+  serveApi([
+    ["GET", "/api/workspaces/1", { body: WORKSPACE }],
+    ["GET", "/api/workspaces/1/workflows", { body: [workflow(7, "Nightly report", {})] }],
+    ["GET", "/api/workspaces/1/workflows/7/runs", { body: [] }],
+    ["POST", "/api/workspaces/1/workflows/7/runs", { status: 422, body: { error: { status: 422, code: "invalid", message: "the run parameters are invalid", details: [{ where: "/body/parameters/size", message: "must be > 0" }] } } }],
+  ]);
+  renderScreen(<WorkflowsList />, { url: "/w/1/workflows", pattern: "/w/:workspaceId/workflows" });
+
+  await userEvent.click(await screen.findByRole("button", { name: "Run Nightly report now" }));
+
+  const alert = await screen.findByRole("alert");
+  expect(alert).toHaveTextContent("Nightly report did not start");
+  expect(alert).toHaveTextContent("the run parameters are invalid");
+  expect(alert).toHaveTextContent("must be > 0");
+  expect(alert).toHaveTextContent("Correct what is listed above");
+});

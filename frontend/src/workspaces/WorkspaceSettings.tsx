@@ -1,0 +1,49 @@
+// The workspace's settings: members and roles, operators repositories, secrets.
+import { Container, Tabs, Title } from "@mantine/core";
+import { useSearchParams } from "react-router-dom";
+
+import { MembersTab } from "./MembersTab";
+import { RepositoriesTab } from "./RepositoriesTab";
+import { SecretsTab } from "./SecretsTab";
+import { useWorkspace, useWorkspaceId } from "./useWorkspace";
+
+const TABS = ["members", "repositories", "secrets"] as const;
+
+export function WorkspaceSettings() {
+  const workspaceId = useWorkspaceId();
+  const workspace = useWorkspace(workspaceId);
+  const [search, setSearch] = useSearchParams();
+  const requested = search.get("tab");
+  const tab = TABS.find((name) => name === requested) ?? "members";
+  const role = workspace.data?.role;
+
+  return (
+    <Container size="lg" w="100%" py="md">
+      <Title order={3} mb="md">
+        Settings of {workspace.data?.name ?? "the workspace"}
+      </Title>
+      <Tabs value={tab} onChange={(value) => setSearch(value ? { tab: value } : {}, { replace: true })} keepMounted={false}>
+        <Tabs.List mb="md">
+          <Tabs.Tab value="members" data-testid="settings-tab-members">
+            Members
+          </Tabs.Tab>
+          <Tabs.Tab value="repositories" data-testid="settings-tab-repositories">
+            Repositories
+          </Tabs.Tab>
+          <Tabs.Tab value="secrets" data-testid="settings-tab-secrets">
+            Secrets
+          </Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="members">
+          <MembersTab workspaceId={workspaceId} role={role} />
+        </Tabs.Panel>
+        <Tabs.Panel value="repositories">
+          <RepositoriesTab workspaceId={workspaceId} role={role} />
+        </Tabs.Panel>
+        <Tabs.Panel value="secrets">
+          <SecretsTab workspaceId={workspaceId} role={role} />
+        </Tabs.Panel>
+      </Tabs>
+    </Container>
+  );
+}
