@@ -11,7 +11,7 @@ import { layoutPositions } from "./layout";
 import { operatorRefOf, type OperatorSummary } from "./operators";
 import { Palette } from "./Palette";
 import { ProblemsList } from "./ProblemsList";
-import { useWorkflow } from "./queries";
+import { useOperators, useWorkflow } from "./queries";
 import { RunDialog } from "./RunDialog";
 import { SidePanel } from "./SidePanel";
 import { useEditor } from "./store";
@@ -40,6 +40,9 @@ export function prepareLoaded(raw: Record<string, unknown>): WorkflowDoc {
 
 function Editor({ workspaceId, workflowId }: { workspaceId: number; workflowId: number | null }) {
   const workflow = useWorkflow(workspaceId, workflowId);
+  // Asked for together with the workflow, not once the editor has mounted: the palette and the
+  // nodes' looks need it, and it is the slower answer of the two.
+  useOperators(workspaceId);
   const [readyKey, setReadyKey] = useState<string | null>(null);
   const key = `${workspaceId}:${workflowId ?? "new"}`;
 

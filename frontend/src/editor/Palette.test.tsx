@@ -1,4 +1,4 @@
-import { screen, waitFor } from "@testing-library/react";
+import { fireEvent, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 
 import type { OperatorSummary } from "./operators";
@@ -54,4 +54,53 @@ test("the palette shows current operators by repository and tag, and filters as 
   await userEvent.clear(screen.getByLabelText("Search operators"));
   await userEvent.type(screen.getByLabelText("Search operators"), "nothing like this");
   expect(await screen.findByText(/No operator matches/)).toBeInTheDocument();
+});
+
+test("with a thousand operators only the visible part is rendered, and search and scrolling reach any", async () => {
+  const many = Array.from({ length: 1000 }, (_, i) => {
+    const n = String(i).padStart(4, "0");
+    return operator(100 + i, `Bulk${n}Operator`, `Bulk ${n}`, ["bulk"]);
+  });
+  standInServer([[/GET \/api\/workspaces\/1\/operators$/, () => many]]);
+  renderWithProviders(<Palette workspaceId={1} onAdd={() => undefined} />);
+
+  expect(await screen.findByTestId("palette-item-Bulk0000Operator")).toBeInTheDocument();
+  const rendered = screen.getAllByTestId(/^palette-item-/).length;
+  expect(rendered).toBeGreaterThan(12);
+  expect(rendered).toBeLessThan(100);
+  expect(screen.queryByTestId("palette-item-Bulk0999Operator")).not.toBeInTheDocument();
+
+  // Scrolled to the end: the last ones are there, the first ones gone.
+  const list = screen.getByTestId("palette-list");
+  let scrolled = 1000 * 52; // jsdom lays nothing out: the offset is stood in for
+  Object.defineProperty(list, "scrollTop", { configurable: true, get: () => scrolled, set: (v: number) => (scrolled = v) });
+  fireEvent.scroll(list);
+  expect(await screen.findByTestId("palette-item-Bulk0999Operator")).toBeInTheDocument();
+  expect(screen.queryByTestId("palette-item-Bulk0000Operator")).not.toBeInTheDocument();
+  expect(screen.getByRole("list", { name: "flowui_examples: bulk" })).toBeInTheDocument();
+
+  await userEvent.type(screen.getByLabelText("Search operators"), "bulk 0500");
+  expect(await screen.findByTestId("palette-item-Bulk0500Operator")).toBeInTheDocument();
+  expect(screen.getAllByTestId(/^palette-item-/)).toHaveLength(1);
+});
+
+test("hovering an operator shows its card with its inputs and outputs", async () => {
+  standInServer([
+    [/GET \/api\/workspaces\/1\/operators$/, () => operators],
+    [
+      /GET \/api\/workspaces\/1\/operators\/2$/,
+      () => ({
+        ...operators[1],
+        input_schema: { type: "object", properties: { epochs: { type: "integer" } }, required: ["epochs"] },
+        output_schema: { type: "object", properties: {} },
+      }),
+    ],
+  ]);
+  renderWithProviders(<Palette workspaceId={1} onAdd={() => undefined} />);
+
+  await userEvent.hover(await screen.findByTestId("palette-item-TrainModelOperator"));
+  expect(await screen.findByText("Inputs")).toBeInTheDocument();
+  expect(screen.getByText("epochs")).toBeInTheDocument();
+  await userEvent.unhover(screen.getByTestId("palette-item-TrainModelOperator"));
+  await waitFor(() => expect(screen.queryByText("Inputs")).not.toBeInTheDocument());
 });

@@ -1,6 +1,6 @@
 // One operator of the palette: drawn with its style; drag it onto the canvas or click "add".
-import { ActionIcon, Box, Group, HoverCard, Loader, Stack, Text } from "@mantine/core";
-import { memo, useState, type DragEvent } from "react";
+import { ActionIcon, Box, Group, Loader, Popover, Stack, Text } from "@mantine/core";
+import { memo, useEffect, useRef, useState, type DragEvent } from "react";
 
 import { typeLabel } from "./compatibility";
 import { operatorStyle, summaryKey, type OperatorSummary } from "./operators";
@@ -8,6 +8,8 @@ import { useOperatorDetail } from "./queries";
 import { OperatorIcon } from "./OperatorIcon";
 
 export const OPERATOR_MIME = "application/x-flowui-operator";
+/** Every item's height in pixels (the palette renders only the visible ones, by offset). */
+export const PALETTE_ITEM_HEIGHT = 48;
 
 interface Props {
   operator: OperatorSummary;
@@ -17,52 +19,82 @@ interface Props {
 
 export const PaletteItem = memo(function PaletteItem({ operator, workspaceId, onAdd }: Props) {
   const look = operatorStyle(operator);
-  const [opened, setOpened] = useState(false);
+  const card = useLazyHoverCard();
   const onDragStart = (event: DragEvent) => {
+    card.close();
     event.dataTransfer.setData(OPERATOR_MIME, summaryKey(operator));
     event.dataTransfer.setData("text/plain", operator.name);
     event.dataTransfer.effectAllowed = "copy";
   };
   return (
-    <HoverCard position="right" openDelay={350} closeDelay={100} width={320} withinPortal onOpen={() => setOpened(true)}>
-      <HoverCard.Target>
-        <Group
-          data-testid={`palette-item-${operator.name}`}
-          draggable
-          onDragStart={onDragStart}
-          gap={8}
-          wrap="nowrap"
-          px={6}
-          py={4}
-          style={{ borderRadius: 6, background: look.background, color: look.color, cursor: "grab" }}
-          aria-label={`${look.label} (${operator.name}): drag onto the canvas or press add`}
-          role="listitem"
-        >
-          <OperatorIcon look={look} />
-          <Box style={{ flex: 1, minWidth: 0 }}>
-            <Text size="sm" fw={600} truncate>
-              {look.label}
-            </Text>
-            <Text size="xs" truncate opacity={0.8}>
-              {operator.description}
-            </Text>
-          </Box>
-          <ActionIcon
-            variant="subtle"
-            size="sm"
-            color="dark"
-            aria-label={`Add ${look.label}`}
-            data-testid={`palette-add-${operator.name}`}
-            onClick={() => onAdd(operator)}
-          >
-            +
-          </ActionIcon>
-        </Group>
-      </HoverCard.Target>
-      <HoverCard.Dropdown>{opened && <OperatorDetails operator={operator} workspaceId={workspaceId} />}</HoverCard.Dropdown>
-    </HoverCard>
+    <Group
+      data-testid={`palette-item-${operator.name}`}
+      draggable
+      onDragStart={onDragStart}
+      onMouseEnter={card.enter}
+      onMouseLeave={card.leave}
+      gap={8}
+      wrap="nowrap"
+      px={6}
+      h={PALETTE_ITEM_HEIGHT}
+      pos="relative"
+      style={{ overflow: "hidden", borderRadius: 6, background: look.background, color: look.color, cursor: "grab" }}
+      aria-label={`${look.label} (${operator.name}): drag onto the canvas or press add`}
+      role="listitem"
+    >
+      <OperatorIcon look={look} />
+      <Box style={{ flex: 1, minWidth: 0 }}>
+        <Text size="sm" fw={600} truncate>
+          {look.label}
+        </Text>
+        <Text size="xs" truncate opacity={0.8}>
+          {operator.description}
+        </Text>
+      </Box>
+      <ActionIcon
+        variant="subtle"
+        size="sm"
+        color="dark"
+        aria-label={`Add ${look.label}`}
+        data-testid={`palette-add-${operator.name}`}
+        onClick={() => onAdd(operator)}
+      >
+        +
+      </ActionIcon>
+      {/* The hover card exists only while shown: a popover per item would cost with many items. */}
+      {card.opened && (
+        <Popover opened position="right" width={320} shadow="md" withinPortal onClose={card.close}>
+          <Popover.Target>
+            <span aria-hidden style={{ position: "absolute", inset: 0, pointerEvents: "none" }} />
+          </Popover.Target>
+          <Popover.Dropdown onMouseEnter={card.enter} onMouseLeave={card.leave}>
+            <OperatorDetails operator={operator} workspaceId={workspaceId} />
+          </Popover.Dropdown>
+        </Popover>
+      )}
+    </Group>
   );
 });
+
+/** A hover card's state: opens 350 ms after the pointer comes, closes 100 ms after it leaves. */
+function useLazyHoverCard() {
+  const [opened, setOpened] = useState(false);
+  const timer = useRef<number | undefined>(undefined);
+  useEffect(() => () => window.clearTimeout(timer.current), []);
+  const later = (open: boolean, delay: number) => {
+    window.clearTimeout(timer.current);
+    timer.current = window.setTimeout(() => setOpened(open), delay);
+  };
+  return {
+    opened,
+    enter: () => later(true, 350),
+    leave: () => later(false, 100),
+    close: () => {
+      window.clearTimeout(timer.current);
+      setOpened(false);
+    },
+  };
+}
 
 function OperatorDetails({ operator, workspaceId }: { operator: OperatorSummary; workspaceId: number }) {
   const detail = useOperatorDetail(workspaceId, operator.id, operator.has_input_schema || operator.has_output_schema);
