@@ -13,17 +13,15 @@ import argparse
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, Page, sync_playwright
+from server_api import percentile, start_server
 
-from flowui.platform import free_port
 from flowui.server.context import ServerContext
 from flowui.server.models import (
     Membership,
@@ -200,11 +198,6 @@ def store(context: ServerContext, operators: int, tasks: int) -> tuple[int, int]
         return workspace.id, workflow.id
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 # --- (1) opening the large workflow --------------------------------------------------------------
 
 # Installed before the page's own scripts: from the first frame, notes when every task node is on
@@ -351,28 +344,6 @@ def wait_quiet(page: Page) -> None:
 
 
 # --- the server and the browser -----------------------------------------------------------------
-
-
-def start_server(project: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    flowui = Path(sys.executable).parent / "flowui"
-    server = subprocess.Popen(
-        [str(flowui), "server", "run", "--project", str(project), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base_url}/api/health/live").status_code == 200:
-                return server, base_url
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            server.terminate()
-            raise SystemExit("the server did not start")
-        time.sleep(0.1)
 
 
 def signed_in_page(browser: Browser, token: str, script: str = "") -> Page:

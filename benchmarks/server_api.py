@@ -80,7 +80,30 @@ def store_workflows(context: ServerContext, count: int) -> tuple[int, list[int]]
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def start_server(project: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`flowui server run` for `project` on a free port, once it answers: (process, URL)."""
+    port = free_port()
+    flowui = Path(sys.executable).parent / "flowui"
+    server = subprocess.Popen(
+        [str(flowui), "server", "run", "--project", str(project), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base_url}/api/health/live").status_code == 200:
+                return server, base_url
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.terminate()
+            raise SystemExit("the server did not start")
+        time.sleep(0.1)
 
 
 def timed_requests(client: httpx.Client, urls: list[str]) -> list[float]:
@@ -140,25 +163,8 @@ def main() -> None:
         print(f"stored_workflows: {arguments.workflows} in {time.perf_counter() - started:.1f} s")
         context.close()
 
-        port = free_port()
-        flowui = Path(sys.executable).parent / "flowui"
-        server = subprocess.Popen(
-            [str(flowui), "server", "run", "--project", str(project), "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base_url = f"http://127.0.0.1:{port}"
+        server, base_url = start_server(project)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base_url}/api/health/live").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.1)
             login = httpx.post(
                 f"{base_url}/api/auth/login", data={"username": EMAIL, "password": PASSWORD}
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,16 @@ from flowui.storage import FileSystemRoot
 AIRFLOW_STARTUP_TIMEOUT = 180.0
 # A secret the platform's tasks receive from the environment; tests check it never shows.
 E2E_SECRET_NAME = "FLOWUI_E2E_TOKEN"
+
+
+def wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
+    """Whether process `pid` has ended (a zombie counts as ended) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while is_process_running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def assert_no_process_left(pids: list[int]) -> None:

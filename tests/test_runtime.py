@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from conftest import wait_until_gone
 from flowui.operators.dry_run import dry_run
 from flowui.operators.loading import package_name_for
 from flowui.runtime.spec import TaskSpec
@@ -831,16 +832,3 @@ def test_dry_run_timeout_kills_the_operator_and_its_children(tmp_path: Path):
     assert elapsed < 15, f"dry run took {elapsed:.1f} s"
     assert pid_file.exists(), "the operator did not start within the timeout"
     assert wait_until_gone(int(pid_file.read_text())), "the operator's child survived"
-
-
-def wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, IndexError):
-            return True
-        if state in ("Z", "X"):  # killed, waiting for init to reap it
-            return True
-        time.sleep(0.05)
-    return False

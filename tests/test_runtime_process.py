@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from conftest import wait_until_gone
 from flowui.runtime.process import run_task_process
 from flowui.runtime.spec import TaskOutcome, TaskSpec
 
@@ -91,19 +92,6 @@ def run_child(
         on_log_line=lines.append,
     )
     return outcome, lines
-
-
-def wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, IndexError):
-            return True
-        if state in ("Z", "X"):  # killed, waiting for init to reap it
-            return True
-        time.sleep(0.05)
-    return False
 
 
 SLEEPER_BODY = """\

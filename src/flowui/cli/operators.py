@@ -13,7 +13,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flowui.cli.output import JsonOption, console, err_console, fail, print_json
+from flowui.cli.output import (
+    JsonOption,
+    console,
+    err_console,
+    fail,
+    print_json,
+    print_or_write_json,
+)
 from flowui.operators import scaffold
 from flowui.operators.dry_run import dry_run
 from flowui.operators.inspection import DEFAULT_TIMEOUT_SECONDS
@@ -243,12 +250,7 @@ def schema(
 
     Example: [bold]flowui operators schema -o metadata.schema.json[/]
     """
-    text = json.dumps(metadata_json_schema(), indent=2, sort_keys=True) + "\n"
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        console.print(f"[green]wrote[/] {output}", highlight=False)
+    print_or_write_json(metadata_json_schema(), output)
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -30,3 +31,15 @@ def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
     if hint:
         err_console.print(f"[dim]hint:[/] {escape(hint)}", highlight=False)
     raise typer.Exit(code)
+
+
+def print_or_write_json(document: Any, output: Path | None) -> None:
+    """A JSON document (a schema, say) on stdout, or written whole to `output`."""
+    from flowui.storage import write_text_atomically
+
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_text_atomically(output, text)
+        console.print(f"[green]wrote[/] {output}", highlight=False)

@@ -16,7 +16,14 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from flowui.cli.output import JsonOption, console, err_console, fail, print_json
+from flowui.cli.output import (
+    JsonOption,
+    console,
+    err_console,
+    fail,
+    print_json,
+    print_or_write_json,
+)
 from flowui.config import ConfigError, Settings, find_project_dir, load_settings
 from flowui.operators.install import InstallError, install_repository
 from flowui.platform import Platform, ensure_admin_credentials, read_state
@@ -182,12 +189,7 @@ def schema(
 
     Example: [bold]flowui workflows schema -o workflow.schema.json[/]
     """
-    text = json.dumps(workflow_json_schema(), indent=2, sort_keys=True) + "\n"
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        console.print(f"[green]wrote[/] {output}", highlight=False)
+    print_or_write_json(workflow_json_schema(), output)
 
 
 _STATE_STYLES = {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,8 +30,21 @@ class AirflowConnection:
     username: str
     password: str
 
-    def client(self) -> AirflowClient:
-        return AirflowClient(self.url, self.username, self.password)
+    # One per connection, made at once: requests from several threads share it safely.
+    _shared_client: AirflowClient = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        client = AirflowClient(self.url, self.username, self.password)
+        object.__setattr__(self, "_shared_client", client)
+
+    @contextmanager
+    def client(self) -> Iterator[AirflowClient]:
+        """The server's one client of Airflow: requests reuse its connections and its token
+        (a new client per request would sign in to Airflow every time)."""
+        yield self._shared_client
+
+    def close(self) -> None:
+        self._shared_client.close()
 
 
 @dataclass(frozen=True)
@@ -75,3 +90,5 @@ class ServerContext:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.airflow is not None:
+            self.airflow.close()

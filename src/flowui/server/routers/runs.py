@@ -10,13 +10,14 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from flowui.server.airflow_client import DagRun, RunState, TaskInstance
 from flowui.server.deps import ContextDep, ReadAccess, SessionDep, WriteAccess
 from flowui.server.errors import ApiError
+from flowui.server.models import Workflow
 from flowui.server.services.runs import (
     FINISHED_TASK_STATES,
     airflow_client,
@@ -136,6 +137,25 @@ def _run_detail(run: DagRun, tasks: list[TaskInstance]) -> RunDetail:
     return RunDetail(**_run_fields(run), tasks=[_task_out(task) for task in tasks])
 
 
+def _deployed(session: SessionDep, workspace_id: int, workflow_id: int) -> Workflow:
+    workflow = workspace_workflow(session, workspace_id, workflow_id)
+    check_deployed(workflow)
+    return workflow
+
+
+def _deployed_to_read(workflow_id: int, access: ReadAccess, session: SessionDep) -> Workflow:
+    return _deployed(session, access.workspace.id, workflow_id)
+
+
+def _deployed_to_change(workflow_id: int, access: WriteAccess, session: SessionDep) -> Workflow:
+    return _deployed(session, access.workspace.id, workflow_id)
+
+
+# The deployed workflow of the path, for its readers / for those who may change it.
+ReadableWorkflow = Annotated[Workflow, Depends(_deployed_to_read)]
+ChangeableWorkflow = Annotated[Workflow, Depends(_deployed_to_change)]
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 def trigger(
     workflow_id: int,
@@ -158,41 +178,29 @@ def trigger(
 
 @router.get("")
 def list_runs(
-    workflow_id: int,
-    access: ReadAccess,
-    session: SessionDep,
+    workflow: ReadableWorkflow,
     context: ContextDep,
     state: Annotated[list[RunState] | None, Query(description="Only runs in these states.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[RunOut]:
     """The workflow's runs, newest first."""
-    workflow = workspace_workflow(session, access.workspace.id, workflow_id)
-    check_deployed(workflow)
     with airflow_client(context) as airflow:
         runs = airflow.list_runs(workflow.dag_id, limit=limit, offset=offset, state=state or None)
     return [_run_out(run) for run in runs]
 
 
 @router.get("/{run_id}")
-def read(
-    workflow_id: int, run_id: RunId, access: ReadAccess, session: SessionDep, context: ContextDep
-) -> RunDetail:
+def read(workflow: ReadableWorkflow, run_id: RunId, context: ContextDep) -> RunDetail:
     """The run and every task's state, try number, start, end and duration."""
-    workflow = workspace_workflow(session, access.workspace.id, workflow_id)
-    check_deployed(workflow)
     with airflow_client(context) as airflow:
         run = find_run(airflow, workflow, run_id)
         return _run_detail(run, run_tasks(airflow, workflow, run_id))
 
 
 @router.post("/{run_id}/cancel")
-def cancel(
-    workflow_id: int, run_id: RunId, access: WriteAccess, session: SessionDep, context: ContextDep
-) -> RunOut:
+def cancel(workflow: ChangeableWorkflow, run_id: RunId, context: ContextDep) -> RunOut:
     """Stop the run: it becomes failed, Airflow stops its running tasks and starts no more."""
-    workflow = workspace_workflow(session, access.workspace.id, workflow_id)
-    check_deployed(workflow)
     with airflow_client(context) as airflow:
         run = find_run(airflow, workflow, run_id)
         if run.finished:
@@ -202,16 +210,9 @@ def cancel(
 
 @router.post("/{run_id}/tasks/{task_id}/retry")
 def retry_task(
-    workflow_id: int,
-    run_id: RunId,
-    task_id: TaskId,
-    access: WriteAccess,
-    session: SessionDep,
-    context: ContextDep,
+    workflow: ChangeableWorkflow, run_id: RunId, task_id: TaskId, context: ContextDep
 ) -> RunDetail:
     """Run a finished task again as a new try, and the tasks downstream of it after it."""
-    workflow = workspace_workflow(session, access.workspace.id, workflow_id)
-    check_deployed(workflow)
     with airflow_client(context) as airflow:
         task = find_task(airflow, workflow, run_id, task_id)
         if task.state not in FINISHED_TASK_STATES:
@@ -224,18 +225,14 @@ def retry_task(
 
 @router.get("/{run_id}/tasks/{task_id}/log")
 def read_task_log(
-    workflow_id: int,
+    workflow: ReadableWorkflow,
     run_id: RunId,
     task_id: TaskId,
-    access: ReadAccess,
-    session: SessionDep,
     context: ContextDep,
     offset: Annotated[int, Query(ge=0, description="Byte offset: a previous `next_offset`.")] = 0,
 ) -> TaskLogChunk:
     """The task's log from `offset` on; every try appends to it. Follow it by asking again
     from `next_offset` until `complete`."""
-    workflow = workspace_workflow(session, access.workspace.id, workflow_id)
-    check_deployed(workflow)
     with airflow_client(context) as airflow:
         # The state first: a task seen finished has written all of its log.
         task = find_task(airflow, workflow, run_id, task_id)
@@ -251,16 +248,12 @@ def read_task_log(
 
 @router.get("/{run_id}/tasks/{task_id}/output")
 def read_task_output(
-    workflow_id: int,
+    workflow: ReadableWorkflow,
     run_id: RunId,
     task_id: TaskId,
-    access: ReadAccess,
-    session: SessionDep,
     context: ContextDep,
 ) -> dict[str, Any]:
     """The task's validated output (its output.json); 404 until the task has produced one."""
-    workflow = workspace_workflow(session, access.workspace.id, workflow_id)
-    check_deployed(workflow)
     output: dict[str, Any] = read_output(
         task_paths(context.root, workflow, run_id, task_id), task_id
     )
@@ -269,16 +262,12 @@ def read_task_output(
 
 @router.get("/{run_id}/tasks/{task_id}/results")
 def list_task_results(
-    workflow_id: int,
+    workflow: ReadableWorkflow,
     run_id: RunId,
     task_id: TaskId,
-    access: ReadAccess,
-    session: SessionDep,
     context: ContextDep,
 ) -> TaskResults:
     """The files the task wrote to its results directory, and the one it asked to display."""
-    workflow = workspace_workflow(session, access.workspace.id, workflow_id)
-    check_deployed(workflow)
     paths = task_paths(context.root, workflow, run_id, task_id)
     display = displayed_result(paths)
     return TaskResults(
@@ -298,17 +287,13 @@ def list_task_results(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def download_task_result(
-    workflow_id: int,
+    workflow: ReadableWorkflow,
     run_id: RunId,
     task_id: TaskId,
     path: str,
-    access: ReadAccess,
-    session: SessionDep,
     context: ContextDep,
 ) -> FileResponse:
     """One result file, with its media type (as an attachment: never rendered by the API)."""
-    workflow = workspace_workflow(session, access.workspace.id, workflow_id)
-    check_deployed(workflow)
     file = result_file(task_paths(context.root, workflow, run_id, task_id), path)
     return FileResponse(
         file,
