@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export UV_LINK_MODE = copy
 
-.PHONY: install test lint typecheck gui gui-test browser up bench clean
+.PHONY: install test lint typecheck gui gui-lint gui-test browser up bench clean
 
 $(UV):
 	python3 -m pip install --quiet --target .tools/uv uv
@@ -28,6 +28,10 @@ frontend/node_modules: frontend/package-lock.json
 gui: frontend/node_modules
 	cd frontend && npm run generate-api && npm run build
 
+# ESLint and Prettier's check (`npm run format` rewrites the files).
+gui-lint: gui
+	cd frontend && npm run lint
+
 gui-test: gui
 	cd frontend && npm test
 
@@ -36,7 +40,7 @@ browser:
 	command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium \
 		|| (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-test: lint typecheck gui-test browser
+test: lint typecheck gui-lint gui-test browser
 	$(UV) run --frozen pytest
 
 # The embedded platform (Airflow on SQLite) in ./platform; Ctrl-C stops it.

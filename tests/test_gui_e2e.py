@@ -2,7 +2,8 @@
 platform (FlowUI's server serving the built GUI, and Airflow): sign in, create a workspace,
 import the example operators repository from git at a tag, build the ML workflow by drag and
 drop with a binding and a form value, save, run, watch it succeed and read its HTML report; an
-invalid workflow shows its errors on the right node and field. Screenshots of the main screens
+invalid workflow shows its errors on the right node and field; a dataset uploaded in settings
+is picked for a dataset input and read by the task. Screenshots of the main screens
 go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
@@ -206,8 +207,57 @@ def test_an_invalid_workflow_shows_the_servers_errors_on_its_node_and_fields(
     expect(panel.get_by_test_id("input-problem-test_size")).to_have_text(
         "test_size: 1.5 must be less than 1"
     )
-    expect(panel.get_by_test_id("task-problems")).to_contain_text('input "path"')
-    expect(panel.get_by_test_id("task-problems")).to_contain_text("is required")
+    expect(panel.get_by_test_id("input-problem-path")).to_contain_text('input "path"')
+    expect(panel.get_by_test_id("input-problem-path")).to_contain_text("is required")
+
+
+def test_a_dataset_uploaded_in_settings_is_picked_by_name_for_a_dataset_input_and_read_by_the_task(
+    page: Page, airflow_platform: AirflowPlatform, tmp_path: Path
+) -> None:
+    page.goto("/")
+    sign_in(page, ADMIN_EMAIL, airflow_platform.password)
+    page.get_by_test_id("workspace-Default workspace").click()
+    page.get_by_test_id("nav-settings").click()
+    page.get_by_test_id("settings-tab-datasets").click()
+    name = f"regions-{secrets.token_hex(3)}"
+    table = tmp_path / "regions.csv"
+    table.write_text("region,amount\nnorth,3\nsouth,5\n")
+    page.get_by_test_id("dataset-file").set_input_files(table)
+    page.get_by_test_id("dataset-name").fill(name)
+    page.get_by_test_id("dataset-upload-submit").click()
+    row = page.get_by_test_id(f"dataset-row-{name}")
+    storage_id = row.get_by_test_id("dataset-storage-id").inner_text()
+    assert re.fullmatch(r"upload-[0-9a-f]+", storage_id), storage_id
+    screenshot(page, "07-settings-datasets")
+
+    page.get_by_test_id("nav-workflows").click()
+    page.get_by_test_id("new-workflow").click()
+    page.get_by_test_id("workflow-name").fill(f"Read {name}")
+    drag_to_canvas(
+        page.get_by_test_id("palette-item-GetDatasetVersionOperator"),
+        page.get_by_test_id("canvas"),
+        200,
+        120,
+    )
+    page.get_by_test_id("task-node-get_dataset_version").click()
+    picker = page.get_by_test_id("side-panel").get_by_test_id("dataset-picker")
+    picker.click()
+    picker.press_sequentially(name[:9])  # found by its name, not its id
+    page.get_by_role("option", name=re.compile(f"^{name}")).click()
+    expect(picker).to_have_value(storage_id)
+    screenshot(page, "08-editor-dataset-picker")
+
+    page.get_by_test_id("save-button").click()
+    expect(page.get_by_test_id("editor-notice")).to_have_text(re.compile("Saved as version 1"))
+    page.get_by_test_id("run-button").click()
+    page.get_by_test_id("run-submit").click()
+    run_state = page.get_by_test_id("run-state")
+    expect(run_state).to_have_attribute("data-state", "success", timeout=RUN_TIMEOUT_MS)
+    page.get_by_test_id("run-task-get_dataset_version").click()
+    page.get_by_test_id("task-tab-outputs").click()
+    outputs = page.get_by_test_id("task-outputs")
+    expect(outputs).to_contain_text(storage_id)
+    expect(outputs).to_contain_text("v0001")
 
 
 def build_ml_workflow(page: Page, name: str, report_title: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from flowui.platform import free_port
 from flowui.server.app import create_app
 from flowui.server.context import AirflowConnection, ServerContext
 from flowui.server.models import Operator, Repository, RepositoryVersion
-from flowui.server.services.workflows import document_changes
+from flowui.server.services.workflows import document_changes, next_run_at
+from flowui.workflows import spec
 from flowui.workflows.compile import DAG_STUB, dag_paths
 from operator_repositories import MODEL, make_repository, metadata, write_operator
 
@@ -230,13 +232,13 @@ def test_an_invalid_document_is_422_with_a_pointer_per_problem(lab: Lab) -> None
     problems = problems_of(created)
     assert set(problems) == {
         "/body/document/tasks/0/operator/name",
-        "/body/document/tasks/1/inputs",
+        "/body/document/tasks/1/inputs/name",
         "/body/document/tasks/2/inputs/name/from",
     }
     assert problems["/body/document/tasks/0/operator/name"] == (
         'repository "demo" has no operator "NoSuchOperator" (did you mean "HelloOperator"?)'
     )
-    assert problems["/body/document/tasks/1/inputs"].startswith(
+    assert problems["/body/document/tasks/1/inputs/name"].startswith(
         'input "name" of GreetOperator is required'
     )
     assert 'there is no task "ghost"' in problems["/body/document/tasks/2/inputs/name/from"]
@@ -251,7 +253,7 @@ def test_validate_answers_without_saving(lab: Lab) -> None:
 
     assert bad.status_code == 200
     assert bad.json()["valid"] is False
-    assert [problem["pointer"] for problem in bad.json()["problems"]] == ["/tasks/0/inputs"]
+    assert [problem["pointer"] for problem in bad.json()["problems"]] == ["/tasks/0/inputs/name"]
     assert good.json() == {"valid": True, "problems": []}
     assert lab.owner.get(lab.url).json() == []
 
@@ -346,6 +348,187 @@ def test_deploy_validates_again_against_the_operators_imported_now(lab: Lab) -> 
     assert "version 1 cannot be deployed" in deployed.json()["error"]["message"]
     assert set(problems_of(deployed)) == {"/document/tasks/0/operator/repository"}
     assert not any(path.exists() for path in dag_paths(lab.context.root, created["dag_id"]))
+
+
+NOW = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)  # a Tuesday
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def cron(expression: str) -> dict[str, str]:
+    return {"type": "cron", "expression": expression}
+
+
+def preset(name: str) -> dict[str, str]:
+    return {"type": "preset", "preset": name}
+
+
+def once(at: str) -> dict[str, str]:
+    return {"type": "once", "at": at}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param({"schedule": cron("*/15 * * * *")}, utc(2026, 3, 10, 10, 30), id="cron"),
+        pytest.param({"schedule": cron("0 9 * * 1-5")}, utc(2026, 3, 11, 9), id="cron-tomorrow"),
+        pytest.param({"schedule": cron("0 0 * * 7")}, utc(2026, 3, 15), id="cron-7-is-sunday"),
+        pytest.param({"schedule": cron("0 0 30 2 *")}, None, id="cron-never-due"),
+        pytest.param({"schedule": preset("hourly")}, utc(2026, 3, 10, 11), id="hourly"),
+        pytest.param({"schedule": preset("daily")}, utc(2026, 3, 11), id="daily"),
+        pytest.param({"schedule": preset("weekly")}, utc(2026, 3, 15), id="weekly-on-sunday"),
+        pytest.param({"schedule": preset("monthly")}, utc(2026, 4, 1), id="monthly"),
+        pytest.param({"schedule": preset("yearly")}, utc(2027, 1, 1), id="yearly"),
+        pytest.param(
+            {"schedule": cron("0 9 * * *"), "start_date": "2026-06-01T12:00:00+00:00"},
+            utc(2026, 6, 2, 9),
+            id="start-date-ahead-waits-for-the-first-cron-time-after-it",
+        ),
+        pytest.param(
+            {"schedule": preset("daily"), "start_date": "2026-06-01T00:00:00+00:00"},
+            utc(2026, 6, 1),
+            id="start-date-on-a-cron-time-is-the-first-run",
+        ),
+        pytest.param(
+            {"schedule": preset("daily"), "start_date": "2025-01-01T00:00:00Z", "catchup": True},
+            utc(2026, 3, 11),
+            id="start-date-passed-with-catchup-is-the-next-time-on-the-schedule",
+        ),
+        pytest.param(
+            {"schedule": preset("daily"), "start_date": "2026-01-01T00:00:00+02:00"},
+            utc(2026, 3, 10, 22),
+            id="cron-read-in-the-start-dates-timezone",
+        ),
+        pytest.param(
+            {"schedule": preset("daily"), "start_date": "2026-06-01T00:00:00"},
+            utc(2026, 6, 1),
+            id="date-without-offset-is-utc",
+        ),
+        pytest.param(
+            {"schedule": preset("daily"), "end_date": "2026-03-01T00:00:00Z"},
+            None,
+            id="end-date-passed",
+        ),
+        pytest.param(
+            {"schedule": preset("daily"), "end_date": "2026-03-10T23:00:00Z"},
+            None,
+            id="end-date-before-the-next-cron-time",
+        ),
+        pytest.param(
+            {"schedule": preset("daily"), "end_date": "2026-03-11T00:00:00Z"},
+            utc(2026, 3, 11),
+            id="end-date-on-the-next-cron-time",
+        ),
+        pytest.param(
+            {"schedule": once("2026-03-10T12:00:00+01:00")}, utc(2026, 3, 10, 11), id="once-ahead"
+        ),
+        pytest.param({"schedule": once("2026-03-10T10:00:00Z")}, None, id="once-passed"),
+        pytest.param(
+            {"schedule": once("2026-05-01T00:00:00Z"), "end_date": "2026-04-01T00:00:00Z"},
+            None,
+            id="once-after-end-date",
+        ),
+        pytest.param({}, None, id="manual-only"),
+    ],
+)
+def test_next_run_at_follows_airflows_timetable(
+    fields: dict[str, Any], expected: datetime | None
+) -> None:
+    result = next_run_at(spec.Workflow.model_validate(document(**fields)), NOW)
+
+    assert result == expected
+    assert result is None or result.utcoffset() == timedelta(0)
+
+
+def test_next_run_at_is_strictly_after_now() -> None:
+    quarterly = spec.Workflow.model_validate(document(schedule=cron("*/15 * * * *")))
+
+    assert next_run_at(quarterly, utc(2026, 3, 10, 10, 30)) == utc(2026, 3, 10, 10, 45)
+
+
+def next_time_of_day(hour: int, minute: int, after: datetime) -> datetime:
+    """The first hour:minute UTC strictly after `after`."""
+    today = after.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return today if today > after else today + timedelta(days=1)
+
+
+def next_run_of(workflow: dict[str, Any]) -> datetime | None:
+    value = workflow["next_run_at"]
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def test_next_run_at_follows_the_deployed_version_while_the_workflow_is_active(
+    lab: Lab,
+) -> None:
+    created = lab.create(document(schedule=cron("0 9 * * *")))
+    url = f"{lab.url}/{created['id']}"
+
+    def shown() -> list[datetime | None]:
+        """next_run_at as read and as listed."""
+        [listed] = lab.owner.get(lab.url).json()
+        return [next_run_of(lab.owner.get(url).json()), next_run_of(listed)]
+
+    def at_nine(request: Any) -> tuple[dict[str, Any], set[datetime]]:
+        """The response, and the first 09:00 UTC after the moment before or after it."""
+        before = datetime.now(UTC)
+        response = request()
+        assert response.status_code == 200, response.text
+        after = datetime.now(UTC)
+        return response.json(), {next_time_of_day(9, 0, before), next_time_of_day(9, 0, after)}
+
+    assert created["next_run_at"] is None and shown() == [None, None]  # not deployed
+
+    deployed, nine = at_nine(lambda: lab.owner.post(f"{url}/deploy"))
+    assert next_run_of(deployed) in nine and set(shown()) <= nine
+
+    evening = document(schedule=cron("30 18 * * *"))
+    saved, nine = at_nine(lambda: lab.owner.put(url, json={"document": evening}))
+    assert (saved["current_version"], saved["deployed_version"]) == (2, 1)
+    assert saved["schedule"] == cron("30 18 * * *")  # the current version's
+    assert next_run_of(saved) in nine and set(shown()) <= nine  # the deployed version's
+
+    paused = lab.owner.post(f"{url}/pause").json()
+    assert paused["next_run_at"] is None and shown() == [None, None]
+    resumed, nine = at_nine(lambda: lab.owner.post(f"{url}/resume"))
+    assert next_run_of(resumed) in nine
+
+    before = datetime.now(UTC)
+    redeployed = lab.owner.post(f"{url}/deploy").json()
+    after = datetime.now(UTC)
+    evening_times = {next_time_of_day(18, 30, before), next_time_of_day(18, 30, after)}
+    assert next_run_of(redeployed) in evening_times and set(shown()) <= evening_times
+
+
+def test_the_list_tells_each_workflows_next_run(lab: Lab) -> None:
+    def deployed(name: str, **fields: Any) -> str:
+        url = f"{lab.url}/{lab.create(document(name, **fields))['id']}"
+        assert lab.owner.post(f"{url}/deploy").status_code == 200
+        return url
+
+    lab.create(document("never deployed", schedule=preset("daily")))
+    deployed("hourly", schedule=preset("hourly"), start_date="2099-01-01T00:30:00Z")
+    edited = deployed("edited", schedule=preset("daily"), start_date="2099-02-01T00:00:00Z")
+    lab.owner.put(edited, json={"document": document("edited", start_date="2099-03-01T00:00Z")})
+    paused = deployed("paused", schedule=preset("daily"), start_date="2099-01-01T00:00:00Z")
+    lab.owner.post(f"{paused}/pause")
+    deployed("once", schedule=once("2099-05-01T12:00:00+02:00"))
+    deployed("manual")
+
+    listed = lab.owner.get(lab.url).json()
+
+    assert {workflow["name"]: next_run_of(workflow) for workflow in listed} == {
+        "edited": utc(2099, 2, 1),
+        "hourly": utc(2099, 1, 1, 1),
+        "manual": None,
+        "never deployed": None,
+        "once": utc(2099, 5, 1, 10),
+        "paused": None,
+    }
+    for workflow in listed:
+        read = lab.owner.get(f"{lab.url}/{workflow['id']}").json()
+        assert read["next_run_at"] == workflow["next_run_at"]
 
 
 def test_an_unreachable_airflow_is_a_502_that_says_what_happened(lab: Lab) -> None:

@@ -172,6 +172,20 @@ BROKEN_REPOSITORIES: list[tuple[str, Callable[[Path], None], list[str]]] = [
         ],
     ),
     (
+        "dataset format on a list rather than on its items",
+        lambda repo: _edit(
+            repo / OP / "model.py",
+            "    times: int",
+            '    sources: list[str] = Field(default=[], json_schema_extra={"format":'
+            ' "flowui-dataset"})\n    times: int',
+        ),
+        [
+            f'{OP}/model.py: InputModel at /properties/sources: format "flowui-dataset" marks'
+            " a dataset id and belongs on a str field (for a list of datasets:"
+            " list[Annotated[str, Field(json_schema_extra={...})]])"
+        ],
+    ),
+    (
         "class named unlike its folder",
         lambda repo: _edit(repo / OP / "operator.py", "class HelloOperator", "class HiOperator"),
         [f"{OP}/operator.py:6: class HiOperator must be named like its folder: HelloOperator"],

@@ -288,7 +288,7 @@ BROKEN_WORKFLOWS: list[tuple[str, Mutation, list[tuple[str, str]]]] = [
         lambda doc: _inputs(doc, "split").pop("path"),
         [
             (
-                "/tasks/1/inputs",
+                "/tasks/1/inputs/path",
                 'input "path" of SplitOperator is required:'
                 " give it a value, a binding or a parameter",
             )

@@ -40,9 +40,7 @@ export function SignInPage() {
                 {error}
               </Alert>
             )}
-            {mode === "up" && (
-              <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} />
-            )}
+            {mode === "up" && <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} />}
             <TextInput
               label="E-mail"
               type="email"

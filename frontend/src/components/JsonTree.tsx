@@ -20,7 +20,17 @@ export function JsonTree({ value, openDepth = 2, ...rest }: Props) {
   );
 }
 
-function JsonNode({ name, value, depth, openDepth }: { name: string | null; value: unknown; depth: number; openDepth: number }) {
+function JsonNode({
+  name,
+  value,
+  depth,
+  openDepth,
+}: {
+  name: string | null;
+  value: unknown;
+  depth: number;
+  openDepth: number;
+}) {
   const [open, setOpen] = useState(depth < openDepth);
   const label = name === null ? null : <span style={{ color: "#5c5f66" }}>{name}: </span>;
   if (value === null || typeof value !== "object") {
@@ -43,7 +53,9 @@ function JsonNode({ name, value, depth, openDepth }: { name: string | null; valu
         aria-label={`${open ? "Fold" : "Unfold"} ${name ?? "value"}`}
         style={{ fontFamily: "inherit", fontSize: "inherit" }}
       >
-        <span aria-hidden style={{ display: "inline-block", width: 12 }}>{open ? "▾" : "▸"}</span>
+        <span aria-hidden style={{ display: "inline-block", width: 12 }}>
+          {open ? "▾" : "▸"}
+        </span>
         {label}
         {opening}
         {!open && ` … ${entries.length} ${entries.length === 1 ? "item" : "items"} ${closing}`}
@@ -61,7 +73,8 @@ function JsonNode({ name, value, depth, openDepth }: { name: string | null; valu
 }
 
 function JsonLeaf({ value }: { value: unknown }) {
-  if (typeof value === "string") return <span style={{ color: "#2b8a3e", whiteSpace: "pre-wrap" }}>{JSON.stringify(value)}</span>;
+  if (typeof value === "string")
+    return <span style={{ color: "#2b8a3e", whiteSpace: "pre-wrap" }}>{JSON.stringify(value)}</span>;
   if (typeof value === "number") return <span style={{ color: "#1864ab" }}>{value}</span>;
   if (typeof value === "boolean") return <span style={{ color: "#862e9c" }}>{String(value)}</span>;
   return <span style={{ color: "#868e96" }}>null</span>;

@@ -35,3 +35,10 @@ export function useBlobUrl(blob: Blob | undefined, type?: string): string | unde
 export function baseName(path: string): string {
   return path.split("/").filter(Boolean).pop() ?? path;
 }
+
+/** A file's size as people read it: "812 B", "3.4 KiB", "12.0 MiB". */
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}

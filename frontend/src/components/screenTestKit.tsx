@@ -27,9 +27,14 @@ export function serveApi(routes: ApiRoute[]): ApiCall[] {
     const call = { method: request.method, path: url.pathname, search: url.search, request };
     calls.push(call);
     const route = routes.find(
-      ([method, path]) => method === request.method && (typeof path === "string" ? path === url.pathname : path.test(url.pathname)),
+      ([method, path]) =>
+        method === request.method && (typeof path === "string" ? path === url.pathname : path.test(url.pathname)),
     );
-    const answer = route ? (typeof route[2] === "function" ? route[2](call) : route[2]) : { status: 404, body: notFound(url.pathname) };
+    const answer = route
+      ? typeof route[2] === "function"
+        ? route[2](call)
+        : route[2]
+      : { status: 404, body: notFound(url.pathname) };
     const status = answer.status ?? 200;
     if (status === 204) return new Response(null, { status });
     const text = answer.text ?? JSON.stringify(answer.body);
@@ -68,5 +73,9 @@ export function renderScreen(element: ReactElement, { url, pattern }: { url: str
 
 function ShowLocation() {
   const location = useLocation();
-  return <div data-testid="location" hidden>{location.pathname + location.search}</div>;
+  return (
+    <div data-testid="location" hidden>
+      {location.pathname + location.search}
+    </div>
+  );
 }

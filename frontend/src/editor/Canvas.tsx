@@ -160,7 +160,10 @@ export function Canvas({ workspaceId }: Props) {
   const onDelete: OnDelete = useCallback(({ nodes: gone, edges: cut }) => {
     const store = useEditor.getState();
     store.edit((current) => {
-      let next = removeTasks(current, gone.map((n) => n.id));
+      let next = removeTasks(
+        current,
+        gone.map((n) => n.id),
+      );
       for (const edge of cut) {
         const [source, target] = edge.id.split(EDGE_SEPARATOR);
         next = disconnect(next, source, target);
@@ -268,7 +271,12 @@ export function Canvas({ workspaceId }: Props) {
     >
       <Background />
       <Controls aria-label="Zoom and fit" />
-      <MiniMap pannable zoomable ariaLabel="Mini map" nodeColor={(node) => (node as TaskFlowNode).data.look.background} />
+      <MiniMap
+        pannable
+        zoomable
+        ariaLabel="Mini map"
+        nodeColor={(node) => (node as TaskFlowNode).data.look.background}
+      />
     </ReactFlow>
   );
 }

@@ -29,6 +29,8 @@ test("opening a workflow asks for the operators at once, not after the workflow 
 
   expect(screen.getByLabelText("Loading the workflow")).toBeInTheDocument();
   await waitFor(() =>
-    expect(asked).toEqual(expect.arrayContaining(["GET /api/workspaces/1/workflows/7", "GET /api/workspaces/1/operators"])),
+    expect(asked).toEqual(
+      expect.arrayContaining(["GET /api/workspaces/1/workflows/7", "GET /api/workspaces/1/operators"]),
+    ),
   );
 });

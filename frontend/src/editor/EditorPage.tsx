@@ -6,8 +6,8 @@ import { Link, useParams } from "react-router-dom";
 
 import { useEditorActions } from "./actions";
 import { Canvas } from "./Canvas";
-import { emptyDocument, moveTasks } from "./document";
-import { layoutPositions } from "./layout";
+import { emptyDocument } from "./document";
+import { prepareLoaded } from "./layout";
 import { operatorRefOf, type OperatorSummary } from "./operators";
 import { Palette } from "./Palette";
 import { ProblemsList } from "./ProblemsList";
@@ -16,7 +16,6 @@ import { RunDialog } from "./RunDialog";
 import { SidePanel } from "./SidePanel";
 import { useEditor } from "./store";
 import { Toolbar } from "./Toolbar";
-import type { WorkflowDoc } from "./types";
 import { VersionsDialog } from "./VersionsDialog";
 import { useEditorShortcuts } from "./useEditorShortcuts";
 
@@ -29,13 +28,6 @@ export function EditorPage() {
       <Editor workspaceId={workspaceId} workflowId={workflowId} />
     </ReactFlowProvider>
   );
-}
-
-/** A document as loaded: tasks without a position are laid out (no undo step). */
-export function prepareLoaded(raw: Record<string, unknown>): WorkflowDoc {
-  const doc = { ...raw, tasks: Array.isArray(raw.tasks) ? raw.tasks : [] } as WorkflowDoc;
-  const placed = doc.tasks.every((t) => typeof t.ui?.x === "number" && typeof t.ui?.y === "number");
-  return placed ? doc : moveTasks(doc, layoutPositions(doc, "TB"));
 }
 
 function Editor({ workspaceId, workflowId }: { workspaceId: number; workflowId: number | null }) {
@@ -167,6 +159,7 @@ function EditorScreen({ workspaceId, info }: { workspaceId: number; info: Return
         </Box>
       </Box>
       <RunDialog
+        workspaceId={workspaceId}
         opened={runOpened}
         onClose={() => setRunOpened(false)}
         info={workflowId !== null ? info : undefined}

@@ -3,16 +3,17 @@
 import { Box, Button, Group, SegmentedControl, Select, Stack, Text } from "@mantine/core";
 import Form from "@rjsf/mantine";
 import type { RJSFSchema } from "@rjsf/utils";
-import validator from "@rjsf/validator-ajv8";
 import { useEffect, useMemo, useRef, useState } from "react";
 
 import { compatibleOutputs, typeLabel, type UpstreamCandidate } from "./compatibility";
 import { updateWorkflow } from "./document";
 import type { EditorProblem } from "./problems";
+import { schemaFormValidator, schemaFormWidgets, transformSchemaErrors } from "./schemaForm";
 import { useEditor } from "./store";
 import { inputMode, type InputMode, type JsonSchema, type TaskInput, type WorkflowDoc } from "./types";
 
 interface Props {
+  workspaceId: number;
   taskId: string;
   name: string;
   schema: JsonSchema;
@@ -26,7 +27,18 @@ interface Props {
 
 const UI_SCHEMA = { "ui:submitButtonOptions": { norender: true } };
 
-export function InputField({ taskId, name, schema, defs, required, input, upstream, parameters, problems }: Props) {
+export function InputField({
+  workspaceId,
+  taskId,
+  name,
+  schema,
+  defs,
+  required,
+  input,
+  upstream,
+  parameters,
+  problems,
+}: Props) {
   const docMode = inputMode(input);
   const [mode, setMode] = useState<InputMode>(docMode);
   useEffect(() => setMode(docMode), [docMode, taskId]);
@@ -66,12 +78,14 @@ export function InputField({ taskId, name, schema, defs, required, input, upstre
         />
       </Group>
       {mode === "value" && (
-        <ValueForm taskId={taskId} name={name} schema={schema} defs={defs} input={input} />
+        <ValueForm workspaceId={workspaceId} taskId={taskId} name={name} schema={schema} defs={defs} input={input} />
       )}
       {mode === "upstream" && (
         <UpstreamSelect taskId={taskId} name={name} schema={schema} defs={defs} input={input} upstream={upstream} />
       )}
-      {mode === "param" && <ParamSelect taskId={taskId} name={name} schema={schema} input={input} parameters={parameters} />}
+      {mode === "param" && (
+        <ParamSelect taskId={taskId} name={name} schema={schema} input={input} parameters={parameters} />
+      )}
       {problems.map((problem, i) => (
         <Text key={i} size="xs" c="red" role="alert" data-testid={`input-problem-${name}`}>
           {problem.message}
@@ -81,7 +95,14 @@ export function InputField({ taskId, name, schema, defs, required, input, upstre
   );
 }
 
-function ValueForm({ taskId, name, schema, defs, input }: Pick<Props, "taskId" | "name" | "schema" | "defs" | "input">) {
+function ValueForm({
+  workspaceId,
+  taskId,
+  name,
+  schema,
+  defs,
+  input,
+}: Pick<Props, "workspaceId" | "taskId" | "name" | "schema" | "defs" | "input">) {
   const setInput = useEditor((s) => s.setInput);
   const formSchema = useMemo(
     () => ({ title: name, ...withoutNull(schema), ...(defs ? { $defs: defs } : {}) }) as RJSFSchema,
@@ -95,20 +116,23 @@ function ValueForm({ taskId, name, schema, defs, input }: Pick<Props, "taskId" |
   };
   return (
     <Box onKeyDownCapture={touch} onPointerDownCapture={touch} onPasteCapture={touch} onDropCapture={touch}>
-    <Form
-      schema={formSchema}
-      uiSchema={UI_SCHEMA}
-      validator={validator}
-      formData={value}
-      idPrefix={`task-${taskId}-${name}`}
-      liveValidate="onChange"
-      showErrorList={false}
-      onChange={(event) => {
-        const next = event.formData;
-        if (!touched.current || JSON.stringify(next) === JSON.stringify(value)) return;
-        setInput(taskId, name, next === undefined ? undefined : { value: next });
-      }}
-    />
+      <Form
+        schema={formSchema}
+        uiSchema={UI_SCHEMA}
+        validator={schemaFormValidator}
+        widgets={schemaFormWidgets}
+        formContext={{ workspaceId }}
+        transformErrors={transformSchemaErrors}
+        formData={value}
+        idPrefix={`task-${taskId}-${name}`}
+        liveValidate="onChange"
+        showErrorList={false}
+        onChange={(event) => {
+          const next = event.formData;
+          if (!touched.current || JSON.stringify(next) === JSON.stringify(value)) return;
+          setInput(taskId, name, next === undefined ? undefined : { value: next });
+        }}
+      />
     </Box>
   );
 }
@@ -126,7 +150,10 @@ function UpstreamSelect({
   const setInput = useEditor((s) => s.setInput);
   const options = useMemo(() => compatibleOutputs(schema, defs, upstream), [schema, defs, upstream]);
   const current = input && "from" in input ? `${input.from}${SEP}${input.output}` : null;
-  const data = options.map((o) => ({ value: `${o.taskId}${SEP}${o.output}`, label: `${o.taskId} → ${o.output} (${o.type})` }));
+  const data = options.map((o) => ({
+    value: `${o.taskId}${SEP}${o.output}`,
+    label: `${o.taskId} → ${o.output} (${o.type})`,
+  }));
   if (current && !data.some((d) => d.value === current) && input && "from" in input) {
     data.unshift({ value: current, label: `${input.from} → ${input.output} (does not fit)` });
   }

@@ -5,7 +5,13 @@ import type { OperatorSummary } from "./operators";
 import { Palette } from "./Palette";
 import { renderWithProviders, standInServer } from "./testing";
 
-function operator(id: number, name: string, label: string, tags: string[], extra: Partial<OperatorSummary> = {}): OperatorSummary {
+function operator(
+  id: number,
+  name: string,
+  label: string,
+  tags: string[],
+  extra: Partial<OperatorSummary> = {},
+): OperatorSummary {
   return {
     id,
     repository_id: 1,
@@ -73,7 +79,11 @@ test("with a thousand operators only the visible part is rendered, and search an
   // Scrolled to the end: the last ones are there, the first ones gone.
   const list = screen.getByTestId("palette-list");
   let scrolled = 1000 * 52; // jsdom lays nothing out: the offset is stood in for
-  Object.defineProperty(list, "scrollTop", { configurable: true, get: () => scrolled, set: (v: number) => (scrolled = v) });
+  Object.defineProperty(list, "scrollTop", {
+    configurable: true,
+    get: () => scrolled,
+    set: (v: number) => (scrolled = v),
+  });
   fireEvent.scroll(list);
   expect(await screen.findByTestId("palette-item-Bulk0999Operator")).toBeInTheDocument();
   expect(screen.queryByTestId("palette-item-Bulk0000Operator")).not.toBeInTheDocument();

@@ -106,7 +106,11 @@ function OperatorDetails({ operator, workspaceId }: { operator: OperatorSummary;
       </Text>
       <Text size="sm">{operator.description || "No description."}</Text>
       {detail.isPending && detail.fetchStatus !== "idle" && <Loader size="xs" />}
-      {detail.isError && <Text size="xs" c="red">Could not load its inputs and outputs: hover again to retry.</Text>}
+      {detail.isError && (
+        <Text size="xs" c="red">
+          Could not load its inputs and outputs: hover again to retry.
+        </Text>
+      )}
       {detail.data && (
         <>
           <FieldList title="Inputs" schema={detail.data.input_schema} />

@@ -14,7 +14,7 @@ interface Props {
 }
 
 function propertiesOf(parameters: JsonSchema | undefined): Record<string, JsonSchema> {
-  return ((parameters?.properties as Record<string, JsonSchema> | undefined) ?? {});
+  return (parameters?.properties as Record<string, JsonSchema> | undefined) ?? {};
 }
 
 /** The default typed as the parameter's type (an unparsable number leaves no default). */
@@ -31,7 +31,8 @@ export function parseDefault(type: ParamType, text: string): unknown {
 export function ParametersEditor({ parameters, onChange, error }: Props) {
   const properties = propertiesOf(parameters);
   const [newName, setNewName] = useState("");
-  const write = (next: Record<string, JsonSchema>) => onChange({ ...(parameters ?? {}), type: "object", properties: next });
+  const write = (next: Record<string, JsonSchema>) =>
+    onChange({ ...(parameters ?? {}), type: "object", properties: next });
   const rename = (from: string, to: string) => {
     if (!to || (to !== from && to in properties)) return;
     write(Object.fromEntries(Object.entries(properties).map(([k, v]) => [k === from ? to : k, v])));
@@ -49,7 +50,9 @@ export function ParametersEditor({ parameters, onChange, error }: Props) {
         </Text>
       )}
       {Object.entries(properties).map(([name, schema]) => {
-        const type = (TYPES as readonly string[]).includes(schema.type as string) ? (schema.type as ParamType) : "string";
+        const type = (TYPES as readonly string[]).includes(schema.type as string)
+          ? (schema.type as ParamType)
+          : "string";
         const setSchema = (next: JsonSchema) => write({ ...properties, [name]: next });
         return (
           <Group key={name} gap={4} wrap="nowrap" align="flex-end" data-testid={`parameter-${name}`}>

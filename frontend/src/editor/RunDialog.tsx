@@ -2,20 +2,21 @@
 import { Alert, Button, Group, Modal, Stack, Text } from "@mantine/core";
 import Form from "@rjsf/mantine";
 import type { RJSFSchema } from "@rjsf/utils";
-import validator from "@rjsf/validator-ajv8";
 import { useState } from "react";
 
 import type { WorkflowInfo } from "./queries";
+import { schemaFormValidator, schemaFormWidgets, transformSchemaErrors } from "./schemaForm";
 import { useDoc, useEditor } from "./store";
 
 interface Props {
+  workspaceId: number;
   opened: boolean;
   onClose(): void;
   info: WorkflowInfo | undefined;
   onRun(parameters: Record<string, unknown>): Promise<boolean>;
 }
 
-export function RunDialog({ opened, onClose, info, onRun }: Props) {
+export function RunDialog({ workspaceId, opened, onClose, info, onRun }: Props) {
   const doc = useDoc();
   const unsaved = useEditor((s) => s.workflowId === null || s.history.present !== s.savedDoc);
   const [parameters, setParameters] = useState<Record<string, unknown>>({});
@@ -46,7 +47,10 @@ export function RunDialog({ opened, onClose, info, onRun }: Props) {
         {!hasParameters && <Text size="sm">This workflow has no run parameters.</Text>}
         <Form
           schema={schema}
-          validator={validator}
+          validator={schemaFormValidator}
+          widgets={schemaFormWidgets}
+          formContext={{ workspaceId }}
+          transformErrors={transformSchemaErrors}
           formData={parameters}
           onChange={(event) => setParameters((event.formData ?? {}) as Record<string, unknown>)}
           onSubmit={(event) => void submit((event.formData ?? {}) as Record<string, unknown>)}

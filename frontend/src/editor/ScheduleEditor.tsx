@@ -7,12 +7,16 @@ import { PRESETS, type Preset, type Schedule } from "./types";
 
 /** A readable description of a cron expression, or the reason it is not valid. */
 export function describeCron(expression: string): { text: string; valid: boolean } {
-  if (!expression.trim()) return { text: "Write a cron expression, e.g. */15 * * * * (every 15 minutes).", valid: false };
+  if (!expression.trim())
+    return { text: "Write a cron expression, e.g. */15 * * * * (every 15 minutes).", valid: false };
   if (expression.trim().split(/\s+/).length !== 5) {
     return { text: "A cron expression has five fields: minute hour day-of-month month day-of-week.", valid: false };
   }
   try {
-    return { text: cronstrue.toString(expression, { throwExceptionOnParseError: true, use24HourTimeFormat: true }), valid: true };
+    return {
+      text: cronstrue.toString(expression, { throwExceptionOnParseError: true, use24HourTimeFormat: true }),
+      valid: true,
+    };
   } catch (error) {
     return { text: `Not a valid cron expression: ${String(error).replace(/^Error: /, "")}`, valid: false };
   }

@@ -19,7 +19,13 @@ export function ShortcutsHelp({ opened, onChange }: { opened: boolean; onChange(
   return (
     <Popover opened={opened} onChange={onChange} position="bottom-end" withArrow shadow="md">
       <Popover.Target>
-        <ActionIcon variant="default" size="lg" aria-label="Keyboard shortcuts" onClick={() => onChange(!opened)} data-testid="shortcuts-button">
+        <ActionIcon
+          variant="default"
+          size="lg"
+          aria-label="Keyboard shortcuts"
+          onClick={() => onChange(!opened)}
+          data-testid="shortcuts-button"
+        >
           ?
         </ActionIcon>
       </Popover.Target>

@@ -35,16 +35,31 @@ const detail = {
       label: { type: "string", title: "Label" },
       enabled: { type: "boolean", title: "Enabled" },
       mode: { type: "string", title: "Mode", enum: ["fast", "slow"] },
+      source: { type: "string", title: "Source", format: "flowui-dataset" },
     },
     required: ["index"],
   },
   output_schema: { type: "object", properties: { count: { type: "integer" }, note: { type: "string" } } },
 };
 
+const dataset = (id: number, name: string, storage_id: string) => ({
+  id,
+  name,
+  storage_id,
+  filename: `${name}.csv`,
+  content_type: "text/csv",
+  size: 120,
+  sha256: "0".repeat(64),
+  created_at: "2026-11-20T10:00:00Z",
+  created_by: "ana@example.com",
+});
+const datasets = [dataset(1, "sales", "upload-5a1e5"), dataset(2, "customers", "upload-c0570")];
+
 beforeEach(() => {
   standInServer([
     [/GET \/api\/workspaces\/1\/operators$/, () => [summary]],
     [/GET \/api\/workspaces\/1\/operators\/7$/, () => detail],
+    [/GET \/api\/workspaces\/1\/datasets$/, () => datasets],
   ]);
   useEditor.getState().load(buildLargeWorkflow(3, ref), 5);
 });
@@ -57,7 +72,9 @@ test("the selected task's form edits its inputs in the document, one undo step p
   expect(label).toHaveValue("step 2");
   await userEvent.clear(label);
   await userEvent.type(label, "renamed");
-  await waitFor(() => expect(useEditor.getState().history.present.tasks[2].inputs!.label).toEqual({ value: "renamed" }));
+  await waitFor(() =>
+    expect(useEditor.getState().history.present.tasks[2].inputs!.label).toEqual({ value: "renamed" }),
+  );
   expect(useEditor.getState().history.past).toHaveLength(1); // typing coalesces into one step
 
   useEditor.getState().undo();
@@ -93,4 +110,24 @@ test("with nothing selected, the panel edits the workflow's settings", async () 
   await userEvent.type(cron, "61 * * * *");
   expect(await screen.findByText(/Not a valid cron expression/)).toBeInTheDocument();
   expect(useEditor.getState().history.present.schedule).toEqual({ type: "cron", expression: "61 * * * *" });
+});
+
+test("a dataset input offers the workspace's datasets by name and keeps the picked one's id", async () => {
+  useEditor.getState().select(["t1"]);
+  renderWithProviders(<SidePanel workspaceId={1} />);
+
+  const source = await screen.findByRole("combobox", { name: "Source" });
+  await userEvent.type(source, "cust");
+  const options = await screen.findAllByRole("option");
+  expect(options.map((option) => option.textContent)).toEqual(["customersupload-c0570"]);
+  await userEvent.click(options[0]);
+  await waitFor(() =>
+    expect(useEditor.getState().history.present.tasks[1].inputs!.source).toEqual({ value: "upload-c0570" }),
+  );
+  expect(screen.getByText("customers (customers.csv)")).toBeInTheDocument();
+
+  await userEvent.clear(source);
+  await userEvent.type(source, "../etc");
+  expect(await screen.findByText(/must be a dataset id/, { selector: `#${source.id}-error` })).toBeInTheDocument();
+  expect(source).toHaveAttribute("aria-invalid", "true");
 });

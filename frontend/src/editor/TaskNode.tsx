@@ -54,7 +54,13 @@ export const TaskNode = memo(function TaskNode({ data, selected }: NodeProps<Tas
           </Text>
         </Box>
         {problems > 0 && (
-          <Badge color="red" size="sm" circle data-testid={`task-problems-${taskId}`} aria-label={`${problems} problems`}>
+          <Badge
+            color="red"
+            size="sm"
+            circle
+            data-testid={`task-problems-${taskId}`}
+            aria-label={`${problems} problems`}
+          >
             {problems}
           </Badge>
         )}

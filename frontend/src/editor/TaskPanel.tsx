@@ -25,7 +25,10 @@ export function TaskPanel({ workspaceId, taskId }: { workspaceId: number; taskId
     const up = ancestors(doc, taskId);
     return doc.tasks.filter((t) => up.has(t.id)); // in the document's order
   }, [doc, taskId]);
-  const details = useOperatorDetails(workspaceId, upstreamTasks.map((t) => t.operator));
+  const details = useOperatorDetails(
+    workspaceId,
+    upstreamTasks.map((t) => t.operator),
+  );
   const upstream: UpstreamCandidate[] = useMemo(
     () =>
       upstreamTasks.map((t) => ({
@@ -93,6 +96,7 @@ export function TaskPanel({ workspaceId, taskId }: { workspaceId: number; taskId
           {Object.entries(properties).map(([name, schema]) => (
             <InputField
               key={`${taskId}:${name}`}
+              workspaceId={workspaceId}
               taskId={taskId}
               name={name}
               schema={schema}

@@ -30,7 +30,10 @@ export function TaskSettings({ task, operatorResources, problems }: Props) {
   const set = (field: string, patch: Partial<WorkflowTask>) =>
     edit((doc) => updateTask(doc, task.id, patch), `settings:${task.id}:${field}`);
   const errorOf = (field: string) =>
-    problems.filter((p) => p.target.field === field).map((p) => p.message).join("; ") || undefined;
+    problems
+      .filter((p) => p.target.field === field)
+      .map((p) => p.message)
+      .join("; ") || undefined;
   const number = (value: string | number) => (typeof value === "number" ? value : undefined);
   const resources = task.resources ?? null;
   const setResources = (next: ContainerResources) => set("resources", { resources: next });
@@ -91,7 +94,10 @@ export function TaskSettings({ task, operatorResources, problems }: Props) {
                 min={1}
                 value={resources[kind]?.cpu ?? ""}
                 onChange={(v) =>
-                  setResources({ ...resources, [kind]: { memory: resources[kind]?.memory ?? 256, cpu: number(v) ?? 1 } })
+                  setResources({
+                    ...resources,
+                    [kind]: { memory: resources[kind]?.memory ?? 256, cpu: number(v) ?? 1 },
+                  })
                 }
               />
               <NumberInput
@@ -104,7 +110,12 @@ export function TaskSettings({ task, operatorResources, problems }: Props) {
               />
             </Group>
           ))}
-          <NumberInput label="GPUs" min={0} value={resources.gpu ?? 0} onChange={(v) => setResources({ ...resources, gpu: number(v) ?? 0 })} />
+          <NumberInput
+            label="GPUs"
+            min={0}
+            value={resources.gpu ?? 0}
+            onChange={(v) => setResources({ ...resources, gpu: number(v) ?? 0 })}
+          />
           {errorOf("resources") && (
             <Text size="xs" c="red">
               {errorOf("resources")}

@@ -42,7 +42,13 @@ export function Toolbar({ workspaceId, saving, onSave, onValidate, onRun, onVers
 
   return (
     <Group gap={6} px="sm" py={6} wrap="nowrap" style={{ borderBottom: "1px solid var(--mantine-color-gray-3)" }}>
-      <Button component={Link} to={`/w/${workspaceId}/workflows`} variant="subtle" size="xs" aria-label="Back to the workflows">
+      <Button
+        component={Link}
+        to={`/w/${workspaceId}/workflows`}
+        variant="subtle"
+        size="xs"
+        aria-label="Back to the workflows"
+      >
         ← Workflows
       </Button>
       <Text fw={700} truncate maw={260} data-testid="editor-title">
@@ -55,12 +61,26 @@ export function Toolbar({ workspaceId, saving, onSave, onValidate, onRun, onVers
       )}
       <Group gap={4} ml="auto" wrap="nowrap">
         <Tooltip label="Undo (Ctrl+Z)">
-          <ActionIcon variant="default" size="lg" aria-label="Undo" onClick={undo} disabled={!canUndo} data-testid="undo-button">
+          <ActionIcon
+            variant="default"
+            size="lg"
+            aria-label="Undo"
+            onClick={undo}
+            disabled={!canUndo}
+            data-testid="undo-button"
+          >
             ↶
           </ActionIcon>
         </Tooltip>
         <Tooltip label="Redo (Ctrl+Shift+Z)">
-          <ActionIcon variant="default" size="lg" aria-label="Redo" onClick={redo} disabled={!canRedo} data-testid="redo-button">
+          <ActionIcon
+            variant="default"
+            size="lg"
+            aria-label="Redo"
+            onClick={redo}
+            disabled={!canRedo}
+            data-testid="redo-button"
+          >
             ↷
           </ActionIcon>
         </Tooltip>

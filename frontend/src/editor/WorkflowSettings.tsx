@@ -38,7 +38,12 @@ export function WorkflowSettings() {
         onChange={(event) => set("description", { description: event.currentTarget.value })}
         error={errorOf("description")}
       />
-      <TagsInput label="Tags" value={doc.tags ?? []} onChange={(tags) => set("tags", { tags })} error={errorOf("tags")} />
+      <TagsInput
+        label="Tags"
+        value={doc.tags ?? []}
+        onChange={(tags) => set("tags", { tags })}
+        error={errorOf("tags")}
+      />
       <ScheduleEditor
         schedule={doc.schedule ?? { type: "none" }}
         onChange={(schedule) => set("schedule", { schedule })}

@@ -101,7 +101,9 @@ export function useEditorActions(workspaceId: number) {
       const id = current.id;
       try {
         if (current.deployed_version !== current.current_version) {
-          useEditor.getState().setNotice({ kind: "info", text: `Deploying version ${current.current_version} to Airflow…` });
+          useEditor
+            .getState()
+            .setNotice({ kind: "info", text: `Deploying version ${current.current_version} to Airflow…` });
           current = await deployWorkflow(workspaceId, id);
         }
         if (current.is_paused) current = await resumeWorkflow(workspaceId, id);

@@ -24,11 +24,18 @@ test("only outputs whose type fits the input are offered", () => {
   expect(names({ type: "string" })).toEqual(["train_path", "maybe_path", "anything"]);
   expect(names({ type: "number" })).toEqual(["rows", "ratio", "anything"]); // integer fits number
   expect(names({ type: "integer" })).toEqual(["rows", "anything"]);
-  expect(names({ type: "array", items: { type: "number" } })).toEqual(["names", "counts", "anything"].filter((n) => n !== "names"));
+  expect(names({ type: "array", items: { type: "number" } })).toEqual(
+    ["names", "counts", "anything"].filter((n) => n !== "names"),
+  );
   expect(names({ $ref: "#/$defs/Obj" }, { Obj: { type: "object" } })).toEqual(["info", "anything"]);
   expect(names({ type: "string", enum: ["a", "b"] })).toEqual(["train_path", "maybe_path", "anything"]);
   expect(names({})).toHaveLength(8); // an unconstrained input takes anything
-  expect(names({ anyOf: [{ type: "string" }, { type: "integer" }] })).toEqual(["train_path", "rows", "maybe_path", "anything"]);
+  expect(names({ anyOf: [{ type: "string" }, { type: "integer" }] })).toEqual([
+    "train_path",
+    "rows",
+    "maybe_path",
+    "anything",
+  ]);
 });
 
 test("tasks without a known output schema offer nothing", () => {

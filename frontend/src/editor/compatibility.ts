@@ -44,7 +44,8 @@ export function alternatives(schema: unknown, defs: Defs, depth = 0): Alternativ
   if (Array.isArray(schema.allOf) && schema.allOf.length === 1) return alternatives(schema.allOf[0], defs, depth + 1);
   const declared = schema.type;
   if (typeof declared === "string") return [[declared, schema]];
-  if (Array.isArray(declared)) return declared.filter((t): t is string => typeof t === "string").map((t) => [t, schema]);
+  if (Array.isArray(declared))
+    return declared.filter((t): t is string => typeof t === "string").map((t) => [t, schema]);
   let values = Array.isArray(schema.enum) ? schema.enum : null;
   if (values === null && "const" in schema) values = [schema.const];
   if (values && values.length) return [...new Set(values.map(jsonType))].map((t) => [t, schema]);

@@ -60,7 +60,12 @@ test("connect adds an explicit dependency but never a duplicate or a cycle", () 
 
 test("edges are bindings and explicit dependencies, one per task pair", () => {
   const edges = documentEdges(connect(ml, "load", "report"));
-  expect(edges).toContainEqual({ source: "split", target: "train", inputs: ["train_path", "target_column"], explicit: false });
+  expect(edges).toContainEqual({
+    source: "split",
+    target: "train",
+    inputs: ["train_path", "target_column"],
+    explicit: false,
+  });
   expect(edges).toContainEqual({ source: "load", target: "report", inputs: [], explicit: true });
   expect(edges).toHaveLength(6);
   expect([...ancestors(ml, "evaluate")].sort()).toEqual(["load", "split", "train"]);

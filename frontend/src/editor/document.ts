@@ -1,12 +1,6 @@
 // Pure edits of a workflow document: each returns a new document (untouched tasks keep their
 // identity, so the canvas redraws only what changed) and never mutates its argument.
-import {
-  isBinding,
-  type OperatorRef,
-  type TaskInput,
-  type WorkflowDoc,
-  type WorkflowTask,
-} from "./types";
+import { isBinding, type OperatorRef, type TaskInput, type WorkflowDoc, type WorkflowTask } from "./types";
 
 export const TASK_ID_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,99}$/;
 
@@ -97,7 +91,10 @@ function dropReferences(task: WorkflowTask, drop: (source: string) => boolean): 
     next = { ...next, inputs };
   }
   if (task.depends_on?.some(drop)) {
-    next = withDependsOn(next, task.depends_on.filter((source) => !drop(source)));
+    next = withDependsOn(
+      next,
+      task.depends_on.filter((source) => !drop(source)),
+    );
   }
   return next;
 }
@@ -183,12 +180,7 @@ export function disconnect(doc: WorkflowDoc, source: string, target: string): Wo
  * explicit depends_on on it redundant, so it goes; unbinding the last input from a task keeps
  * the edge as an explicit dependency, so the graph does not change under the user's eyes.
  */
-export function setInput(
-  doc: WorkflowDoc,
-  taskId: string,
-  name: string,
-  input: TaskInput | undefined,
-): WorkflowDoc {
+export function setInput(doc: WorkflowDoc, taskId: string, name: string, input: TaskInput | undefined): WorkflowDoc {
   return mapTask(doc, taskId, (task) => {
     const before = task.inputs?.[name];
     if (JSON.stringify(before) === JSON.stringify(input)) return task;
@@ -197,7 +189,10 @@ export function setInput(
     else inputs[name] = input;
     let next: WorkflowTask = { ...task, inputs };
     if (isBinding(input) && next.depends_on?.includes(input.from)) {
-      next = withDependsOn(next, next.depends_on.filter((source) => source !== input.from));
+      next = withDependsOn(
+        next,
+        next.depends_on.filter((source) => source !== input.from),
+      );
     }
     if (isBinding(before) && !(isBinding(input) && input.from === before.from)) {
       const stillBound = Object.values(inputs).some((i) => isBinding(i) && i.from === before.from);

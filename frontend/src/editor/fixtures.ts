@@ -5,7 +5,10 @@ import type { WorkflowDoc, WorkflowTask } from "./types";
  * A workflow of `n` tasks in a chain (t0 -> t1 -> ...), each with literal inputs and its
  * position in `ui`, for the editor's tests and the GUI benchmark (a 300-task workflow).
  */
-export function buildLargeWorkflow(n: number, operator = { repository: "bench", name: "StepOperator", version: "1.0.0" }): WorkflowDoc {
+export function buildLargeWorkflow(
+  n: number,
+  operator = { repository: "bench", name: "StepOperator", version: "1.0.0" },
+): WorkflowDoc {
   const tasks: WorkflowTask[] = [];
   for (let i = 0; i < n; i++) {
     tasks.push({

@@ -1,7 +1,7 @@
 // Auto-layout with dagre: top-to-bottom or left-to-right.
 import dagre from "@dagrejs/dagre";
 
-import { documentEdges } from "./document";
+import { documentEdges, moveTasks } from "./document";
 import type { WorkflowDoc } from "./types";
 
 export type Direction = "TB" | "LR";
@@ -26,4 +26,11 @@ export function layoutPositions(doc: WorkflowDoc, direction: Direction): Record<
     positions[task.id] = { x: node.x - NODE_WIDTH / 2, y: node.y - NODE_HEIGHT / 2 };
   }
   return positions;
+}
+
+/** A document as loaded: tasks without a position are laid out (no undo step). */
+export function prepareLoaded(raw: Record<string, unknown>): WorkflowDoc {
+  const doc = { ...raw, tasks: Array.isArray(raw.tasks) ? raw.tasks : [] } as WorkflowDoc;
+  const placed = doc.tasks.every((t) => typeof t.ui?.x === "number" && typeof t.ui?.y === "number");
+  return placed ? doc : moveTasks(doc, layoutPositions(doc, "TB"));
 }

@@ -28,8 +28,12 @@ test("filters 1,000 operators by every word of the query, case-insensitively", (
   // each word on its own: "12" matches 12, 112, 120..129, 212, ..., 912
   expect(filterOperators(thousand, "step 12")).toHaveLength(20);
   expect(filterOperators(thousand, "ODD step 12")).toHaveLength(5);
-  expect(filterOperators(thousand, "repo_1 odd").every((o) => o.repository === "repo_1" && o.tags[0] === "odd")).toBe(true);
-  expect(filterOperators(thousand, "number 5 even")).toHaveLength(filterOperators(thousand, "number 5").filter((o) => o.id % 2 === 0).length);
+  expect(filterOperators(thousand, "repo_1 odd").every((o) => o.repository === "repo_1" && o.tags[0] === "odd")).toBe(
+    true,
+  );
+  expect(filterOperators(thousand, "number 5 even")).toHaveLength(
+    filterOperators(thousand, "number 5").filter((o) => o.id % 2 === 0).length,
+  );
   expect(filterOperators(thousand, "nothing-matches")).toEqual([]);
 });
 
@@ -43,7 +47,11 @@ test("groups by repository then first tag", () => {
 test("the style gives the label, colours and an icon text", () => {
   const look = operatorStyle({
     name: "SplitDatasetOperator",
-    style: { node_label: "Train/test split", node_style: { backgroundColor: "#e0e7ff", color: "#312e81" }, icon_class_name: "fa-solid fa-code-branch" },
+    style: {
+      node_label: "Train/test split",
+      node_style: { backgroundColor: "#e0e7ff", color: "#312e81" },
+      icon_class_name: "fa-solid fa-code-branch",
+    },
   });
   expect(look).toEqual({ label: "Train/test split", background: "#e0e7ff", color: "#312e81", icon: "CB" });
   expect(operatorStyle({ name: "Plain", style: {} }).label).toBe("Plain");

@@ -62,12 +62,18 @@ export function useOperatorDetail(workspaceId: number, operatorId: number | unde
 /** The details of several operators (by reference), as a map by operator key. */
 export function useOperatorDetails(workspaceId: number, refs: readonly OperatorRef[]): Map<string, OperatorDetail> {
   const index = useOperatorIndex(workspaceId);
-  const ids = [...new Set(refs.map((ref) => index.get(operatorKey(ref))?.id).filter((id): id is number => id !== undefined))];
+  const ids = [
+    ...new Set(refs.map((ref) => index.get(operatorKey(ref))?.id).filter((id): id is number => id !== undefined)),
+  ];
   const results = useQueries({ queries: ids.map((id) => operatorDetailQuery(workspaceId, id)) });
   const data = results.map((result) => result.data);
   const dataKey = data.map((d) => d?.id ?? "").join(",");
-  // eslint-disable-next-line react-hooks/exhaustive-deps
-  return useMemo(() => new Map(data.filter((d): d is OperatorDetail => !!d).map((d) => [operatorKey(d), d])), [dataKey]);
+  return useMemo(
+    () => new Map(data.filter((d): d is OperatorDetail => !!d).map((d) => [operatorKey(d), d])),
+    // The map changes when the set of loaded details does, not with each new results array.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [dataKey],
+  );
 }
 
 export function useWorkflow(workspaceId: number, workflowId: number | null) {
@@ -89,7 +95,12 @@ export type WorkflowInfo = Schemas["WorkflowDetail"] | Schemas["WorkflowSaved"];
 export async function saveWorkflow(workspaceId: number, workflowId: number | null, doc: WorkflowDoc) {
   const body = { document: doc as unknown as Record<string, unknown> };
   if (workflowId === null) {
-    return unwrap(await api.POST("/api/workspaces/{workspace_id}/workflows", { params: { path: { workspace_id: workspaceId } }, body }));
+    return unwrap(
+      await api.POST("/api/workspaces/{workspace_id}/workflows", {
+        params: { path: { workspace_id: workspaceId } },
+        body,
+      }),
+    );
   }
   return unwrap(
     await api.PUT("/api/workspaces/{workspace_id}/workflows/{workflow_id}", {
@@ -129,6 +140,14 @@ export async function startRun(workspaceId: number, workflowId: number, paramete
     await api.POST("/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs", {
       params: { path: { workspace_id: workspaceId, workflow_id: workflowId } },
       body: { parameters },
+    }),
+  );
+}
+
+export async function fetchVersion(workspaceId: number, workflowId: number, number: number) {
+  return unwrap(
+    await api.GET("/api/workspaces/{workspace_id}/workflows/{workflow_id}/versions/{number}", {
+      params: { path: { workspace_id: workspaceId, workflow_id: workflowId, number } },
     }),
   );
 }

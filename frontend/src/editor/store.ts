@@ -29,6 +29,8 @@ export interface EditorState {
 
   load(doc: WorkflowDoc, workflowId: number | null): void;
   markSaved(workflowId: number, doc: WorkflowDoc): void;
+  /** Puts another document (an older version) in the editor as one undo step. */
+  replaceDocument(doc: WorkflowDoc, notice: Notice): void;
   /** Applies a pure edit as one undo step (or merged with the previous one of the same key). */
   edit(change: (doc: WorkflowDoc) => WorkflowDoc, coalesceKey?: string): void;
   addTask(operator: OperatorRef, position: { x: number; y: number }): string;
@@ -89,6 +91,11 @@ export const useEditor = create<EditorState>()((set, get) => ({
 
   markSaved(workflowId, doc) {
     set({ workflowId, savedDoc: doc });
+  },
+
+  replaceDocument(doc, notice) {
+    get().edit(() => doc);
+    set({ selected: [], selectedEdges: [], problems: [], armedInput: null, notice });
   },
 
   edit(change, coalesceKey) {
@@ -171,7 +178,10 @@ export const useEditor = create<EditorState>()((set, get) => ({
     set({
       selected: ids,
       selectedEdges: [],
-      clipboard: clipboard.map((task) => ({ ...task, ui: { ...task.ui, x: (task.ui?.x ?? 0) + 40, y: (task.ui?.y ?? 0) + 40 } })),
+      clipboard: clipboard.map((task) => ({
+        ...task,
+        ui: { ...task.ui, x: (task.ui?.x ?? 0) + 40, y: (task.ui?.y ?? 0) + 40 },
+      })),
     });
   },
 

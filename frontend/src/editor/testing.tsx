@@ -22,7 +22,10 @@ export function standInServer(routes: [RegExp, (request: Request) => unknown][])
     const line = `${request.method} ${url.pathname}`;
     for (const [pattern, answer] of routes) {
       if (pattern.test(line)) {
-        return new Response(JSON.stringify(answer(request)), { status: 200, headers: { "Content-Type": "application/json" } });
+        return new Response(JSON.stringify(answer(request)), {
+          status: 200,
+          headers: { "Content-Type": "application/json" },
+        });
       }
     }
     const body = { error: { status: 404, code: "not_found", message: `no route ${line}`, details: [] } };

@@ -45,8 +45,10 @@ export function markdownBlocks(source: string): Block[] {
 /** `code`, **bold** and *italics* as elements; the rest stays text. */
 function inline(text: string): ReactNode[] {
   return text.split(/(`[^`]+`|\*\*[^*]+\*\*|\*[^*]+\*)/g).map((part, index) => {
-    if (part.startsWith("`") && part.endsWith("`") && part.length > 1) return <Code key={index}>{part.slice(1, -1)}</Code>;
-    if (part.startsWith("**") && part.endsWith("**") && part.length > 3) return <strong key={index}>{part.slice(2, -2)}</strong>;
+    if (part.startsWith("`") && part.endsWith("`") && part.length > 1)
+      return <Code key={index}>{part.slice(1, -1)}</Code>;
+    if (part.startsWith("**") && part.endsWith("**") && part.length > 3)
+      return <strong key={index}>{part.slice(2, -2)}</strong>;
     if (part.startsWith("*") && part.endsWith("*") && part.length > 1) return <em key={index}>{part.slice(1, -1)}</em>;
     return part;
   });

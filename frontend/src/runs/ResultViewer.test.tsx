@@ -16,7 +16,11 @@ test("a CSV result is shown as a table with its header", async () => {
   show("csv", "tables/metrics.csv", 'metric,value\naccuracy,0.93\n"f1, macro","0.9"\n');
 
   const table = await screen.findByTestId("result-csv-table");
-  expect(within(table).getAllByRole("columnheader").map((cell) => cell.textContent)).toEqual(["metric", "value"]);
+  expect(
+    within(table)
+      .getAllByRole("columnheader")
+      .map((cell) => cell.textContent),
+  ).toEqual(["metric", "value"]);
   expect(within(table).getAllByRole("row")).toHaveLength(3);
   expect(within(table).getByText("f1, macro")).toBeInTheDocument();
 });
@@ -31,7 +35,11 @@ test("a CSV result shows its first 200 rows only", async () => {
 });
 
 test("markdown is rendered without ever injecting its HTML", async () => {
-  show("md", "notes.md", "# Findings\n\n<img src=x onerror=\"alert(1)\">\n\n- **good** model\n- <script>alert(2)</script>\n");
+  show(
+    "md",
+    "notes.md",
+    '# Findings\n\n<img src=x onerror="alert(1)">\n\n- **good** model\n- <script>alert(2)</script>\n',
+  );
 
   const viewer = await screen.findByTestId("result-viewer");
   expect(await within(viewer).findByRole("heading", { name: "Findings" })).toBeInTheDocument();

@@ -3,6 +3,7 @@
 // with the token and shown through srcdoc or blob URLs; no result's markup ever runs here.
 import { Alert, Box, Code, Loader, ScrollArea, Table, Text } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
+import { useMemo } from "react";
 
 import { api, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
@@ -36,10 +37,13 @@ export function isViewable(fileType: string): boolean {
 /** Fetches a result file with the token: the raw bytes. */
 export async function fetchResultFile(task: TaskRef, path: string): Promise<Blob> {
   return unwrap(
-    await api.GET("/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs/{run_id}/tasks/{task_id}/results/{path}", {
-      params: { path: { ...taskPath(task), path } },
-      parseAs: "blob",
-    }),
+    await api.GET(
+      "/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs/{run_id}/tasks/{task_id}/results/{path}",
+      {
+        params: { path: { ...taskPath(task), path } },
+        parseAs: "blob",
+      },
+    ),
   ) as Blob;
 }
 
@@ -60,15 +64,31 @@ export function ResultViewer({ task, fileType, path }: Props) {
   });
 
   return (
-    <Box data-testid="result-viewer" data-file-type={fileType} style={{ flex: 1, minHeight: 0, display: "flex", flexDirection: "column" }}>
+    <Box
+      data-testid="result-viewer"
+      data-file-type={fileType}
+      style={{ flex: 1, minHeight: 0, display: "flex", flexDirection: "column" }}
+    >
       {file.isPending && <Loader size="sm" aria-label={`Loading ${path}`} />}
-      {file.isError && <ApiErrorAlert error={file.error} title={`${path} cannot be shown`} onRetry={() => file.refetch()} />}
+      {file.isError && (
+        <ApiErrorAlert error={file.error} title={`${path} cannot be shown`} onRetry={() => file.refetch()} />
+      )}
       {file.data && <ResultContent fileType={fileType} path={path} blob={file.data.blob} text={file.data.text} />}
     </Box>
   );
 }
 
-function ResultContent({ fileType, path, blob, text }: { fileType: string; path: string; blob: Blob; text: string | null }) {
+function ResultContent({
+  fileType,
+  path,
+  blob,
+  text,
+}: {
+  fileType: string;
+  path: string;
+  blob: Blob;
+  text: string | null;
+}) {
   const url = useBlobUrl(fileType in BLOB_TYPES ? blob : undefined, BLOB_TYPES[fileType]);
   if (text !== null) {
     if (fileType === "html") {
@@ -78,7 +98,13 @@ function ResultContent({ fileType, path, blob, text }: { fileType: string; path:
           title={`Result ${path}`}
           sandbox=""
           srcDoc={text}
-          style={{ flex: 1, minHeight: 420, width: "100%", border: "1px solid var(--mantine-color-gray-3)", background: "white" }}
+          style={{
+            flex: 1,
+            minHeight: 420,
+            width: "100%",
+            border: "1px solid var(--mantine-color-gray-3)",
+            background: "white",
+          }}
         />
       );
     }
@@ -96,7 +122,13 @@ function ResultContent({ fileType, path, blob, text }: { fileType: string; path:
     return <iframe title={`Result ${path}`} src={url} style={{ flex: 1, minHeight: 480, width: "100%", border: 0 }} />;
   }
   if (fileType in BLOB_TYPES) {
-    return <img src={url} alt={`Result ${path}`} style={{ maxWidth: "100%", objectFit: "contain", alignSelf: "flex-start" }} />;
+    return (
+      <img
+        src={url}
+        alt={`Result ${path}`}
+        style={{ maxWidth: "100%", objectFit: "contain", alignSelf: "flex-start" }}
+      />
+    );
   }
   return (
     <Alert color="gray">
@@ -140,13 +172,17 @@ function CsvTable({ text }: { text: string }) {
 }
 
 function JsonResult({ text }: { text: string }) {
-  try {
-    return <JsonTree value={JSON.parse(text)} />;
-  } catch {
-    return (
-      <Code block style={{ whiteSpace: "pre-wrap" }}>
-        {text}
-      </Code>
-    );
-  }
+  const parsed = useMemo(() => {
+    try {
+      return { value: JSON.parse(text) as unknown };
+    } catch {
+      return null; // not JSON after all: shown as text
+    }
+  }, [text]);
+  if (parsed) return <JsonTree value={parsed.value} />;
+  return (
+    <Code block style={{ whiteSpace: "pre-wrap" }}>
+      {text}
+    </Code>
+  );
 }

@@ -1,5 +1,18 @@
 // A workflow's runs, newest first: filter by state, page through, open one in the monitor.
-import { Anchor, Breadcrumbs, Button, Code, Container, Group, Loader, SegmentedControl, Stack, Table, Text, Title } from "@mantine/core";
+import {
+  Anchor,
+  Breadcrumbs,
+  Button,
+  Code,
+  Container,
+  Group,
+  Loader,
+  SegmentedControl,
+  Stack,
+  Table,
+  Text,
+  Title,
+} from "@mantine/core";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 
@@ -34,7 +47,11 @@ export function RunHistory() {
         await api.GET("/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs", {
           params: {
             path: { workspace_id: workspaceId, workflow_id: workflowId },
-            query: { state: state ? [state as RunStateFilter] : undefined, limit: RUNS_PAGE_SIZE, offset: page * RUNS_PAGE_SIZE },
+            query: {
+              state: state ? [state as RunStateFilter] : undefined,
+              limit: RUNS_PAGE_SIZE,
+              offset: page * RUNS_PAGE_SIZE,
+            },
           },
         }),
       ),
@@ -72,18 +89,29 @@ export function RunHistory() {
         <Group justify="space-between">
           <Title order={3}>Runs of {workflow.data?.name ?? "the workflow"}</Title>
           <Group>
-            <Button variant="light" component={Link} to={`/w/${workspaceId}/workflows/${workflowId}/edit`} data-testid="history-edit">
+            <Button
+              variant="light"
+              component={Link}
+              to={`/w/${workspaceId}/workflows/${workflowId}/edit`}
+              data-testid="history-edit"
+            >
               Edit workflow
             </Button>
             {canWrite && workflow.data && (
-              <Button onClick={() => runNow.mutate(workflow.data)} loading={runNow.isPending} data-testid="history-run-now">
+              <Button
+                onClick={() => runNow.mutate(workflow.data)}
+                loading={runNow.isPending}
+                data-testid="history-run-now"
+              >
                 Run now
               </Button>
             )}
           </Group>
         </Group>
         {workflow.isError && <ApiErrorAlert error={workflow.error} onRetry={() => workflow.refetch()} />}
-        {runNow.isError && <ApiErrorAlert title="The run did not start" error={runNow.error} onClose={() => runNow.reset()} />}
+        {runNow.isError && (
+          <ApiErrorAlert title="The run did not start" error={runNow.error} onClose={() => runNow.reset()} />
+        )}
         <SegmentedControl
           w="fit-content"
           value={state ?? "all"}
@@ -119,12 +147,24 @@ export function RunHistory() {
               {runs.data.map((run) => {
                 const to = runMonitorPath(workspaceId, workflowId, run.run_id);
                 return (
-                  <Table.Tr key={run.run_id} data-testid={`run-row-${run.run_id}`} style={{ cursor: "pointer" }} onClick={() => navigate(to)}>
+                  <Table.Tr
+                    key={run.run_id}
+                    data-testid={`run-row-${run.run_id}`}
+                    style={{ cursor: "pointer" }}
+                    onClick={() => navigate(to)}
+                  >
                     <Table.Td>
                       <RunStateBadge state={run.state} />
                     </Table.Td>
                     <Table.Td>
-                      <Anchor component={Link} to={to} size="sm" ff="monospace" onClick={(e) => e.stopPropagation()} aria-label={`Open run ${run.run_id}`}>
+                      <Anchor
+                        component={Link}
+                        to={to}
+                        size="sm"
+                        ff="monospace"
+                        onClick={(e) => e.stopPropagation()}
+                        aria-label={`Open run ${run.run_id}`}
+                      >
                         {run.run_id}
                       </Anchor>
                       {run.run_type && (
@@ -137,7 +177,9 @@ export function RunHistory() {
                     <Table.Td>{formatDuration(run.duration)}</Table.Td>
                     <Table.Td>
                       {Object.keys(run.parameters).length ? (
-                        <Code style={{ whiteSpace: "pre-wrap", wordBreak: "break-all" }}>{JSON.stringify(run.parameters)}</Code>
+                        <Code style={{ whiteSpace: "pre-wrap", wordBreak: "break-all" }}>
+                          {JSON.stringify(run.parameters)}
+                        </Code>
                       ) : (
                         "—"
                       )}
@@ -150,7 +192,13 @@ export function RunHistory() {
         )}
         {(page > 0 || (runs.data?.length ?? 0) === RUNS_PAGE_SIZE) && (
           <Group>
-            <Button variant="default" size="xs" disabled={page === 0} onClick={() => go({ page: page - 1 })} data-testid="runs-newer">
+            <Button
+              variant="default"
+              size="xs"
+              disabled={page === 0}
+              onClick={() => go({ page: page - 1 })}
+              data-testid="runs-newer"
+            >
               Newer
             </Button>
             <Text size="sm">Page {page + 1}</Text>

@@ -41,8 +41,18 @@ test("a failed task is drawn in the failure colour and its log is shown when cli
       "/api/workspaces/1/workflows/7",
       {
         body: {
-          id: 7, name: "Train", description: "", tags: [], schedule: { type: "none" }, dag_id: "w7", current_version: 2,
-          deployed_version: 2, is_paused: false, created_at: "2024-01-01T00:00:00Z", updated_at: "2024-01-01T00:00:00Z", document: DOCUMENT,
+          id: 7,
+          name: "Train",
+          description: "",
+          tags: [],
+          schedule: { type: "none" },
+          dag_id: "w7",
+          current_version: 2,
+          deployed_version: 2,
+          is_paused: false,
+          created_at: "2024-01-01T00:00:00Z",
+          updated_at: "2024-01-01T00:00:00Z",
+          document: DOCUMENT,
         },
       },
     ],
@@ -51,8 +61,14 @@ test("a failed task is drawn in the failure colour and its log is shown when cli
       BASE,
       {
         body: {
-          run_id: RUN, state: "failed", run_type: "manual", parameters: {}, queued_at: null,
-          started_at: "2024-05-01T06:00:00Z", ended_at: "2024-05-01T06:00:05Z", duration: 5,
+          run_id: RUN,
+          state: "failed",
+          run_type: "manual",
+          parameters: {},
+          queued_at: null,
+          started_at: "2024-05-01T06:00:00Z",
+          ended_at: "2024-05-01T06:00:05Z",
+          duration: 5,
           tasks: [
             task("load", "success", "2024-05-01T06:00:00Z", "2024-05-01T06:00:02Z"),
             task("train", "failed", "2024-05-01T06:00:02Z", "2024-05-01T06:00:04Z"),
@@ -63,10 +79,20 @@ test("a failed task is drawn in the failure colour and its log is shown when cli
     [
       "GET",
       `${BASE}/tasks/train/log`,
-      { body: { content: "training…\nValueError: the model diverged\n", next_offset: 40, complete: true, state: "failed" } },
+      {
+        body: {
+          content: "training…\nValueError: the model diverged\n",
+          next_offset: 40,
+          complete: true,
+          state: "failed",
+        },
+      },
     ],
   ]);
-  renderScreen(<RunMonitor />, { url: `/w/1/workflows/7/runs/${ENCODED}`, pattern: "/w/:workspaceId/workflows/:workflowId/runs/:runId" });
+  renderScreen(<RunMonitor />, {
+    url: `/w/1/workflows/7/runs/${ENCODED}`,
+    pattern: "/w/:workspaceId/workflows/:workflowId/runs/:runId",
+  });
 
   const train = await screen.findByTestId("run-task-train");
   expect(train).toHaveAttribute("data-state", "failed");
@@ -87,15 +113,28 @@ test("a failed task is drawn in the failure colour and its log is shown when cli
 test("the timeline shows a bar per started task", async () => {
   serveApi([
     ["GET", "/api/workspaces/1", { body: { id: 1, name: "Lab", role: "read", created_at: "2024-01-01T00:00:00Z" } }],
-    ["GET", "/api/workspaces/1/workflows/7", { status: 404, body: { error: { status: 404, code: "not_found", message: "no workflow 7", details: [] } } }],
+    [
+      "GET",
+      "/api/workspaces/1/workflows/7",
+      { status: 404, body: { error: { status: 404, code: "not_found", message: "no workflow 7", details: [] } } },
+    ],
     [
       "GET",
       BASE,
       {
         body: {
-          run_id: RUN, state: "running", run_type: "manual", parameters: {}, queued_at: null,
-          started_at: "2024-05-01T06:00:00Z", ended_at: null, duration: null,
-          tasks: [task("load", "success", "2024-05-01T06:00:00Z", "2024-05-01T06:00:02Z"), task("train", null, null, null)],
+          run_id: RUN,
+          state: "running",
+          run_type: "manual",
+          parameters: {},
+          queued_at: null,
+          started_at: "2024-05-01T06:00:00Z",
+          ended_at: null,
+          duration: null,
+          tasks: [
+            task("load", "success", "2024-05-01T06:00:00Z", "2024-05-01T06:00:02Z"),
+            task("train", null, null, null),
+          ],
         },
       },
     ],

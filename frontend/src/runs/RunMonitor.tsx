@@ -45,13 +45,24 @@ export function RunMonitor() {
 
   return (
     <Box style={{ flex: 1, minHeight: 0, display: "flex", flexDirection: "column" }} data-testid="run-monitor">
-      <Group justify="space-between" px="md" py="xs" wrap="nowrap" style={{ borderBottom: "1px solid var(--mantine-color-gray-3)" }}>
+      <Group
+        justify="space-between"
+        px="md"
+        py="xs"
+        wrap="nowrap"
+        style={{ borderBottom: "1px solid var(--mantine-color-gray-3)" }}
+      >
         <Group gap="sm" wrap="nowrap" style={{ minWidth: 0 }}>
           <Breadcrumbs>
             <Anchor component={Link} to={`/w/${workspaceId}/workflows`} size="sm">
               Workflows
             </Anchor>
-            <Anchor component={Link} to={runHistoryPath(workspaceId, ref.workflowId)} size="sm" data-testid="run-history-link">
+            <Anchor
+              component={Link}
+              to={runHistoryPath(workspaceId, ref.workflowId)}
+              size="sm"
+              data-testid="run-history-link"
+            >
               {workflow.data?.name ?? "…"} runs
             </Anchor>
             <Text size="sm" ff="monospace" truncate maw={320} title={ref.runId}>
@@ -106,7 +117,12 @@ export function RunMonitor() {
             )}
             <div style={{ flex: 1, minHeight: 0, overflow: view === "timeline" ? "auto" : undefined }}>
               {view === "graph" ? (
-                <RunGraphView document={document} tasks={tasks} selectedTaskId={selected} onSelectTask={(task) => update({ task })} />
+                <RunGraphView
+                  document={document}
+                  tasks={tasks}
+                  selectedTaskId={selected}
+                  onSelectTask={(task) => update({ task })}
+                />
               ) : (
                 <RunTimeline
                   tasks={tasks}
@@ -118,7 +134,9 @@ export function RunMonitor() {
             </div>
           </div>
           {selected && (
-            <div style={{ width: 480, flexShrink: 0, borderLeft: "1px solid var(--mantine-color-gray-3)", minHeight: 0 }}>
+            <div
+              style={{ width: 480, flexShrink: 0, borderLeft: "1px solid var(--mantine-color-gray-3)", minHeight: 0 }}
+            >
               <TaskPanel
                 key={selected}
                 run={ref}
@@ -142,13 +160,24 @@ function CancelRun({ run }: { run: RunRef }) {
   const client = useQueryClient();
   const cancel = useMutation({
     mutationFn: async () =>
-      unwrap(await api.POST("/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs/{run_id}/cancel", { params: { path: runPath(run) } })),
+      unwrap(
+        await api.POST("/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs/{run_id}/cancel", {
+          params: { path: runPath(run) },
+        }),
+      ),
     onSuccess: () => client.invalidateQueries({ queryKey: runQueryKey(run) }),
   });
   return (
     <Group gap="xs" wrap="nowrap">
       {cancel.isError && <ApiErrorAlert error={cancel.error} onClose={() => cancel.reset()} />}
-      <Button size="xs" color="red" variant="light" loading={cancel.isPending} onClick={() => cancel.mutate()} data-testid="run-cancel">
+      <Button
+        size="xs"
+        color="red"
+        variant="light"
+        loading={cancel.isPending}
+        onClick={() => cancel.mutate()}
+        data-testid="run-cancel"
+      >
         Cancel run
       </Button>
     </Group>

@@ -30,7 +30,10 @@ export function RunTimeline({ tasks, order, selectedTaskId, onSelectTask, now = 
     );
   }
   const begin = Math.min(...starts);
-  const end = Math.max(begin + 1000, ...rows.map((task) => (task.ended_at ? Date.parse(task.ended_at) : task.started_at ? now : begin)));
+  const end = Math.max(
+    begin + 1000,
+    ...rows.map((task) => (task.ended_at ? Date.parse(task.ended_at) : task.started_at ? now : begin)),
+  );
   const span = end - begin;
   const ticks = [0, 0.25, 0.5, 0.75, 1];
 
@@ -42,7 +45,12 @@ export function RunTimeline({ tasks, order, selectedTaskId, onSelectTask, now = 
             key={tick}
             size="xs"
             c="dimmed"
-            style={{ position: "absolute", whiteSpace: "nowrap", left: `${tick * 100}%`, transform: tick === 1 ? "translateX(-100%)" : undefined }}
+            style={{
+              position: "absolute",
+              whiteSpace: "nowrap",
+              left: `${tick * 100}%`,
+              transform: tick === 1 ? "translateX(-100%)" : undefined,
+            }}
           >
             {formatDuration((span * tick) / 1000)}
           </Text>
@@ -72,9 +80,18 @@ export function RunTimeline({ tasks, order, selectedTaskId, onSelectTask, now = 
             <Text size="sm" w={LABEL_WIDTH} truncate pr="xs">
               {task.task_id}
             </Text>
-            <div style={{ position: "relative", flex: 1, height: "100%", borderLeft: "1px solid var(--mantine-color-gray-3)" }}>
+            <div
+              style={{
+                position: "relative",
+                flex: 1,
+                height: "100%",
+                borderLeft: "1px solid var(--mantine-color-gray-3)",
+              }}
+            >
               {start != null && (
-                <Tooltip label={`${stateLabel(task.state)} · ${formatDuration(task.duration ?? (stop - start) / 1000)}`}>
+                <Tooltip
+                  label={`${stateLabel(task.state)} · ${formatDuration(task.duration ?? (stop - start) / 1000)}`}
+                >
                   <div
                     style={{
                       position: "absolute",

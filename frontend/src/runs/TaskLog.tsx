@@ -72,7 +72,12 @@ export function TaskLog({ task }: { task: TaskRef }) {
         )}
       </Group>
       {error != null && <ApiErrorAlert error={error} title="The log cannot be read (still trying)" />}
-      <ScrollArea viewportRef={viewport} onScrollPositionChange={onScroll} style={{ flex: 1, minHeight: 200 }} type="auto">
+      <ScrollArea
+        viewportRef={viewport}
+        onScrollPositionChange={onScroll}
+        style={{ flex: 1, minHeight: 200 }}
+        type="auto"
+      >
         <pre
           data-testid="task-log"
           aria-label={`Log of ${taskId}`}

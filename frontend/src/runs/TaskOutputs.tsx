@@ -22,7 +22,9 @@ export function TaskOutputs({ task, state }: { task: TaskRef; state: string | nu
     if (output.error instanceof ApiError && output.error.body.status === 404) {
       return (
         <Text size="sm" c="dimmed" data-testid="task-outputs">
-          {state === "success" ? "The task produced no outputs." : "No outputs yet: a task writes them when it succeeds."}
+          {state === "success"
+            ? "The task produced no outputs."
+            : "No outputs yet: a task writes them when it succeeds."}
         </Text>
       );
     }

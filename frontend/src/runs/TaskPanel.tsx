@@ -104,7 +104,11 @@ export function TaskPanel({ run, taskId, task, operator, canRetry, tab, onTabCha
         <Tabs.Panel value="outputs" pt="xs" style={{ flex: 1, minHeight: 0, overflow: "auto" }}>
           <TaskOutputs task={ref} state={state} />
         </Tabs.Panel>
-        <Tabs.Panel value="results" pt="xs" style={{ flex: 1, minHeight: 0, overflow: "auto", display: "flex", flexDirection: "column" }}>
+        <Tabs.Panel
+          value="results"
+          pt="xs"
+          style={{ flex: 1, minHeight: 0, overflow: "auto", display: "flex", flexDirection: "column" }}
+        >
           <TaskResults task={ref} state={state} />
         </Tabs.Panel>
       </Tabs>

@@ -5,15 +5,9 @@ import { useState } from "react";
 
 import { api, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
-import { baseName, saveBlobAs } from "../components/blobFiles";
+import { baseName, formatSize, saveBlobAs } from "../components/blobFiles";
 import { fetchResultFile, fileTypeOf, isViewable, ResultViewer } from "./ResultViewer";
 import { type TaskRef, taskPath } from "./useRun";
-
-function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
 
 /** `state` is part of the query: the list is read again when the task's state changes. */
 export function TaskResults({ task, state }: { task: TaskRef; state: string | null }) {
@@ -48,7 +42,8 @@ export function TaskResults({ task, state }: { task: TaskRef; state: string | nu
     <Stack gap="sm" style={{ flex: 1, minHeight: 0 }}>
       {files.length === 0 && (
         <Text size="sm" c="dimmed">
-          No result files{state === "success" || state === "failed" ? "." : " yet: they appear when the task writes them."}
+          No result files
+          {state === "success" || state === "failed" ? "." : " yet: they appear when the task writes them."}
         </Text>
       )}
       {downloadError != null && <ApiErrorAlert error={downloadError} onClose={() => setDownloadError(null)} />}
@@ -72,7 +67,12 @@ export function TaskResults({ task, state }: { task: TaskRef; state: string | nu
                 <Table.Td>
                   <Group gap={4} justify="flex-end" wrap="nowrap">
                     {isViewable(fileTypeOf(file.path)) && file.path !== shown && (
-                      <Button size="compact-xs" variant="subtle" onClick={() => setChosen(file.path)} aria-label={`View ${file.path}`}>
+                      <Button
+                        size="compact-xs"
+                        variant="subtle"
+                        onClick={() => setChosen(file.path)}
+                        aria-label={`View ${file.path}`}
+                      >
                         View
                       </Button>
                     )}

@@ -30,7 +30,9 @@ export const NODE_HEIGHT = 64;
 export function documentTasks(document: unknown): DocumentTask[] {
   const tasks = (document as { tasks?: unknown } | null)?.tasks;
   if (!Array.isArray(tasks)) return [];
-  return tasks.filter((task): task is DocumentTask => typeof task === "object" && task !== null && typeof task.id === "string");
+  return tasks.filter(
+    (task): task is DocumentTask => typeof task === "object" && task !== null && typeof task.id === "string",
+  );
 }
 
 /** Upstream task ids of a task: the tasks its inputs are bound to, and its depends_on. */

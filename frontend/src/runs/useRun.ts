@@ -33,7 +33,11 @@ export function useRunDetail(ref: RunRef) {
   return useQuery({
     queryKey: runQueryKey(ref),
     queryFn: async () =>
-      unwrap(await api.GET("/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs/{run_id}", { params: { path: runPath(ref) } })),
+      unwrap(
+        await api.GET("/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs/{run_id}", {
+          params: { path: runPath(ref) },
+        }),
+      ),
     refetchInterval: (query) => (query.state.data && isRunFinished(query.state.data.state) ? false : RUN_POLL_MS),
     staleTime: 0,
   });

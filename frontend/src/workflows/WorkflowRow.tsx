@@ -6,7 +6,7 @@ import { Link } from "react-router-dom";
 import { api, type Schemas, unwrap } from "../api/client";
 import { RunStateBadge, formatTime, isRunFinished } from "../components/RunStateBadge";
 import { runHistoryPath, runMonitorPath } from "../runs/runLinks";
-import { describeSchedule, nextScheduledRun } from "./schedule";
+import { describeSchedule } from "./schedule";
 
 type Workflow = Schemas["WorkflowOut"];
 
@@ -21,10 +21,27 @@ interface Props {
   onDelete: () => void;
 }
 
-export function WorkflowRow({ workspaceId, workflow, canWrite, running, pausing, onRun, onSetPaused, onDelete }: Props) {
+export function WorkflowRow({
+  workspaceId,
+  workflow,
+  canWrite,
+  running,
+  pausing,
+  onRun,
+  onSetPaused,
+  onDelete,
+}: Props) {
   const name = workflow.name;
   const deployed = workflow.deployed_version != null;
-  const next = deployed && !workflow.is_paused ? nextScheduledRun(workflow.schedule) : null;
+  // The server tells it from the deployed version's schedule, as Airflow will run it.
+  const next = workflow.next_run_at ? new Date(workflow.next_run_at) : null;
+  const noNextRun = !deployed
+    ? "not deployed"
+    : workflow.is_paused
+      ? "paused"
+      : workflow.schedule.type === "none"
+        ? "manual only"
+        : "none scheduled";
 
   return (
     <Table.Tr data-testid={`workflow-row-${name}`}>
@@ -52,12 +69,24 @@ export function WorkflowRow({ workspaceId, workflow, canWrite, running, pausing,
         )}
       </Table.Td>
       <Table.Td data-testid="workflow-next-run">
-        <Tooltip label="Computed from the schedule (cron in UTC)" disabled={!next}>
-          <Text size="sm">{next ? next.toLocaleString() : "—"}</Text>
-        </Tooltip>
+        {next ? (
+          <Tooltip label={`${next.toISOString().slice(0, 16).replace("T", " ")} UTC`}>
+            <Text size="sm">{next.toLocaleString()}</Text>
+          </Tooltip>
+        ) : (
+          <Text size="sm" c="dimmed">
+            — {noNextRun}
+          </Text>
+        )}
       </Table.Td>
       <Table.Td data-testid="workflow-last-run">
-        {deployed ? <LastRun workspaceId={workspaceId} workflowId={workflow.id} /> : <Text size="sm" c="dimmed">never deployed</Text>}
+        {deployed ? (
+          <LastRun workspaceId={workspaceId} workflowId={workflow.id} />
+        ) : (
+          <Text size="sm" c="dimmed">
+            never deployed
+          </Text>
+        )}
       </Table.Td>
       <Table.Td>
         <Switch
@@ -84,7 +113,14 @@ export function WorkflowRow({ workspaceId, workflow, canWrite, running, pausing,
               </Button>
             </Tooltip>
           )}
-          <Button size="xs" variant="light" component={Link} to={`${workflow.id}/edit`} aria-label={`Edit ${name}`} data-testid={`workflow-edit-${name}`}>
+          <Button
+            size="xs"
+            variant="light"
+            component={Link}
+            to={`${workflow.id}/edit`}
+            aria-label={`Edit ${name}`}
+            data-testid={`workflow-edit-${name}`}
+          >
             Edit
           </Button>
           <Button
@@ -98,7 +134,14 @@ export function WorkflowRow({ workspaceId, workflow, canWrite, running, pausing,
             History
           </Button>
           {canWrite && (
-            <Button size="xs" variant="subtle" color="red" onClick={onDelete} aria-label={`Delete ${name}`} data-testid={`workflow-delete-${name}`}>
+            <Button
+              size="xs"
+              variant="subtle"
+              color="red"
+              onClick={onDelete}
+              aria-label={`Delete ${name}`}
+              data-testid={`workflow-delete-${name}`}
+            >
               Delete
             </Button>
           )}
@@ -128,10 +171,19 @@ function LastRun({ workspaceId, workflowId }: { workspaceId: number; workflowId:
       </Text>
     );
   }
-  if (!run) return <Text size="sm" c="dimmed">{last.isPending ? "…" : "no run yet"}</Text>;
+  if (!run)
+    return (
+      <Text size="sm" c="dimmed">
+        {last.isPending ? "…" : "no run yet"}
+      </Text>
+    );
   return (
     <Group gap={6} wrap="nowrap">
-      <Link to={runMonitorPath(workspaceId, workflowId, run.run_id)} aria-label={`Last run: ${run.state}`} style={{ textDecoration: "none" }}>
+      <Link
+        to={runMonitorPath(workspaceId, workflowId, run.run_id)}
+        aria-label={`Last run: ${run.state}`}
+        style={{ textDecoration: "none" }}
+      >
         <RunStateBadge state={run.state} />
       </Link>
       <Text size="xs" c="dimmed">

@@ -18,6 +18,7 @@ function workflow(id: number, name: string, changes: Partial<Schemas["WorkflowOu
     current_version: 1,
     deployed_version: 1,
     is_paused: false,
+    next_run_at: null,
     created_at: "2024-01-01T00:00:00Z",
     updated_at: "2024-01-01T00:00:00Z",
     ...changes,
@@ -26,7 +27,7 @@ function workflow(id: number, name: string, changes: Partial<Schemas["WorkflowOu
 
 const RUN = "manual__2024-05-01T06:00:00+00:00";
 
-test("each workflow shows its schedule in words and the state of its last run", async () => {
+test("each workflow shows its schedule in words, the server's next run and the state of its last run", async () => {
   serveApi([
     ["GET", "/api/workspaces/1", { body: WORKSPACE }],
     [
@@ -34,7 +35,10 @@ test("each workflow shows its schedule in words and the state of its last run", 
       "/api/workspaces/1/workflows",
       {
         body: [
-          workflow(7, "Nightly report", { schedule: { type: "cron", expression: "0 6 * * 1" } }),
+          workflow(7, "Nightly report", {
+            schedule: { type: "cron", expression: "0 6 * * 1" },
+            next_run_at: "2024-05-06T06:00:00Z",
+          }),
           workflow(8, "Draft", { deployed_version: null }),
           workflow(9, "Hourly sync", { schedule: { type: "preset", preset: "hourly" }, is_paused: true }),
         ],
@@ -45,7 +49,16 @@ test("each workflow shows its schedule in words and the state of its last run", 
       "/api/workspaces/1/workflows/7/runs",
       {
         body: [
-          { run_id: RUN, state: "failed", run_type: "manual", parameters: {}, queued_at: null, started_at: "2024-05-01T06:00:00Z", ended_at: null, duration: 3 },
+          {
+            run_id: RUN,
+            state: "failed",
+            run_type: "manual",
+            parameters: {},
+            queued_at: null,
+            started_at: "2024-05-01T06:00:00Z",
+            ended_at: null,
+            duration: 3,
+          },
         ],
       },
     ],
@@ -55,16 +68,21 @@ test("each workflow shows its schedule in words and the state of its last run", 
 
   const nightly = await screen.findByTestId("workflow-row-Nightly report");
   expect(within(nightly).getByTestId("workflow-schedule")).toHaveTextContent("At 06:00, only on Monday");
+  expect(within(nightly).getByTestId("workflow-next-run")).toHaveTextContent(
+    new Date("2024-05-06T06:00:00Z").toLocaleString(),
+  );
   expect(await within(nightly).findByTestId("run-state")).toHaveTextContent("failed");
   expect(within(nightly).getByRole("switch", { name: "Pause Nightly report" })).toBeChecked();
 
   const draft = screen.getByTestId("workflow-row-Draft");
   expect(within(draft).getByTestId("workflow-schedule")).toHaveTextContent("Manual only");
   expect(within(draft).getByTestId("workflow-last-run")).toHaveTextContent("never deployed");
+  expect(within(draft).getByTestId("workflow-next-run")).toHaveTextContent("not deployed");
 
   const hourly = screen.getByTestId("workflow-row-Hourly sync");
   expect(within(hourly).getByTestId("workflow-schedule")).toHaveTextContent("Every hour");
   expect(within(hourly).getByRole("switch", { name: "Resume Hourly sync" })).not.toBeChecked();
+  expect(within(hourly).getByTestId("workflow-next-run")).toHaveTextContent("paused");
   expect(await within(hourly).findByTestId("workflow-last-run")).toHaveTextContent("no run yet");
 });
 
@@ -76,7 +94,19 @@ test("Run deploys a workflow that was never deployed, starts it and opens its mo
     [
       "POST",
       "/api/workspaces/1/workflows/8/runs",
-      { status: 201, body: { run_id: RUN, state: "queued", run_type: "manual", parameters: {}, queued_at: null, started_at: null, ended_at: null, duration: null } },
+      {
+        status: 201,
+        body: {
+          run_id: RUN,
+          state: "queued",
+          run_type: "manual",
+          parameters: {},
+          queued_at: null,
+          started_at: null,
+          ended_at: null,
+          duration: null,
+        },
+      },
     ],
   ]);
   renderScreen(<WorkflowsList />, { url: "/w/1/workflows", pattern: "/w/:workspaceId/workflows" });
@@ -97,7 +127,21 @@ test("a run refused by the server says why and what to do", async () => {
     ["GET", "/api/workspaces/1", { body: WORKSPACE }],
     ["GET", "/api/workspaces/1/workflows", { body: [workflow(7, "Nightly report", {})] }],
     ["GET", "/api/workspaces/1/workflows/7/runs", { body: [] }],
-    ["POST", "/api/workspaces/1/workflows/7/runs", { status: 422, body: { error: { status: 422, code: "invalid", message: "the run parameters are invalid", details: [{ where: "/body/parameters/size", message: "must be > 0" }] } } }],
+    [
+      "POST",
+      "/api/workspaces/1/workflows/7/runs",
+      {
+        status: 422,
+        body: {
+          error: {
+            status: 422,
+            code: "invalid",
+            message: "the run parameters are invalid",
+            details: [{ where: "/body/parameters/size", message: "must be > 0" }],
+          },
+        },
+      },
+    ],
   ]);
   renderScreen(<WorkflowsList />, { url: "/w/1/workflows", pattern: "/w/:workspaceId/workflows" });
 

@@ -22,7 +22,12 @@ export function useRunWorkflowNow(workspaceId: number) {
       if (workflow.deployed_version !== workflow.current_version) {
         unwrap(await api.POST("/api/workspaces/{workspace_id}/workflows/{workflow_id}/deploy", { params }));
       }
-      return unwrap(await api.POST("/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs", { params, body: { parameters: {} } }));
+      return unwrap(
+        await api.POST("/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs", {
+          params,
+          body: { parameters: {} },
+        }),
+      );
     },
     onSuccess: async (run, workflow) => {
       await client.invalidateQueries({ queryKey: ["workspaces", workspaceId, "workflows"] });
@@ -50,7 +55,11 @@ export function useDeleteWorkflow(workspaceId: number) {
   const client = useQueryClient();
   return useMutation({
     mutationFn: async (workflow: Workflow) =>
-      unwrap(await api.DELETE("/api/workspaces/{workspace_id}/workflows/{workflow_id}", { params: workflowPath(workspaceId, workflow) })),
+      unwrap(
+        await api.DELETE("/api/workspaces/{workspace_id}/workflows/{workflow_id}", {
+          params: workflowPath(workspaceId, workflow),
+        }),
+      ),
     onSuccess: () => client.invalidateQueries({ queryKey: ["workspaces", workspaceId, "workflows"] }),
   });
 }

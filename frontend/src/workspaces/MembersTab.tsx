@@ -47,7 +47,11 @@ export function MembersTab({ workspaceId, role }: Props) {
   });
   const remove = useMutation({
     mutationFn: async (userId: number) =>
-      unwrap(await api.DELETE("/api/workspaces/{workspace_id}/members/{user_id}", { params: { path: { ...path, user_id: userId } } })),
+      unwrap(
+        await api.DELETE("/api/workspaces/{workspace_id}/members/{user_id}", {
+          params: { path: { ...path, user_id: userId } },
+        }),
+      ),
     onSuccess: async (_, userId) => {
       setRemoving(null);
       if (userId === me.data?.id) {
@@ -83,7 +87,12 @@ export function MembersTab({ workspaceId, role }: Props) {
             return (
               <Table.Tr key={member.user_id} data-testid={`member-row-${member.email}`}>
                 <Table.Td>
-                  {member.display_name} {isMe && <Badge size="xs" variant="outline">you</Badge>}
+                  {member.display_name}{" "}
+                  {isMe && (
+                    <Badge size="xs" variant="outline">
+                      you
+                    </Badge>
+                  )}
                 </Table.Td>
                 <Table.Td>{member.email}</Table.Td>
                 <Table.Td>
@@ -97,7 +106,9 @@ export function MembersTab({ workspaceId, role }: Props) {
                     aria-label={`Role of ${member.email}`}
                     data-testid={`member-role-${member.email}`}
                     onChange={(value) =>
-                      value && value !== member.role && changeRole.mutate({ userId: member.user_id, newRole: value as Role })
+                      value &&
+                      value !== member.role &&
+                      changeRole.mutate({ userId: member.user_id, newRole: value as Role })
                     }
                   />
                 </Table.Td>
@@ -152,7 +163,12 @@ function InviteMember({ workspaceId, role }: Props) {
   });
   const invite = useMutation({
     mutationFn: async () =>
-      unwrap(await api.POST("/api/workspaces/{workspace_id}/invitations", { params: { path }, body: { email: email.trim(), role: newRole } })),
+      unwrap(
+        await api.POST("/api/workspaces/{workspace_id}/invitations", {
+          params: { path },
+          body: { email: email.trim(), role: newRole },
+        }),
+      ),
     onSuccess: () => {
       setEmail("");
       return client.invalidateQueries({ queryKey: ["workspaces", workspaceId, "invitations"] });

@@ -13,15 +13,24 @@ test("an import refused with 422 lists every problem under its operator, and for
       {
         status: 422,
         body: apiError(422, "the operators repository is invalid (3 problems)", [
-          { where: "/operators/TrainModelOperator", message: "operators/TrainModelOperator/model.py:12: InputModel is missing" },
-          { where: "/operators/TrainModelOperator", message: "operators/TrainModelOperator/metadata.json: style.icon is not a string" },
+          {
+            where: "/operators/TrainModelOperator",
+            message: "operators/TrainModelOperator/model.py:12: InputModel is missing",
+          },
+          {
+            where: "/operators/TrainModelOperator",
+            message: "operators/TrainModelOperator/metadata.json: style.icon is not a string",
+          },
           { where: "/operators/Split~1Operator", message: "operators/Split/operator.py: no operator class" },
           { where: "config.toml", message: "config.toml: VERSION is missing" },
         ]),
       },
     ],
   ]);
-  renderScreen(<RepositoriesTab workspaceId={1} role="admin" />, { url: "/w/1/settings", pattern: "/w/:workspaceId/settings" });
+  renderScreen(<RepositoriesTab workspaceId={1} role="admin" />, {
+    url: "/w/1/settings",
+    pattern: "/w/:workspaceId/settings",
+  });
 
   await userEvent.type(screen.getByTestId("repo-import-source"), "https://example.org/broken.git");
   await userEvent.type(screen.getByTestId("repo-import-ref"), "v2");
@@ -51,9 +60,16 @@ test("removing a repository in use says which workflows use it", async () => {
       {
         body: [
           {
-            id: 3, name: "flowui_examples", source: "/opt/examples", current_version: "0.1.0", operator_count: 9,
-            created_at: "2024-01-01T00:00:00Z", updated_at: "2024-01-01T00:00:00Z",
-            versions: [{ version: "0.1.0", ref: null, commit: null, imported_at: "2024-01-01T00:00:00Z", operator_count: 9 }],
+            id: 3,
+            name: "flowui_examples",
+            source: "/opt/examples",
+            current_version: "0.1.0",
+            operator_count: 9,
+            created_at: "2024-01-01T00:00:00Z",
+            updated_at: "2024-01-01T00:00:00Z",
+            versions: [
+              { version: "0.1.0", ref: null, commit: null, imported_at: "2024-01-01T00:00:00Z", operator_count: 9 },
+            ],
           },
         ],
       },
@@ -63,13 +79,18 @@ test("removing a repository in use says which workflows use it", async () => {
       "/api/workspaces/1/repositories/3",
       {
         status: 409,
-        body: apiError(409, "repository 'flowui_examples' is used by the workflows 'Iris': remove its operators first", [
-          { where: "/workflows/5", message: "workflow 'Iris' uses operators of flowui_examples" },
-        ]),
+        body: apiError(
+          409,
+          "repository 'flowui_examples' is used by the workflows 'Iris': remove its operators first",
+          [{ where: "/workflows/5", message: "workflow 'Iris' uses operators of flowui_examples" }],
+        ),
       },
     ],
   ]);
-  renderScreen(<RepositoriesTab workspaceId={1} role="owner" />, { url: "/w/1/settings", pattern: "/w/:workspaceId/settings" });
+  renderScreen(<RepositoriesTab workspaceId={1} role="owner" />, {
+    url: "/w/1/settings",
+    pattern: "/w/:workspaceId/settings",
+  });
 
   const row = await screen.findByTestId("repository-row-flowui_examples");
   expect(within(row).getByTestId("repository-operator-count")).toHaveTextContent("9");

@@ -1,12 +1,24 @@
 // The workspace's operators repositories: import from a git URL or path at a ref, upgrade to
 // another ref, remove (refused while workflows use it).
-import { Badge, Button, Group, Modal, PasswordInput, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import {
+  Badge,
+  Button,
+  Group,
+  Modal,
+  PasswordInput,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+  Tooltip,
+} from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
 import { api, type Schemas, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
-import { ConfirmDialog } from "../components/ConfirmDialog";
+import { ConfirmActionDialog } from "../components/ConfirmDialog";
 import { RepositoryImportProblems } from "./RepositoryImportProblems";
 import { roleAllows } from "./useWorkspace";
 
@@ -24,7 +36,11 @@ export function RepositoriesTab({ workspaceId, role }: Props) {
   const repositories = useQuery({
     queryKey: ["workspaces", workspaceId, "repositories"],
     queryFn: async () =>
-      unwrap(await api.GET("/api/workspaces/{workspace_id}/repositories", { params: { path: { workspace_id: workspaceId } } })),
+      unwrap(
+        await api.GET("/api/workspaces/{workspace_id}/repositories", {
+          params: { path: { workspace_id: workspaceId } },
+        }),
+      ),
   });
 
   return (
@@ -103,8 +119,12 @@ export function RepositoriesTab({ workspaceId, role }: Props) {
         </Table>
       )}
       {canManage && <ImportRepository workspaceId={workspaceId} />}
-      {upgrading && <UpgradeRepository workspaceId={workspaceId} repository={upgrading} onClose={() => setUpgrading(null)} />}
-      {removing && <RemoveRepository workspaceId={workspaceId} repository={removing} onClose={() => setRemoving(null)} />}
+      {upgrading && (
+        <UpgradeRepository workspaceId={workspaceId} repository={upgrading} onClose={() => setUpgrading(null)} />
+      )}
+      {removing && (
+        <RemoveRepository workspaceId={workspaceId} repository={removing} onClose={() => setRemoving(null)} />
+      )}
     </Stack>
   );
 }
@@ -171,7 +191,12 @@ function ImportRepository({ workspaceId }: { workspaceId: number }) {
               onChange={(e) => setToken(e.currentTarget.value)}
               data-testid="repo-import-token"
             />
-            <Button type="submit" loading={importing.isPending} disabled={!source.trim()} data-testid="repo-import-submit">
+            <Button
+              type="submit"
+              loading={importing.isPending}
+              disabled={!source.trim()}
+              data-testid="repo-import-submit"
+            >
               Import
             </Button>
           </Group>
@@ -185,14 +210,23 @@ function ImportRepository({ workspaceId }: { workspaceId: number }) {
       {importing.isError && <RepositoryImportProblems error={importing.error} />}
       {importing.isSuccess && (
         <Text size="sm" c="green.8" role="status" data-testid="repo-import-success">
-          Imported {importing.data.name} {importing.data.current_version} with {importing.data.operator_count} operators.
+          Imported {importing.data.name} {importing.data.current_version} with {importing.data.operator_count}{" "}
+          operators.
         </Text>
       )}
     </Stack>
   );
 }
 
-function UpgradeRepository({ workspaceId, repository, onClose }: { workspaceId: number; repository: Repository; onClose: () => void }) {
+function UpgradeRepository({
+  workspaceId,
+  repository,
+  onClose,
+}: {
+  workspaceId: number;
+  repository: Repository;
+  onClose: () => void;
+}) {
   const client = useQueryClient();
   const [ref, setRef] = useState("");
   const [token, setToken] = useState("");
@@ -253,31 +287,30 @@ function UpgradeRepository({ workspaceId, repository, onClose }: { workspaceId: 
   );
 }
 
-function RemoveRepository({ workspaceId, repository, onClose }: { workspaceId: number; repository: Repository; onClose: () => void }) {
-  const client = useQueryClient();
-  const remove = useMutation({
-    mutationFn: async () =>
-      unwrap(
-        await api.DELETE("/api/workspaces/{workspace_id}/repositories/{repository_id}", {
-          params: { path: { workspace_id: workspaceId, repository_id: repository.id } },
-        }),
-      ),
-    onSuccess: async () => {
-      await client.invalidateQueries({ queryKey: ["workspaces", workspaceId] });
-      onClose();
-    },
-  });
+function RemoveRepository({
+  workspaceId,
+  repository,
+  onClose,
+}: {
+  workspaceId: number;
+  repository: Repository;
+  onClose: () => void;
+}) {
   return (
-    <ConfirmDialog
-      opened
+    <ConfirmActionDialog
       title={`Remove ${repository.name}?`}
       confirmLabel="Remove"
-      busy={remove.isPending}
-      error={remove.error}
-      onCancel={onClose}
-      onConfirm={() => remove.mutate()}
+      action={async () =>
+        unwrap(
+          await api.DELETE("/api/workspaces/{workspace_id}/repositories/{repository_id}", {
+            params: { path: { workspace_id: workspaceId, repository_id: repository.id } },
+          }),
+        )
+      }
+      invalidates={["workspaces", workspaceId]}
+      onClose={onClose}
     >
       Its operators disappear from the palette. Workflows that use them must be changed first.
-    </ConfirmDialog>
+    </ConfirmActionDialog>
   );
 }

@@ -6,7 +6,7 @@ import { type FormEvent, useState } from "react";
 
 import { api, type Schemas, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
-import { ConfirmDialog } from "../components/ConfirmDialog";
+import { ConfirmActionDialog } from "../components/ConfirmDialog";
 import { roleAllows } from "./useWorkspace";
 
 type Secret = Schemas["SecretOut"];
@@ -23,7 +23,9 @@ export function SecretsTab({ workspaceId, role }: Props) {
   const secrets = useQuery({
     queryKey: ["workspaces", workspaceId, "secrets"],
     queryFn: async () =>
-      unwrap(await api.GET("/api/workspaces/{workspace_id}/secrets", { params: { path: { workspace_id: workspaceId } } })),
+      unwrap(
+        await api.GET("/api/workspaces/{workspace_id}/secrets", { params: { path: { workspace_id: workspaceId } } }),
+      ),
   });
 
   return (
@@ -167,30 +169,21 @@ function SetSecret({ workspaceId, secret, onClose }: { workspaceId: number; secr
 }
 
 function DeleteSecret({ workspaceId, secret, onClose }: { workspaceId: number; secret: Secret; onClose: () => void }) {
-  const client = useQueryClient();
-  const remove = useMutation({
-    mutationFn: async () =>
-      unwrap(
-        await api.DELETE("/api/workspaces/{workspace_id}/secrets/{repository}/{name}", {
-          params: { path: secretPath(workspaceId, secret) },
-        }),
-      ),
-    onSuccess: async () => {
-      await client.invalidateQueries({ queryKey: ["workspaces", workspaceId, "secrets"] });
-      onClose();
-    },
-  });
   return (
-    <ConfirmDialog
-      opened
+    <ConfirmActionDialog
       title={`Delete ${secret.name}?`}
       confirmLabel="Delete"
-      busy={remove.isPending}
-      error={remove.error}
-      onCancel={onClose}
-      onConfirm={() => remove.mutate()}
+      action={async () =>
+        unwrap(
+          await api.DELETE("/api/workspaces/{workspace_id}/secrets/{repository}/{name}", {
+            params: { path: secretPath(workspaceId, secret) },
+          }),
+        )
+      }
+      invalidates={["workspaces", workspaceId, "secrets"]}
+      onClose={onClose}
     >
       Tasks of {secret.repository}'s operators that need it will fail until it is set again.
-    </ConfirmDialog>
+    </ConfirmActionDialog>
   );
 }

@@ -56,7 +56,12 @@ function NavButton({ to, testId, children }: { to: string; testId: string; child
   return (
     <NavLink to={to} data-testid={testId} style={{ textDecoration: "none" }}>
       {({ isActive }) => (
-        <Button component="span" size="compact-sm" variant={isActive ? "light" : "subtle"} aria-current={isActive ? "page" : undefined}>
+        <Button
+          component="span"
+          size="compact-sm"
+          variant={isActive ? "light" : "subtle"}
+          aria-current={isActive ? "page" : undefined}
+        >
           {children}
         </Button>
       )}

@@ -32,9 +32,13 @@ export function WorkspacePicker() {
         {workspaces.isPending && <Loader aria-label="Loading workspaces" />}
         {workspaces.isError && <ApiErrorAlert error={workspaces.error} onRetry={() => workspaces.refetch()} />}
         {workspaces.data?.length === 0 && (
-          <Text c="dimmed">You belong to no workspace yet: create one below, or ask a workspace admin to invite you.</Text>
+          <Text c="dimmed">
+            You belong to no workspace yet: create one below, or ask a workspace admin to invite you.
+          </Text>
         )}
-        {workspaces.data?.map((workspace) => <WorkspaceCard key={workspace.id} workspace={workspace} />)}
+        {workspaces.data?.map((workspace) => (
+          <WorkspaceCard key={workspace.id} workspace={workspace} />
+        ))}
         <CreateWorkspace />
       </Stack>
     </Container>
@@ -104,7 +108,11 @@ function PendingInvitations() {
   });
   const accept = useMutation({
     mutationFn: async (invitationId: number) =>
-      unwrap(await api.POST("/api/invitations/{invitation_id}/accept", { params: { path: { invitation_id: invitationId } } })),
+      unwrap(
+        await api.POST("/api/invitations/{invitation_id}/accept", {
+          params: { path: { invitation_id: invitationId } },
+        }),
+      ),
     onSuccess: async (workspace) => {
       await client.invalidateQueries({ queryKey: ["invitations"] });
       await client.invalidateQueries({ queryKey: ["workspaces"] });

@@ -1,13 +1,14 @@
-// The workspace's settings: members and roles, operators repositories, secrets.
+// The workspace's settings: members and roles, operators repositories, secrets, datasets.
 import { Container, Tabs, Title } from "@mantine/core";
 import { useSearchParams } from "react-router-dom";
 
+import { DatasetsTab } from "../datasets/DatasetsTab";
 import { MembersTab } from "./MembersTab";
 import { RepositoriesTab } from "./RepositoriesTab";
 import { SecretsTab } from "./SecretsTab";
 import { useWorkspace, useWorkspaceId } from "./useWorkspace";
 
-const TABS = ["members", "repositories", "secrets"] as const;
+const TABS = ["members", "repositories", "secrets", "datasets"] as const;
 
 export function WorkspaceSettings() {
   const workspaceId = useWorkspaceId();
@@ -22,7 +23,11 @@ export function WorkspaceSettings() {
       <Title order={3} mb="md">
         Settings of {workspace.data?.name ?? "the workspace"}
       </Title>
-      <Tabs value={tab} onChange={(value) => setSearch(value ? { tab: value } : {}, { replace: true })} keepMounted={false}>
+      <Tabs
+        value={tab}
+        onChange={(value) => setSearch(value ? { tab: value } : {}, { replace: true })}
+        keepMounted={false}
+      >
         <Tabs.List mb="md">
           <Tabs.Tab value="members" data-testid="settings-tab-members">
             Members
@@ -33,6 +38,9 @@ export function WorkspaceSettings() {
           <Tabs.Tab value="secrets" data-testid="settings-tab-secrets">
             Secrets
           </Tabs.Tab>
+          <Tabs.Tab value="datasets" data-testid="settings-tab-datasets">
+            Datasets
+          </Tabs.Tab>
         </Tabs.List>
         <Tabs.Panel value="members">
           <MembersTab workspaceId={workspaceId} role={role} />
@@ -42,6 +50,9 @@ export function WorkspaceSettings() {
         </Tabs.Panel>
         <Tabs.Panel value="secrets">
           <SecretsTab workspaceId={workspaceId} role={role} />
+        </Tabs.Panel>
+        <Tabs.Panel value="datasets">
+          <DatasetsTab workspaceId={workspaceId} role={role} />
         </Tabs.Panel>
       </Tabs>
     </Container>

@@ -19,6 +19,33 @@ from pydantic import BaseModel
 from flowui.operators.loading import import_operator_module
 
 MODEL_CLASSES = {"input": "InputModel", "output": "OutputModel", "secrets": "SecretsModel"}
+# The JSON Schema format that marks a string as a dataset id of the dataset store: the GUI
+# offers the workspace's datasets for it (`Field(json_schema_extra={"format": ...})`).
+DATASET_FORMAT = "flowui-dataset"
+
+
+def _is_string_schema(schema: dict[str, Any]) -> bool:
+    """A string, or pydantic's "string or null" (the format then sits beside anyOf)."""
+    if schema.get("type") == "string":
+        return True
+    options = schema.get("anyOf")
+    return isinstance(options, list) and any(
+        isinstance(option, dict) and option.get("type") == "string" for option in options
+    )
+
+
+def misplaced_dataset_formats(schema: Any, where: str = "") -> list[str]:
+    """Where in a JSON Schema the dataset format marks something other than a string."""
+    found: list[str] = []
+    if isinstance(schema, dict):
+        if schema.get("format") == DATASET_FORMAT and not _is_string_schema(schema):
+            found.append(where or "/")
+        for key, value in schema.items():
+            found += misplaced_dataset_formats(value, f"{where}/{key}")
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            found += misplaced_dataset_formats(value, f"{where}/{index}")
+    return found
 
 
 def _line_in(error: BaseException, file_path: Path) -> tuple[str, int | None]:
@@ -71,7 +98,7 @@ def inspect_models(directory: Path, model_file: Path) -> dict[str, Any]:
             )
             continue
         try:
-            result["schemas"][role] = model.model_json_schema()
+            schema = result["schemas"][role] = model.model_json_schema()
         except Exception as error:
             problems.append(
                 {
@@ -80,6 +107,17 @@ def inspect_models(directory: Path, model_file: Path) -> dict[str, Any]:
                     "message": f"{class_name} cannot produce a JSON Schema: {_first_line(error)}",
                 }
             )
+        else:
+            problems += [
+                {
+                    "file": str(model_file),
+                    "line": None,
+                    "message": f'{class_name} at {where}: format "{DATASET_FORMAT}" marks a'
+                    " dataset id and belongs on a str field (for a list of datasets:"
+                    " list[Annotated[str, Field(json_schema_extra={...})]])",
+                }
+                for where in misplaced_dataset_formats(schema)
+            ]
         if role == "secrets":
             result["secret_names"] = sorted(model.model_fields)
     return result

@@ -375,8 +375,9 @@ class _WorkflowChecker:
                 declared = properties.get(name)
                 has_default = isinstance(declared, dict) and "default" in declared
                 if name not in task.input_names and not has_default:
+                    # Points at the missing member so that editors show it on the input's field.
                     self.add(
-                        json_pointer("tasks", task.index, "inputs"),
+                        json_pointer("tasks", task.index, "inputs", name),
                         f"input {_show(name)} of {operator.name} is required:"
                         " give it a value, a binding or a parameter",
                     )

@@ -8,6 +8,7 @@ class InputModel(BaseModel):
         description="The dataset in the dataset store.",
         pattern=DATASET_ID_PATTERN,
         max_length=250,
+        json_schema_extra={"format": "flowui-dataset"},  # the GUI offers the datasets
         examples=["sales"],
     )
     version: str = Field(

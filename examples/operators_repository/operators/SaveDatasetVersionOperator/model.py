@@ -11,6 +11,7 @@ class InputModel(BaseModel):
         description="The dataset in the dataset store that receives the new version.",
         pattern=DATASET_ID_PATTERN,
         max_length=250,
+        json_schema_extra={"format": "flowui-dataset"},  # the GUI offers the datasets
         examples=["sales_by_region"],
     )
     description: str = Field(

@@ -29,6 +29,7 @@ from flowui.server.services.workflows import (
     export_filename,
     forget_dag,
     new_dag_id,
+    next_run_at,
     set_dag_paused,
 )
 from flowui.workflows import spec
@@ -57,6 +58,13 @@ class WorkflowOut(BaseModel):
     current_version: int
     deployed_version: int | None = Field(description="The version compiled to Airflow, if any.")
     is_paused: bool
+    next_run_at: datetime | None = Field(
+        description=(
+            "When Airflow starts the workflow's next scheduled run (UTC), from the deployed"
+            " version's schedule; null when the workflow is not deployed, paused, manual only,"
+            " or its single run time or end date has passed."
+        )
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -91,9 +99,22 @@ class ValidationResult(BaseModel):
     problems: list[Problem]
 
 
-def _workflow_out(workflow: Workflow, document: dict[str, Any]) -> WorkflowOut:
+def _workflow_out(
+    workflow: Workflow,
+    document: dict[str, Any],
+    deployed_document: dict[str, Any] | None,
+    now: datetime,
+) -> WorkflowOut:
+    """The workflow as the API shows it, with `document` its current version's and
+    `deployed_document` its deployed version's when `_deployed_documents` loads it."""
     # Stored documents passed validation, so their shape is the spec's.
     parsed = spec.Workflow.model_validate(document)
+    next_run = None
+    if workflow.deployed_version is not None and not workflow.is_paused:
+        if workflow.deployed_version == workflow.current_version:
+            next_run = next_run_at(parsed, now)
+        elif deployed_document is not None:  # else the workflow was deleted meanwhile
+            next_run = next_run_at(spec.Workflow.model_validate(deployed_document), now)
     return WorkflowOut(
         id=workflow.id,
         name=workflow.name,
@@ -104,17 +125,49 @@ def _workflow_out(workflow: Workflow, document: dict[str, Any]) -> WorkflowOut:
         current_version=workflow.current_version,
         deployed_version=workflow.deployed_version,
         is_paused=workflow.is_paused,
+        next_run_at=next_run,
         created_at=workflow.created_at,
         updated_at=workflow.updated_at,
     )
 
 
-def _detail(workflow: Workflow, document: dict[str, Any]) -> WorkflowDetail:
-    return WorkflowDetail(**_workflow_out(workflow, document).model_dump(), document=document)
+def _deployed_documents(session: Session, workflows: list[Workflow]) -> dict[int, dict[str, Any]]:
+    """By workflow id, in one query, the deployed version's document of the workflows whose
+    next run it tells: deployed, active, and edited since (else the current one tells it)."""
+    workflow_ids = [
+        workflow.id
+        for workflow in workflows
+        if workflow.deployed_version not in (None, workflow.current_version)
+        and not workflow.is_paused
+    ]
+    if not workflow_ids:
+        return {}
+    rows = session.execute(
+        select(WorkflowVersion.workflow_id, WorkflowVersion.document)
+        .join(
+            Workflow,
+            and_(
+                Workflow.id == WorkflowVersion.workflow_id,
+                Workflow.deployed_version == WorkflowVersion.number,
+            ),
+        )
+        .where(Workflow.id.in_(workflow_ids))
+    )
+    return {workflow_id: document for workflow_id, document in rows}
 
 
-def _saved(workflow: Workflow, document: dict[str, Any], new_version: bool) -> WorkflowSaved:
-    return WorkflowSaved(**_detail(workflow, document).model_dump(), new_version=new_version)
+def _detail(session: Session, workflow: Workflow, document: dict[str, Any]) -> WorkflowDetail:
+    """The workflow with `document`, its current version's."""
+    deployed_document = _deployed_documents(session, [workflow]).get(workflow.id)
+    out = _workflow_out(workflow, document, deployed_document, datetime.now(UTC))
+    return WorkflowDetail(**out.model_dump(), document=document)
+
+
+def _saved(
+    session: Session, workflow: Workflow, document: dict[str, Any], new_version: bool
+) -> WorkflowSaved:
+    detail = _detail(session, workflow, document)
+    return WorkflowSaved(**detail.model_dump(), new_version=new_version)
 
 
 def _workflow(session: Session, access: WorkspaceAccess, workflow_id: int) -> Workflow:
@@ -210,7 +263,7 @@ def _create(
     )
     session.add(workflow)
     _commit_save(session, access, parsed.name, where, None)
-    return _saved(workflow, document, new_version=True)
+    return _saved(session, workflow, document, new_version=True)
 
 
 def _airflow_failed(error: AirflowApiError | TimeoutError, what: str) -> ApiError:
@@ -255,7 +308,13 @@ def list_workflows(
     )
     if search:
         query = query.where(Workflow.name.icontains(search, autoescape=True))
-    return [_workflow_out(workflow, document) for workflow, document in session.execute(query)]
+    rows = session.execute(query).all()
+    deployed_documents = _deployed_documents(session, [workflow for workflow, _ in rows])
+    now = datetime.now(UTC)
+    return [
+        _workflow_out(workflow, document, deployed_documents.get(workflow.id), now)
+        for workflow, document in rows
+    ]
 
 
 @router.post("/validate")
@@ -300,7 +359,7 @@ def import_workflow(
 @router.get("/{workflow_id}")
 def read(workflow_id: int, access: ReadAccess, session: SessionDep) -> WorkflowDetail:
     workflow = _workflow(session, access, workflow_id)
-    return _detail(workflow, _current_document(session, workflow))
+    return _detail(session, workflow, _current_document(session, workflow))
 
 
 @router.put("/{workflow_id}")
@@ -316,7 +375,7 @@ def update(
     workflow = _workflow(session, access, workflow_id)
     parsed = _validated(session, context, access, body.document, "/body/document")
     if not document_changes(_current_document(session, workflow), body.document):
-        return _saved(workflow, body.document, new_version=False)
+        return _saved(session, workflow, body.document, new_version=False)
     _check_name_free(session, access, parsed.name, "/body/document", workflow.id)
     workflow.current_version += 1
     workflow.name = parsed.name
@@ -329,7 +388,7 @@ def update(
         )
     )
     _commit_save(session, access, parsed.name, "/body/document", workflow.id)
-    return _saved(workflow, body.document, new_version=True)
+    return _saved(session, workflow, body.document, new_version=True)
 
 
 @router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -431,7 +490,7 @@ def deploy(
         except (AirflowApiError, TimeoutError) as error:
             what = f"version {workflow.deployed_version} is in the DAG folder, but Airflow"
             raise _airflow_failed(error, f"{what} did not take it") from None
-    return _detail(workflow, document)
+    return _detail(session, workflow, document)
 
 
 def _set_paused(
@@ -449,7 +508,7 @@ def _set_paused(
             raise _airflow_failed(error, "Airflow did not change the DAG") from None
     workflow.is_paused = is_paused
     session.commit()
-    return _detail(workflow, _current_document(session, workflow))
+    return _detail(session, workflow, _current_document(session, workflow))
 
 
 @router.post("/{workflow_id}/pause")

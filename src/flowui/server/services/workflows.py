@@ -1,22 +1,33 @@
 """Workflows of a workspace beyond HTTP: generated DAG ids, the changes between two versions,
-export file names, and bringing a deployed DAG live in Airflow."""
+export file names, when a schedule runs next, and bringing a deployed DAG live in Airflow."""
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
+from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, Field
 
 from flowui.server.context import AirflowConnection
 from flowui.storage import validate_id
+from flowui.workflows import spec
 from flowui.workflows.validate import json_pointer
 
 DAG_ID_PREFIX = "flowui_"
 AIRFLOW_LOAD_TIMEOUT = 60.0  # seconds the deploy waits for the dag-processor
 _SLUG_MAX_LENGTH = 80
+# Airflow's meanings of the presets (airflow.utils.dates.cron_presets).
+PRESET_CRON_EXPRESSIONS = {
+    "hourly": "0 * * * *",
+    "daily": "0 0 * * *",
+    "weekly": "0 0 * * 0",
+    "monthly": "0 0 1 * *",
+    "yearly": "0 0 1 1 *",
+}
 
 
 def new_dag_id() -> str:
@@ -71,6 +82,76 @@ def export_filename(name: str) -> str:
     """A file name made of the workflow's name: lower-case ASCII letters, digits and '-'."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:_SLUG_MAX_LENGTH].strip("-")
     return f"{slug or 'workflow'}.json"
+
+
+def next_run_at(workflow: spec.Workflow, now: datetime) -> datetime | None:
+    """When Airflow starts the next scheduled run of `workflow` after `now` (aware, UTC), or
+    None when nothing is scheduled after `now`.
+
+    As Airflow 3 runs the DAG that `flowui.airflow.dag_factory` builds:
+
+    - cron and preset: a cron string's default timetable, CronTriggerTimetable, starts a run
+      AT each cron time. Its `next_dagrun_info` takes the first cron time after the latest
+      run, never one before `_align_to_next(start_date)` (the first cron time at or after
+      start_date), and none after end_date. So: the first cron time strictly after `now` and
+      at or after start_date; None when that is after end_date.
+    - once: OnceTimetable runs once, at `at` (the DAG's start_date), unless that is after
+      end_date: `at` while it is ahead, else None.
+    - none: Airflow schedules nothing.
+
+    The cron expression is read in the DAG's timezone, which Airflow takes from start_date
+    (a fixed offset, as documents are JSON; UTC when start_date is unset or has none). Dates
+    without an offset are UTC, as Airflow reads them with its default timezone.
+
+    Runs due in the past are not told: that needs Airflow's run history. With catchup, Airflow
+    first starts a run for every cron time since start_date, each as soon as it can; without,
+    a cron time missed while paused gets one run at once; a `once` deployed after its `at`
+    runs at once. The answer is still the next time on the schedule after `now`.
+    """
+    schedule = workflow.schedule
+    now = _aware(now)
+    end_date = _aware(workflow.end_date) if workflow.end_date else None
+    if schedule.type == "once":
+        at = _aware(schedule.at)
+        if at <= now or (end_date is not None and at > end_date):
+            return None
+        return at.astimezone(UTC)
+    if schedule.type == "cron":
+        expression = schedule.expression
+    elif schedule.type == "preset":
+        expression = PRESET_CRON_EXPRESSIONS[schedule.preset]
+    else:
+        return None
+    start_date = _aware(workflow.start_date) if workflow.start_date else None
+    after = now
+    if start_date is not None and start_date > now:
+        # croniter gives times strictly after its start: this lets start_date itself count.
+        after = start_date - timedelta(microseconds=1)
+    local = after.astimezone(start_date.tzinfo if start_date is not None else UTC)
+    offset = local.utcoffset() or timedelta()
+    # Cron times are whole minutes, so the minute of `after` decides: lists asked for within
+    # the same minute share the (slow) cron arithmetic.
+    minute = local.replace(second=0, microsecond=0, tzinfo=None)
+    scheduled = _next_cron_time(expression, minute, offset)
+    if scheduled is None or (end_date is not None and scheduled > end_date):
+        return None
+    return scheduled
+
+
+@functools.lru_cache(maxsize=4096)
+def _next_cron_time(expression: str, after: datetime, offset: timedelta) -> datetime | None:
+    """The first time of `expression` strictly after `after`, a wall-clock time at `offset`
+    from UTC, in UTC; None if it never comes."""
+    start = after.replace(tzinfo=timezone(offset))
+    try:
+        scheduled: datetime = croniter(expression, start).get_next(datetime)
+    except CroniterBadDateError:  # a date that never comes, such as "0 0 30 2 *"
+        return None
+    return scheduled.astimezone(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.utcoffset() is not None else value.replace(tzinfo=UTC)
 
 
 def bring_dag_live(

@@ -1,0 +1,225 @@
+// The workspace's datasets: upload a file as a new dataset, download or delete one. Tasks read a
+// dataset by its id (dataset inputs of the editor offer these).
+import { Button, Code, CopyButton, FileInput, Group, Stack, Table, Text, TextInput, Tooltip } from "@mantine/core";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+
+import { api, unwrap } from "../api/client";
+import { ApiErrorAlert } from "../components/ApiErrorAlert";
+import { formatSize, saveBlobAs } from "../components/blobFiles";
+import { ConfirmActionDialog } from "../components/ConfirmDialog";
+import { roleAllows } from "../workspaces/useWorkspace";
+import { type Dataset, datasetsKey, useDatasets } from "./queries";
+
+interface Props {
+  workspaceId: number;
+  role: string | undefined;
+}
+
+export function DatasetsTab({ workspaceId, role }: Props) {
+  const datasets = useDatasets(workspaceId);
+  const [deleting, setDeleting] = useState<Dataset | null>(null);
+  const canWrite = roleAllows(role, "write");
+  const download = useMutation({
+    mutationFn: async (dataset: Dataset) => {
+      const blob = unwrap(
+        await api.GET("/api/workspaces/{workspace_id}/datasets/{dataset_id}/download", {
+          params: { path: { workspace_id: workspaceId, dataset_id: dataset.id } },
+          parseAs: "blob",
+        }),
+      ) as Blob;
+      saveBlobAs(blob, dataset.filename);
+    },
+  });
+
+  return (
+    <Stack>
+      <Text size="sm" c="dimmed">
+        An uploaded file becomes a dataset of the dataset store; an operator's dataset input takes its id (the editor
+        offers this list).
+      </Text>
+      {canWrite ? (
+        <UploadForm workspaceId={workspaceId} />
+      ) : (
+        role && (
+          <Text size="sm" c="dimmed">
+            You are a {role} member: members with the write role or above upload datasets.
+          </Text>
+        )
+      )}
+      {datasets.isError && <ApiErrorAlert error={datasets.error} onRetry={() => datasets.refetch()} />}
+      {download.isError && <ApiErrorAlert error={download.error} />}
+      {datasets.data?.length === 0 && <Text c="dimmed">No dataset uploaded yet.</Text>}
+      {!!datasets.data?.length && (
+        <Table data-testid="datasets-table">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Name</Table.Th>
+              <Table.Th>Dataset id</Table.Th>
+              <Table.Th>File</Table.Th>
+              <Table.Th>Uploaded</Table.Th>
+              <Table.Th />
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {datasets.data.map((dataset) => (
+              <Table.Tr key={dataset.id} data-testid={`dataset-row-${dataset.name}`}>
+                <Table.Td>{dataset.name}</Table.Td>
+                <Table.Td>
+                  <CopyButton value={dataset.storage_id}>
+                    {({ copied, copy }) => (
+                      <Tooltip label={copied ? "Copied" : "Copy the id"}>
+                        <Code style={{ cursor: "pointer" }} onClick={copy} data-testid="dataset-storage-id">
+                          {dataset.storage_id}
+                        </Code>
+                      </Tooltip>
+                    )}
+                  </CopyButton>
+                </Table.Td>
+                <Table.Td>
+                  <Text size="sm">
+                    {dataset.filename}{" "}
+                    <Text span size="xs" c="dimmed">
+                      {formatSize(dataset.size)}
+                    </Text>
+                  </Text>
+                </Table.Td>
+                <Table.Td>
+                  <Text size="sm">
+                    {new Date(dataset.created_at).toLocaleString()}
+                    {dataset.created_by ? ` by ${dataset.created_by}` : ""}
+                  </Text>
+                </Table.Td>
+                <Table.Td>
+                  <Group gap={4} justify="flex-end" wrap="nowrap">
+                    <Button
+                      size="xs"
+                      variant="light"
+                      loading={download.isPending && download.variables?.id === dataset.id}
+                      onClick={() => download.mutate(dataset)}
+                      aria-label={`Download ${dataset.name}`}
+                    >
+                      Download
+                    </Button>
+                    {canWrite && (
+                      <Button
+                        size="xs"
+                        variant="subtle"
+                        color="red"
+                        onClick={() => setDeleting(dataset)}
+                        aria-label={`Delete ${dataset.name}`}
+                      >
+                        Delete
+                      </Button>
+                    )}
+                  </Group>
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+      {deleting && <DeleteDataset workspaceId={workspaceId} dataset={deleting} onClose={() => setDeleting(null)} />}
+    </Stack>
+  );
+}
+
+function UploadForm({ workspaceId }: { workspaceId: number }) {
+  const client = useQueryClient();
+  const [name, setName] = useState("");
+  const [file, setFile] = useState<File | null>(null);
+  const upload = useMutation({
+    mutationFn: async ({ name, file }: { name: string; file: File }) =>
+      unwrap(
+        await api.POST("/api/workspaces/{workspace_id}/datasets", {
+          params: { path: { workspace_id: workspaceId } },
+          // The generated type says string for the binary part; the form carries the File.
+          body: { name, file: file as unknown as string },
+          bodySerializer: (body) => {
+            const form = new FormData();
+            form.append("name", body.name);
+            form.append("file", body.file as unknown as File);
+            return form;
+          },
+        }),
+      ),
+    onSuccess: async () => {
+      setName("");
+      setFile(null);
+      await client.invalidateQueries({ queryKey: datasetsKey(workspaceId) });
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (file) upload.mutate({ name: name.trim(), file });
+  };
+  return (
+    <form onSubmit={submit} data-testid="dataset-upload">
+      <Stack gap="xs">
+        <Group align="flex-end">
+          <FileInput
+            label="File"
+            placeholder="Pick a file"
+            value={file}
+            onChange={(picked) => {
+              setFile(picked);
+              if (picked && !name) setName(picked.name.replace(/\.[^.]+$/, ""));
+            }}
+            fileInputProps={{ "data-testid": "dataset-file" } as React.ComponentProps<"input">}
+            w={260}
+          />
+          <TextInput
+            label="Name"
+            description="Unique in the workspace"
+            value={name}
+            maxLength={200}
+            onChange={(event) => setName(event.currentTarget.value)}
+            data-testid="dataset-name"
+          />
+          <Button
+            type="submit"
+            disabled={!file || !name.trim()}
+            loading={upload.isPending}
+            data-testid="dataset-upload-submit"
+          >
+            Upload
+          </Button>
+        </Group>
+        {upload.isError && <ApiErrorAlert error={upload.error} />}
+        {upload.isSuccess && (
+          <Text size="sm" c="green" role="status">
+            Uploaded {upload.data.name} as dataset <Code>{upload.data.storage_id}</Code>.
+          </Text>
+        )}
+      </Stack>
+    </form>
+  );
+}
+
+function DeleteDataset({
+  workspaceId,
+  dataset,
+  onClose,
+}: {
+  workspaceId: number;
+  dataset: Dataset;
+  onClose: () => void;
+}) {
+  return (
+    <ConfirmActionDialog
+      title={`Delete ${dataset.name}?`}
+      confirmLabel="Delete"
+      action={async () =>
+        unwrap(
+          await api.DELETE("/api/workspaces/{workspace_id}/datasets/{dataset_id}", {
+            params: { path: { workspace_id: workspaceId, dataset_id: dataset.id } },
+          }),
+        )
+      }
+      invalidates={datasetsKey(workspaceId)}
+      onClose={onClose}
+    >
+      Its files leave the dataset store: tasks that read {dataset.storage_id} will fail.
+    </ConfirmActionDialog>
+  );
+}
