@@ -210,6 +210,14 @@ def test_an_invalid_workflow_shows_the_servers_errors_on_its_node_and_fields(
     expect(panel.get_by_test_id("input-problem-path")).to_contain_text('input "path"')
     expect(panel.get_by_test_id("input-problem-path")).to_contain_text("is required")
 
+    # Leaving with unsaved changes asks first; staying keeps the work.
+    page.get_by_test_id("nav-workflows").click()
+    page.get_by_test_id("leave-stay").click()
+    expect(node(page, "split")).to_be_visible()
+    page.get_by_test_id("nav-workflows").click()
+    page.get_by_test_id("leave-discard").click()
+    expect(page).to_have_url(re.compile(r"/w/\d+/workflows$"))
+
 
 def test_a_dataset_uploaded_in_settings_is_picked_by_name_for_a_dataset_input_and_read_by_the_task(
     page: Page, airflow_platform: AirflowPlatform, tmp_path: Path

@@ -1,7 +1,7 @@
 // The app: signed out, the sign-in page; signed in, the workspaces and their screens.
 import { Center, Loader } from "@mantine/core";
-import { lazy, Suspense } from "react";
-import { BrowserRouter, Navigate, Route, Routes } from "react-router-dom";
+import { lazy, type ReactNode, Suspense } from "react";
+import { createBrowserRouter, Navigate, RouterProvider } from "react-router-dom";
 
 import { SignInPage } from "./auth/SignInPage";
 import { useCurrentUser } from "./auth/session";
@@ -21,6 +21,27 @@ const loading = (
   </Center>
 );
 
+const later = (screen: ReactNode) => <Suspense fallback={loading}>{screen}</Suspense>;
+
+// A data router: the editor can hold a navigation back while it has unsaved changes.
+const router = createBrowserRouter([
+  { path: "/", element: <WorkspacePicker /> },
+  {
+    path: "/w/:workspaceId",
+    element: <WorkspaceLayout />,
+    children: [
+      { index: true, element: <Navigate to="workflows" replace /> },
+      { path: "workflows", element: <WorkflowsList /> },
+      { path: "workflows/new", element: later(<EditorPage />) },
+      { path: "workflows/:workflowId/edit", element: later(<EditorPage />) },
+      { path: "workflows/:workflowId/runs", element: <RunHistory /> },
+      { path: "workflows/:workflowId/runs/:runId", element: later(<RunMonitor />) },
+      { path: "settings", element: <WorkspaceSettings /> },
+    ],
+  },
+  { path: "*", element: <Navigate to="/" replace /> },
+]);
+
 export function App() {
   const user = useCurrentUser();
   if (user.isPending) {
@@ -31,23 +52,5 @@ export function App() {
     );
   }
   if (!user.data) return <SignInPage />;
-  return (
-    <BrowserRouter>
-      <Suspense fallback={loading}>
-        <Routes>
-          <Route path="/" element={<WorkspacePicker />} />
-          <Route path="/w/:workspaceId" element={<WorkspaceLayout />}>
-            <Route index element={<Navigate to="workflows" replace />} />
-            <Route path="workflows" element={<WorkflowsList />} />
-            <Route path="workflows/new" element={<EditorPage />} />
-            <Route path="workflows/:workflowId/edit" element={<EditorPage />} />
-            <Route path="workflows/:workflowId/runs" element={<RunHistory />} />
-            <Route path="workflows/:workflowId/runs/:runId" element={<RunMonitor />} />
-            <Route path="settings" element={<WorkspaceSettings />} />
-          </Route>
-          <Route path="*" element={<Navigate to="/" replace />} />
-        </Routes>
-      </Suspense>
-    </BrowserRouter>
-  );
+  return <RouterProvider router={router} />;
 }

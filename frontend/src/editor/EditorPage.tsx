@@ -1,8 +1,8 @@
 // The workflow editor: palette | canvas | side panel, under a toolbar.
-import { Alert, Box, Button, Center, CloseButton, Group, Loader, Stack, Text } from "@mantine/core";
+import { Alert, Box, Button, Center, CloseButton, Group, Loader, Modal, Stack, Text } from "@mantine/core";
 import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import { useEffect, useRef, useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useBlocker, useParams } from "react-router-dom";
 
 import { useEditorActions } from "./actions";
 import { Canvas } from "./Canvas";
@@ -105,6 +105,12 @@ function EditorScreen({ workspaceId, info }: { workspaceId: number; info: Return
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
   }, [dirty]);
+  // Leaving the editor inside the app asks first; read from the store at the moment of leaving
+  // (a save that navigates has just marked the document saved).
+  const leaving = useBlocker(({ currentLocation, nextLocation }) => {
+    const { history, savedDoc } = useEditor.getState();
+    return history.present !== savedDoc && currentLocation.pathname !== nextLocation.pathname;
+  });
 
   const addAtCenter = (operator: OperatorSummary) => {
     const rect = canvasBox.current?.getBoundingClientRect();
@@ -165,6 +171,15 @@ function EditorScreen({ workspaceId, info }: { workspaceId: number; info: Return
         info={workflowId !== null ? info : undefined}
         onRun={(parameters) => run(parameters, workflowId !== null ? info : undefined)}
       />
+      <LeaveDialog
+        opened={leaving.state === "blocked"}
+        onStay={() => leaving.reset?.()}
+        onLeave={() => leaving.proceed?.()}
+        onSaveAndLeave={async () => {
+          if (await save(false)) leaving.proceed?.();
+          else leaving.reset?.();
+        }}
+      />
       <VersionsDialog
         opened={versionsOpened}
         onClose={() => setVersionsOpened(false)}
@@ -172,5 +187,42 @@ function EditorScreen({ workspaceId, info }: { workspaceId: number; info: Return
         workflowId={workflowId}
       />
     </Stack>
+  );
+}
+
+interface LeaveProps {
+  opened: boolean;
+  onStay(): void;
+  onLeave(): void;
+  onSaveAndLeave(): Promise<void>;
+}
+
+function LeaveDialog({ opened, onStay, onLeave, onSaveAndLeave }: LeaveProps) {
+  const [saving, setSaving] = useState(false);
+  return (
+    <Modal opened={opened} onClose={onStay} title="Leave with unsaved changes?" centered>
+      <Stack data-testid="leave-dialog">
+        <Text size="sm">The changes since the last save would be lost.</Text>
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onStay} data-testid="leave-stay">
+            Stay
+          </Button>
+          <Button color="red" variant="light" onClick={onLeave} data-testid="leave-discard">
+            Leave without saving
+          </Button>
+          <Button
+            loading={saving}
+            onClick={async () => {
+              setSaving(true);
+              await onSaveAndLeave();
+              setSaving(false);
+            }}
+            data-testid="leave-save"
+          >
+            Save and leave
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
   );
 }

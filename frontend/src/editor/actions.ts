@@ -44,30 +44,35 @@ export function useEditorActions(workspaceId: number) {
   const queryClient = useQueryClient();
   const navigate = useNavigate();
 
-  const save = useCallback(async (): Promise<WorkflowInfo | null> => {
-    const store = useEditor.getState();
-    const doc = store.history.present;
-    store.setNotice({ kind: "info", text: "Saving…" });
-    try {
-      const saved = await saveWorkflow(workspaceId, store.workflowId, doc);
-      const isNew = store.workflowId === null;
-      useEditor.getState().markSaved(saved.id, doc);
-      useEditor.getState().setProblems([]);
-      queryClient.setQueryData(editorKeys.workflow(workspaceId, saved.id), saved);
-      void queryClient.invalidateQueries({ queryKey: ["workflows"] });
-      useEditor.getState().setNotice({
-        kind: "success",
-        text: saved.new_version
-          ? `Saved as version ${saved.current_version}.`
-          : `Nothing changed since version ${saved.current_version}.`,
-      });
-      if (isNew) navigate(`/w/${workspaceId}/workflows/${saved.id}/edit`, { replace: true });
-      return saved;
-    } catch (error) {
-      report(error, "Saving", doc);
-      return null;
-    }
-  }, [navigate, queryClient, workspaceId]);
+  /** Saves the document as a new version; a new workflow's editor then moves to its own URL
+   * unless `followNew` is false (the user is leaving the editor). */
+  const save = useCallback(
+    async (followNew = true): Promise<WorkflowInfo | null> => {
+      const store = useEditor.getState();
+      const doc = store.history.present;
+      store.setNotice({ kind: "info", text: "Saving…" });
+      try {
+        const saved = await saveWorkflow(workspaceId, store.workflowId, doc);
+        const isNew = store.workflowId === null;
+        useEditor.getState().markSaved(saved.id, doc);
+        useEditor.getState().setProblems([]);
+        queryClient.setQueryData(editorKeys.workflow(workspaceId, saved.id), saved);
+        void queryClient.invalidateQueries({ queryKey: ["workflows"] });
+        useEditor.getState().setNotice({
+          kind: "success",
+          text: saved.new_version
+            ? `Saved as version ${saved.current_version}.`
+            : `Nothing changed since version ${saved.current_version}.`,
+        });
+        if (isNew && followNew) navigate(`/w/${workspaceId}/workflows/${saved.id}/edit`, { replace: true });
+        return saved;
+      } catch (error) {
+        report(error, "Saving", doc);
+        return null;
+      }
+    },
+    [navigate, queryClient, workspaceId],
+  );
 
   const validate = useCallback(async () => {
     const store = useEditor.getState();

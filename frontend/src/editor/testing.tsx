@@ -14,7 +14,7 @@ if (!("fonts" in document)) {
   });
 }
 
-/** Answers fetch calls by path (regular expressions over "METHOD /path"). */
+/** Answers fetch calls by path (regular expressions over "METHOD /path"); an answer may be a promise. */
 export function standInServer(routes: [RegExp, (request: Request) => unknown][]) {
   return vi.spyOn(globalThis, "fetch").mockImplementation(async (input) => {
     const request = input as Request;
@@ -22,7 +22,7 @@ export function standInServer(routes: [RegExp, (request: Request) => unknown][])
     const line = `${request.method} ${url.pathname}`;
     for (const [pattern, answer] of routes) {
       if (pattern.test(line)) {
-        return new Response(JSON.stringify(answer(request)), {
+        return new Response(JSON.stringify(await answer(request)), {
           status: 200,
           headers: { "Content-Type": "application/json" },
         });
