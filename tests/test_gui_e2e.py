@@ -274,6 +274,16 @@ def build_ml_workflow(page: Page, name: str, report_title: str) -> None:
     the report's title in its form."""
     canvas = page.get_by_test_id("canvas")
     expect(page.get_by_test_id("palette-item-LoadSampleDatasetOperator")).to_be_visible()
+    # Drawn with metadata's icon (Font Awesome, bundled with the GUI).
+    icon = page.get_by_test_id("palette-item-HtmlReportOperator").locator("i.fa-file-lines")
+    expect(icon).to_be_visible()
+    assert page.evaluate(
+        """async () => {
+            await document.fonts.ready;
+            return [...document.fonts].some(
+                (font) => font.family.includes("Font Awesome") && font.status === "loaded");
+        }"""
+    ), "the icon font did not load"
     page.get_by_test_id("workflow-name").fill(name)
     for operator, (x, y), task_id in ML_TASKS.values():
         drag_to_canvas(page.get_by_test_id(f"palette-item-{operator}"), canvas, x, y)

@@ -1,3 +1,4 @@
+import "@fortawesome/fontawesome-free/css/all.min.css";
 import "@mantine/core/styles.css";
 import "@xyflow/react/dist/style.css";
 

@@ -66,7 +66,7 @@ export function Canvas({ workspaceId }: Props) {
       }
       const look = summary
         ? operatorStyle(summary)
-        : { label: task.operator.name, background: UNKNOWN_LOOK_BG, color: "#862e2e", icon: "?" };
+        : { label: task.operator.name, background: UNKNOWN_LOOK_BG, color: "#862e2e", icon: "?", iconClass: null };
       const node: TaskFlowNode = {
         id: task.id,
         type: "task",

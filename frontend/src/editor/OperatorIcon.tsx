@@ -1,4 +1,5 @@
-// The operator's icon as text (icon fonts are not bundled): initials on its colours.
+// The operator's icon: its Font Awesome icon when metadata names one, else initials, on its
+// colours.
 import { Center } from "@mantine/core";
 
 import type { OperatorLook } from "./operators";
@@ -9,16 +10,17 @@ export function OperatorIcon({ look, size = 28 }: { look: OperatorLook; size?: n
       aria-hidden
       w={size}
       h={size}
+      data-icon={look.iconClass ?? undefined}
       style={{
         flex: "none",
         borderRadius: 6,
-        fontSize: size * 0.4,
+        fontSize: size * (look.iconClass ? 0.5 : 0.4),
         fontWeight: 700,
         color: look.background,
         background: look.color,
       }}
     >
-      {look.icon}
+      {look.iconClass ? <i className={look.iconClass} /> : look.icon}
     </Center>
   );
 }

@@ -1,4 +1,4 @@
-import { filterOperators, groupOperators, operatorStyle, type OperatorSummary } from "./operators";
+import { fontAwesomeClass, filterOperators, groupOperators, operatorStyle, type OperatorSummary } from "./operators";
 
 export function makeOperator(i: number, extra: Partial<OperatorSummary> = {}): OperatorSummary {
   return {
@@ -44,7 +44,7 @@ test("groups by repository then first tag", () => {
   expect(groups[1].tags[0].tag).toBe("other");
 });
 
-test("the style gives the label, colours and an icon text", () => {
+test("the style gives the label, colours, the Font Awesome icon and initials standing in for it", () => {
   const look = operatorStyle({
     name: "SplitDatasetOperator",
     style: {
@@ -53,6 +53,21 @@ test("the style gives the label, colours and an icon text", () => {
       icon_class_name: "fa-solid fa-code-branch",
     },
   });
-  expect(look).toEqual({ label: "Train/test split", background: "#e0e7ff", color: "#312e81", icon: "CB" });
-  expect(operatorStyle({ name: "Plain", style: {} }).label).toBe("Plain");
+  expect(look).toEqual({
+    label: "Train/test split",
+    background: "#e0e7ff",
+    color: "#312e81",
+    icon: "CB",
+    iconClass: "fa-solid fa-code-branch",
+  });
+  expect(operatorStyle({ name: "Plain", style: {} })).toMatchObject({ label: "Plain", iconClass: null, icon: "PL" });
+});
+
+test("only Font Awesome class names become the icon's classes", () => {
+  expect(fontAwesomeClass("fas fa-database")).toBe("fas fa-database"); // the original layout's
+  expect(fontAwesomeClass("  fa-solid   fa-table ")).toBe("fa-solid fa-table");
+  expect(fontAwesomeClass("fa-solid")).toBeNull(); // a style without an icon
+  expect(fontAwesomeClass("fa-solid fa-table extra")).toBeNull();
+  expect(fontAwesomeClass('fa-solid" onmouseover="x')).toBeNull();
+  expect(fontAwesomeClass("material-icons table")).toBeNull();
 });

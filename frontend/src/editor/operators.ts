@@ -71,6 +71,17 @@ export interface OperatorLook {
   color: string;
   /** A short text standing in for the icon (its name without the icon set's prefixes). */
   icon: string;
+  /** metadata's icon_class_name when it names a Font Awesome icon (the GUI bundles its free set). */
+  iconClass: string | null;
+}
+
+const ICON_STYLE = /^(fa|fas|far|fab|fa-(solid|regular|brands|light|thin|duotone))$/;
+
+/** The class names of a Font Awesome icon ("fa-solid fa-table", "fas fa-database"), or null. */
+export function fontAwesomeClass(iconClass: string): string | null {
+  const parts = iconClass.trim().split(/\s+/);
+  const valid = parts.length >= 2 && parts.length <= 4 && parts.every((part) => /^fa[a-z0-9-]*$/.test(part));
+  return valid && parts.some((part) => !ICON_STYLE.test(part)) ? parts.join(" ") : null;
 }
 
 const looks = new WeakMap<object, OperatorLook>();
@@ -94,6 +105,7 @@ export function operatorStyle(operator: { name: string; style: Record<string, un
     background: text((nodeStyle as Record<string, unknown>).backgroundColor, "#f1f3f5"),
     color: text((nodeStyle as Record<string, unknown>).color, "#212529"),
     icon: initials(iconWord ?? label),
+    iconClass: fontAwesomeClass(iconClass),
   };
   looks.set(operator, look);
   return look;
