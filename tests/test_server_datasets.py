@@ -101,6 +101,7 @@ def test_upload_list_download_round_trip(
     # Tasks find it in the dataset store under its storage id.
     version = DatasetStore(server_context.root).get(dataset["storage_id"])
     assert version.file.read_bytes() == data
+    assert version.file.stat().st_mode & 0o777 == 0o644  # readable by tasks of other users
     assert version.meta["sha256"] == dataset["sha256"]
     assert version.meta["filename"] == "sales.csv"
     assert not any(entry.startswith(".") for entry in stored_entries(server_context))

@@ -85,6 +85,20 @@ def test_unchanged_data_can_reuse_the_latest_version(tmp_path: Path) -> None:
     assert store.versions("sales") == [1]
 
 
+def test_a_moved_file_becomes_the_version_itself_readable_by_all(tmp_path: Path) -> None:
+    root = FileSystemRoot(tmp_path / "fs").create()
+    received = root.datasets / ".upload-1.csv"
+    received.write_text("x\n1\n")
+    received.chmod(0o600)  # as tempfile.mkstemp leaves it
+
+    version, _ = DatasetStore(root).publish("sales", received, {}, move=True, sha256="ab" * 32)
+
+    assert not received.exists()
+    assert version.file.read_text() == "x\n1\n"
+    assert version.file.stat().st_mode & 0o777 == 0o644
+    assert version.meta["sha256"] == "ab" * 32  # the caller's digest, not read again
+
+
 def test_unknown_datasets_and_versions_are_explained(tmp_path: Path) -> None:
     store = DatasetStore(FileSystemRoot(tmp_path / "fs").create())
     with pytest.raises(ValueError, match="dataset 'sales' has no versions yet"):

@@ -98,13 +98,17 @@ class DatasetStore:
         meta: dict[str, Any],
         *,
         skip_if_unchanged: bool = False,
+        move: bool = False,
+        sha256: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Store a copy of `data_file` as the next version, with `meta`.
 
         Returns the version and whether it is new: with `skip_if_unchanged`, data equal to the
-        latest version's gives that version back instead of a copy.
+        latest version's gives that version back instead of a copy. `move` takes the file
+        itself (it must be on the root's file system) and `sha256`, when the caller has it,
+        saves reading the file again: for files received straight into the root.
         """
-        sha256 = file_sha256(data_file)
+        sha256 = sha256 or file_sha256(data_file)
         if skip_if_unchanged and self.versions(dataset_id):
             latest = self.get(dataset_id)
             if latest.meta.get("sha256") == sha256:
@@ -116,7 +120,12 @@ class DatasetStore:
         try:
             staging.chmod(0o755)  # mkdtemp's 0700 would hide it from the root's other users
             stored_name = "data" + data_file.suffix.lower()
-            shutil.copyfile(data_file, staging / stored_name)
+            if move:
+                os.replace(data_file, staging / stored_name)
+                # A temporary file's 0600 would hide the data from the root's other users.
+                (staging / stored_name).chmod(0o644)
+            else:
+                shutil.copyfile(data_file, staging / stored_name)
             while True:
                 existing = self.versions(dataset_id)
                 number = (existing[-1] if existing else 0) + 1

@@ -261,7 +261,7 @@ def _store_upload(
         "source": "upload",
     }
     try:
-        publish_upload(context.root, storage_id, form.file, meta)
+        publish_upload(context.root, storage_id, form.file, sha256, meta)
         dataset = Dataset(
             workspace_id=access.workspace.id,
             storage_id=storage_id,

@@ -87,10 +87,17 @@ class IncomingFile:
 
 
 def publish_upload(
-    root: FileSystemRoot, storage_id: str, incoming: IncomingFile, meta: dict[str, Any]
+    root: FileSystemRoot,
+    storage_id: str,
+    incoming: IncomingFile,
+    sha256: str,
+    meta: dict[str, Any],
 ) -> DatasetVersion:
-    """The received file as the first version of the new dataset `storage_id`."""
-    version, _created = DatasetStore(root).publish(storage_id, incoming.path, meta)
+    """The received file (moved, not copied) as the first version of the new dataset
+    `storage_id`; `sha256` is what `IncomingFile.finish` returned."""
+    version, _created = DatasetStore(root).publish(
+        storage_id, incoming.path, meta, move=True, sha256=sha256
+    )
     return version
 
 
