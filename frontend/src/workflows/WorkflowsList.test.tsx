@@ -153,3 +153,31 @@ test("a run refused by the server says why and what to do", async () => {
   expect(alert).toHaveTextContent("must be > 0");
   expect(alert).toHaveTextContent("Correct what is listed above");
 });
+
+test("a long list comes in pages: Show more asks for the next one", async () => {
+  const all = Array.from({ length: 130 }, (_, i) => workflow(i + 1, `Workflow ${String(i + 1).padStart(3, "0")}`, {}));
+  const calls = serveApi([
+    ["GET", "/api/workspaces/1", { body: WORKSPACE }],
+    [
+      "GET",
+      "/api/workspaces/1/workflows",
+      ({ search }) => {
+        const query = new URLSearchParams(search);
+        const offset = Number(query.get("offset") ?? 0);
+        return { body: all.slice(offset, offset + Number(query.get("limit"))) };
+      },
+    ],
+    ["GET", /^\/api\/workspaces\/1\/workflows\/\d+\/runs$/, { body: [] }],
+  ]);
+  renderScreen(<WorkflowsList />, { url: "/w/1/workflows", pattern: "/w/:workspaceId/workflows" });
+
+  expect(await screen.findByTestId("workflow-row-Workflow 100")).toBeInTheDocument();
+  expect(screen.queryByTestId("workflow-row-Workflow 101")).toBeNull();
+  await userEvent.click(screen.getByTestId("workflows-more"));
+
+  expect(await screen.findByTestId("workflow-row-Workflow 130")).toBeInTheDocument();
+  expect(screen.getAllByTestId(/^workflow-row-/)).toHaveLength(130);
+  expect(screen.queryByTestId("workflows-more")).toBeNull(); // the last page was short
+  const pages = calls.filter((call) => call.path === "/api/workspaces/1/workflows").map((call) => call.search);
+  expect(pages).toEqual(["?limit=100&offset=0", "?limit=100&offset=100"]);
+});

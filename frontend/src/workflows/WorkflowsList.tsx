@@ -2,7 +2,7 @@
 // delete; create a new one or import one from a JSON file.
 import { Button, Container, FileButton, Group, Loader, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router-dom";
 
@@ -16,7 +16,7 @@ import { WorkflowRow } from "./WorkflowRow";
 
 type Workflow = Schemas["WorkflowOut"];
 
-const PAGE_SIZE = 200;
+const PAGE_SIZE = 100;
 
 export function WorkflowsList() {
   const workspaceId = useWorkspaceId();
@@ -25,16 +25,23 @@ export function WorkflowsList() {
   const [search, setSearch] = useState("");
   const [debounced] = useDebouncedValue(search.trim(), 250);
   const [deleting, setDeleting] = useState<Workflow | null>(null);
-  const workflows = useQuery({
+  // Pages of the list, by name; "Show more" asks for the next one.
+  const pages = useInfiniteQuery({
     queryKey: ["workspaces", workspaceId, "workflows", { search: debounced }],
-    queryFn: async () =>
+    queryFn: async ({ pageParam }) =>
       unwrap(
         await api.GET("/api/workspaces/{workspace_id}/workflows", {
-          params: { path: { workspace_id: workspaceId }, query: { search: debounced || undefined, limit: PAGE_SIZE } },
+          params: {
+            path: { workspace_id: workspaceId },
+            query: { search: debounced || undefined, limit: PAGE_SIZE, offset: pageParam },
+          },
         }),
       ),
+    initialPageParam: 0,
+    getNextPageParam: (last, all) => (last.length === PAGE_SIZE ? all.length * PAGE_SIZE : undefined),
     placeholderData: keepPreviousData,
   });
+  const workflows = pages.data?.pages.flat();
   const run = useRunWorkflowNow(workspaceId);
   const setPaused = useSetWorkflowPaused(workspaceId);
   const remove = useDeleteWorkflow(workspaceId);
@@ -88,16 +95,16 @@ export function WorkflowsList() {
             describeWhere={(where) => where.replace(/^\/(body\/)?(file|document)/, "")}
           />
         )}
-        {workflows.isPending && <Loader aria-label="Loading workflows" />}
-        {workflows.isError && <ApiErrorAlert error={workflows.error} onRetry={() => workflows.refetch()} />}
-        {workflows.data?.length === 0 && (
+        {pages.isPending && <Loader aria-label="Loading workflows" />}
+        {pages.isError && <ApiErrorAlert error={pages.error} onRetry={() => pages.refetch()} />}
+        {workflows?.length === 0 && (
           <Text c="dimmed" data-testid="workflows-empty">
             {debounced
               ? `No workflow's name contains "${debounced}".`
               : "No workflow yet: create one with New workflow, or import a JSON file."}
           </Text>
         )}
-        {!!workflows.data?.length && (
+        {!!workflows?.length && (
           <Table highlightOnHover verticalSpacing="xs" data-testid="workflows-table">
             <Table.Thead>
               <Table.Tr>
@@ -110,7 +117,7 @@ export function WorkflowsList() {
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
-              {workflows.data.map((workflow) => (
+              {workflows.map((workflow) => (
                 <WorkflowRow
                   key={workflow.id}
                   workspaceId={workspaceId}
@@ -125,6 +132,18 @@ export function WorkflowsList() {
               ))}
             </Table.Tbody>
           </Table>
+        )}
+        {pages.hasNextPage && (
+          <Group justify="center">
+            <Button
+              variant="default"
+              loading={pages.isFetchingNextPage}
+              onClick={() => pages.fetchNextPage()}
+              data-testid="workflows-more"
+            >
+              Show more workflows
+            </Button>
+          </Group>
         )}
       </Stack>
       <ConfirmDialog
