@@ -67,7 +67,7 @@ const UNMEASURED_HEIGHT = 1200;
 type Row =
   | { kind: "repository"; top: number; repository: string }
   | { kind: "tag"; top: number; list: string; tag: string }
-  | { kind: "item"; top: number; list: string; operator: OperatorSummary };
+  | { kind: "item"; top: number; list: string; operator: OperatorSummary; position: number; size: number };
 
 /** The groups as rows, each with its offset from the top of the list; and the list's height. */
 function paletteRows(groups: readonly OperatorGroup[]): { rows: Row[]; height: number } {
@@ -80,10 +80,10 @@ function paletteRows(groups: readonly OperatorGroup[]): { rows: Row[]; height: n
       const list = `${group.repository}: ${tag}`;
       rows.push({ kind: "tag", top, list, tag });
       top += TAG_ROW;
-      for (const operator of operators) {
-        rows.push({ kind: "item", top, list, operator });
+      operators.forEach((operator, index) => {
+        rows.push({ kind: "item", top, list, operator, position: index + 1, size: operators.length });
         top += ITEM_ROW;
-      }
+      });
     }
   }
   return { rows, height: top };
@@ -179,7 +179,13 @@ function PaletteList({ groups, resetKey, workspaceId, onAdd }: ListProps) {
       } else {
         content.push(
           <Box key={member.operator.id} h={ITEM_ROW} pb={ITEM_GAP}>
-            <PaletteItem operator={member.operator} workspaceId={workspaceId} onAdd={onAdd} />
+            <PaletteItem
+              operator={member.operator}
+              workspaceId={workspaceId}
+              onAdd={onAdd}
+              position={member.position}
+              setSize={member.size}
+            />
           </Box>,
         );
       }

@@ -15,9 +15,12 @@ interface Props {
   operator: OperatorSummary;
   workspaceId: number;
   onAdd(operator: OperatorSummary): void;
+  /** Its place in its tag's list: only the rows in view are drawn, so the list tells its size. */
+  position: number;
+  setSize: number;
 }
 
-export const PaletteItem = memo(function PaletteItem({ operator, workspaceId, onAdd }: Props) {
+export const PaletteItem = memo(function PaletteItem({ operator, workspaceId, onAdd, position, setSize }: Props) {
   const look = operatorStyle(operator);
   const card = useLazyHoverCard();
   const onDragStart = (event: DragEvent) => {
@@ -41,6 +44,8 @@ export const PaletteItem = memo(function PaletteItem({ operator, workspaceId, on
       style={{ overflow: "hidden", borderRadius: 6, background: look.background, color: look.color, cursor: "grab" }}
       aria-label={`${look.label} (${operator.name}): drag onto the canvas or press add`}
       role="listitem"
+      aria-posinset={position}
+      aria-setsize={setSize}
     >
       <OperatorIcon look={look} />
       <Box style={{ flex: 1, minWidth: 0 }}>
