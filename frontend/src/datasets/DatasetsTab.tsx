@@ -8,15 +8,10 @@ import { api, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { formatSize, saveBlobAs } from "../components/blobFiles";
 import { ConfirmActionDialog } from "../components/ConfirmDialog";
-import { roleAllows } from "../workspaces/useWorkspace";
+import { roleAllows, type SettingsTabProps } from "../workspaces/useWorkspace";
 import { type Dataset, datasetsKey, useDatasets } from "./queries";
 
-interface Props {
-  workspaceId: number;
-  role: string | undefined;
-}
-
-export function DatasetsTab({ workspaceId, role }: Props) {
+export function DatasetsTab({ workspaceId, role }: SettingsTabProps) {
   const datasets = useDatasets(workspaceId);
   const [deleting, setDeleting] = useState<Dataset | null>(null);
   const canWrite = roleAllows(role, "write");

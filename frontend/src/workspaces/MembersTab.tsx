@@ -8,17 +8,12 @@ import { api, type Schemas, unwrap } from "../api/client";
 import { useCurrentUser } from "../auth/session";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { ConfirmDialog } from "../components/ConfirmDialog";
-import { ROLES, roleAllows } from "./useWorkspace";
+import { ROLES, roleAllows, type SettingsTabProps } from "./useWorkspace";
 
 type Role = Schemas["Role"];
 type Member = Schemas["MemberOut"];
 
-interface Props {
-  workspaceId: number;
-  role: string | undefined;
-}
-
-export function MembersTab({ workspaceId, role }: Props) {
+export function MembersTab({ workspaceId, role }: SettingsTabProps) {
   const client = useQueryClient();
   const me = useCurrentUser();
   const navigate = useNavigate();
@@ -152,7 +147,7 @@ export function MembersTab({ workspaceId, role }: Props) {
   );
 }
 
-function InviteMember({ workspaceId, role }: Props) {
+function InviteMember({ workspaceId, role }: SettingsTabProps) {
   const client = useQueryClient();
   const [email, setEmail] = useState("");
   const [newRole, setNewRole] = useState<Role>("write");

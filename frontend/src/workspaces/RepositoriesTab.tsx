@@ -20,16 +20,11 @@ import { api, type Schemas, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { ConfirmActionDialog } from "../components/ConfirmDialog";
 import { RepositoryImportProblems } from "./RepositoryImportProblems";
-import { roleAllows } from "./useWorkspace";
+import { roleAllows, type SettingsTabProps } from "./useWorkspace";
 
 type Repository = Schemas["RepositoryOut"];
 
-interface Props {
-  workspaceId: number;
-  role: string | undefined;
-}
-
-export function RepositoriesTab({ workspaceId, role }: Props) {
+export function RepositoriesTab({ workspaceId, role }: SettingsTabProps) {
   const [upgrading, setUpgrading] = useState<Repository | null>(null);
   const [removing, setRemoving] = useState<Repository | null>(null);
   const canManage = roleAllows(role, "admin");

@@ -7,16 +7,11 @@ import { type FormEvent, useState } from "react";
 import { api, type Schemas, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { ConfirmActionDialog } from "../components/ConfirmDialog";
-import { roleAllows } from "./useWorkspace";
+import { roleAllows, type SettingsTabProps } from "./useWorkspace";
 
 type Secret = Schemas["SecretOut"];
 
-interface Props {
-  workspaceId: number;
-  role: string | undefined;
-}
-
-export function SecretsTab({ workspaceId, role }: Props) {
+export function SecretsTab({ workspaceId, role }: SettingsTabProps) {
   const [editing, setEditing] = useState<Secret | null>(null);
   const [deleting, setDeleting] = useState<Secret | null>(null);
   const canManage = roleAllows(role, "admin");

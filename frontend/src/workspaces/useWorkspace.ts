@@ -27,6 +27,12 @@ export function useWorkspaces() {
 
 export const ROLES = ["owner", "admin", "write", "read"] as const;
 
+/** What each tab of the workspace's settings is given: the workspace and the user's role in it. */
+export interface SettingsTabProps {
+  workspaceId: number;
+  role: string | undefined;
+}
+
 /** Whether `role` may do what needs `needed` (owner > admin > write > read). */
 export function roleAllows(role: string | undefined, needed: (typeof ROLES)[number]): boolean {
   if (!role) return false;
