@@ -48,6 +48,49 @@ def assert_no_process_left(pids: list[int]) -> None:
     assert not left, f"processes still running after the platform stopped: {left}"
 
 
+def forkserver_pids(root: Path) -> list[int]:
+    """The running fork servers (process runtime) of the root `root`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            arguments = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"flowui.runtime.forkserver" in arguments and str(root).encode() in arguments:
+            found.append(int(proc.name))
+    return [pid for pid in found if is_process_running(pid)]
+
+
+def path_without_uv(path: str) -> str:
+    """`path` (a PATH value) without the directories that hold a `uv` executable."""
+    return os.pathsep.join(
+        directory
+        for directory in path.split(os.pathsep)
+        if directory and not os.access(Path(directory) / "uv", os.X_OK)
+    )
+
+
+def process_environ(pid: int) -> dict[str, str]:
+    """The environment that process `pid` was started with."""
+    items = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
+    return dict(item.split("=", 1) for item in items if "=" in item)
+
+
+@contextmanager
+def no_uv_on_path() -> Iterator[None]:
+    """While it lasts, this process (and what it starts) finds no uv on PATH nor in $UV, as a
+    platform started as `.venv/bin/flowui up` by a service manager would."""
+    saved = {name: os.environ.get(name) for name in ("PATH", "UV")}
+    os.environ["PATH"] = path_without_uv(os.environ.get("PATH", ""))
+    os.environ.pop("UV", None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is not None:
+                os.environ[name] = value
+
+
 @dataclass(frozen=True)
 class AirflowPlatform:
     """A running platform: its project, root, API, the admin's login and a client."""
@@ -78,7 +121,8 @@ def airflow_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airfl
     os.environ[E2E_SECRET_NAME] = secrets.token_urlsafe(24)
     platform = Platform(settings, free_port(), server_port=free_port())
     try:
-        credentials = platform.start()
+        with no_uv_on_path():  # the platform carries the uv its tasks need
+            credentials = platform.start()
         platform.wait_until_healthy(AIRFLOW_STARTUP_TIMEOUT)
     except PlatformError as error:
         platform.stop()
@@ -98,6 +142,7 @@ def airflow_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airfl
     finally:
         client.close()
         pids = [pid for main in platform.component_pids.values() for pid in process_tree_pids(main)]
+        pids += forkserver_pids(settings.root.path)
         platform.stop()
         assert_no_process_left(pids)
 

@@ -147,21 +147,25 @@ def test_up_serves_airflow_status_shows_it_a_second_up_is_refused_and_down_stops
 ) -> None:
     up = launch_up(tmp_path, "platform")
     stop_at_end.append(up)
-    up.wait_for_line(f"http://127.0.0.1:{up.port}/", STARTUP_TIMEOUT)
-    up.wait_for_line("Ctrl-C", 10)
+    up.wait_for_line("Ctrl-C", STARTUP_TIMEOUT)
     assert (up.project / "config.ini").is_file()  # `up` created the project
+    server_url = f"http://127.0.0.1:{up.server_port}"
+    assert_gui_comes_first(up.lines, server_url, f"http://127.0.0.1:{up.port}/")
     password_line = next(line for line in up.lines if "password" in line)
     assert "generated now" in password_line  # shown once, as FLOWUI_ADMIN_PASSWORD is unset
 
     status = up.status()
     assert status["exit_code"] == 0
     assert status["state"] == "running"
+    assert status["gui_url"] == f"{server_url}/"
+    assert status["admin_email"] == "admin@example.com"
+    assert status["airflow_ui_url"] == f"http://127.0.0.1:{up.port}/"
     components = {c["name"]: c for c in status["components"]}  # type: ignore[attr-defined]
     assert set(components) == {*COMPONENTS, SERVER}
     assert all(c["running"] and c["health"] == "healthy" for c in components.values())
     assert components["api-server"]["url"] == f"http://127.0.0.1:{up.port}/"
-    server_url = f"http://127.0.0.1:{up.server_port}"
-    assert components[SERVER]["url"] == f"{server_url}/api/docs"
+    assert components[SERVER]["url"] == f"{server_url}/"
+    assert "<html" in httpx.get(f"{server_url}/").text.lower()  # the GUI is served there
     password = password_line.split()[1]
     login = httpx.post(
         f"{server_url}/api/auth/login",
@@ -194,6 +198,46 @@ def test_up_serves_airflow_status_shows_it_a_second_up_is_refused_and_down_stops
     again = flowui("down", "--project", str(up.project))
     assert again.returncode == 0
     assert "not running" in again.stdout
+
+
+def assert_gui_comes_first(lines: list[str], server_url: str, airflow_ui: str) -> None:
+    """FlowUI's GUI, with the login to use, is the first address printed; Airflow's UI later."""
+    addresses = [index for index, line in enumerate(lines) if "http://" in line]
+    first = lines[addresses[0]]
+    assert "Open FlowUI" in first and f"{server_url}/ " in f"{first} "
+    assert "sign in as admin@example.com" in first
+    airflow_line = next(line for line in lines if airflow_ui in line)
+    assert "Airflow UI" in airflow_line and "for experts" in airflow_line
+
+
+def test_up_detached_prints_the_gui_first_and_status_shows_it(tmp_path: Path) -> None:
+    project = tmp_path / "detached"
+    port, server_port = free_port(), free_port()
+    server_url = f"http://127.0.0.1:{server_port}"
+    up = subprocess.run(
+        [
+            *(str(FLOWUI), "up", "--detach", "--project", str(project)),
+            *("--port", str(port), "--server-port", str(server_port)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT,
+        env=cli_environment(FLOWUI_ADMIN_PASSWORD=ADMIN_PASSWORD),
+        check=False,
+    )
+    try:
+        assert up.returncode == 0, up.stderr
+        assert_gui_comes_first(up.stdout.splitlines(), server_url, f"http://127.0.0.1:{port}/")
+        assert ADMIN_PASSWORD not in up.stdout  # given by the environment: not printed
+
+        status = flowui("status", "--project", str(project))
+        assert status.returncode == 0, status.stdout
+        lines = status.stdout.splitlines()
+        assert "Open FlowUI" in lines[1] and f"{server_url}/" in lines[1]
+        assert "admin@example.com" in lines[1]
+    finally:
+        down = flowui("down", "--project", str(project))
+    assert down.returncode == 0, down.stderr
 
 
 def wait_for_components(up: RunningUp) -> tuple[dict[str, int], list[int]]:

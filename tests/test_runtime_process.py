@@ -1,7 +1,8 @@
-"""The `process` runtime: `run_task_process` runs `flowui-task` in a child process group.
+"""The `process` runtime: `run_task_process` runs `flowui-task` in a process group of its own.
 
-Every test starts a real child (this interpreter, `-m flowui.runtime.task`); what matters here is
-the process boundary: the outcome line, the streamed log, and that nothing outlives the task.
+Every test runs twice, with a real child started both ways: a new interpreter (this one,
+`-m flowui.runtime.task`) and a fork of the fork server; what matters here is the process
+boundary: the outcome line, the streamed log, and that nothing outlives the task.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import wait_until_gone
+from conftest import forkserver_pids, wait_until_gone
+from flowui.runtime.forkserver import stop_forkservers
 from flowui.runtime.process import run_task_process
 from flowui.runtime.spec import TaskOutcome, TaskSpec
 
@@ -64,13 +67,17 @@ def write_operator(repository: Path, name: str, body: str) -> Path:
 
 
 def spec_for(
-    repository: Path, name: str, root: Path, inputs: dict[str, Any] | None = None
+    repository: Path,
+    name: str,
+    root: Path,
+    inputs: dict[str, Any] | None = None,
+    task_id: str = "task_1",
 ) -> TaskSpec:
     return TaskSpec.model_validate(
         {
             "operator": {"repository_path": str(repository), "name": name},
             "inputs": inputs or {},
-            "context": {"dag_id": "dag_1", "run_id": "run_1", "task_id": "task_1"},
+            "context": {"dag_id": "dag_1", "run_id": "run_1", "task_id": task_id},
             "root": str(root),
         }
     )
@@ -80,11 +87,25 @@ def child_environ(**extra: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if k != "API_TOKEN"}, **extra}
 
 
+RunTask = Callable[..., TaskOutcome]
+
+
+@pytest.fixture(params=["new interpreter", "fork server"])
+def run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunTask]:
+    """`run_task_process`, starting the task in a new interpreter or forking it from a fork
+    server (stopped at the end: none is left behind)."""
+    forked = request.param == "fork server"
+    yield partial(run_task_process, forkserver_idle_seconds=60.0 if forked else 0.0)
+    root = tmp_path / "root"
+    stop_forkservers(root)
+    assert not forkserver_pids(root)
+
+
 def run_child(
-    repository: Path, name: str, root: Path, inputs: dict[str, Any] | None = None
+    run: RunTask, repository: Path, name: str, root: Path, inputs: dict[str, Any] | None = None
 ) -> tuple[TaskOutcome, list[str]]:
     lines: list[str] = []
-    outcome = run_task_process(
+    outcome = run(
         spec_for(repository, name, root, inputs),
         python=sys.executable,
         environ=child_environ(),
@@ -113,12 +134,12 @@ def sleeper(tmp_path: Path) -> tuple[Path, Path]:
 # --- outcomes ----------------------------------------------------------------------------------
 
 
-def test_success_returns_the_output_and_the_run_paths(tmp_path: Path):
+def test_success_returns_the_output_and_the_run_paths(run: RunTask, tmp_path: Path):
     body = 'self.logger.info("greeting %s", input_model.name)\nreturn {"hi": input_model.name}\n'
     repository = write_operator(tmp_path / "repo", "Greeter", body)
     root = tmp_path / "root"
 
-    outcome, lines = run_child(repository, "Greeter", root, {"name": "Bo"})
+    outcome, lines = run_child(run, repository, "Greeter", root, {"name": "Bo"})
 
     assert outcome.succeeded, outcome.error
     assert outcome.output == {"hi": "Bo"}
@@ -127,11 +148,11 @@ def test_success_returns_the_output_and_the_run_paths(tmp_path: Path):
     assert any(line.endswith("INFO greeting Bo") for line in lines), lines
 
 
-def test_failure_outcome_carries_the_operator_error(tmp_path: Path):
+def test_failure_outcome_carries_the_operator_error(run: RunTask, tmp_path: Path):
     body = 'raise ValueError(f"no greeting for {input_model.name}")\n'
     repository = write_operator(tmp_path / "repo", "Failing", body)
 
-    outcome, lines = run_child(repository, "Failing", tmp_path / "root", {"name": "Cy"})
+    outcome, lines = run_child(run, repository, "Failing", tmp_path / "root", {"name": "Cy"})
 
     assert outcome.status == "failed"
     assert outcome.error == "ValueError: no greeting for Cy"
@@ -139,20 +160,20 @@ def test_failure_outcome_carries_the_operator_error(tmp_path: Path):
     assert not outcome.paths.output.exists()
 
 
-def test_invalid_input_is_a_failed_outcome_not_an_exception(tmp_path: Path):
+def test_invalid_input_is_a_failed_outcome_not_an_exception(run: RunTask, tmp_path: Path):
     repository = write_operator(tmp_path / "repo", "Greeter", "return {}\n")
 
-    outcome, _ = run_child(repository, "Greeter", tmp_path / "root", {"lines": "many"})
+    outcome, _ = run_child(run, repository, "Greeter", tmp_path / "root", {"lines": "many"})
 
     assert outcome.status == "failed"
     assert outcome.error is not None and outcome.error.startswith("input 'lines': ")
 
 
-def test_an_interpreter_that_cannot_start_is_a_failed_outcome(tmp_path: Path):
+def test_an_interpreter_that_cannot_start_is_a_failed_outcome(run: RunTask, tmp_path: Path):
     repository = write_operator(tmp_path / "repo", "Greeter", "return {}\n")
     missing = str(tmp_path / "no-env" / "bin" / "python")
 
-    outcome = run_task_process(
+    outcome = run(
         spec_for(repository, "Greeter", tmp_path / "root"),
         python=missing,
         environ=child_environ(),
@@ -164,10 +185,10 @@ def test_an_interpreter_that_cannot_start_is_a_failed_outcome(tmp_path: Path):
     assert outcome.error.startswith(f"cannot start flowui-task with {missing}: ")
 
 
-def test_a_child_that_prints_no_outcome_is_reported_with_its_exit(tmp_path: Path):
+def test_a_child_that_prints_no_outcome_is_reported_with_its_exit(run: RunTask, tmp_path: Path):
     repository = write_operator(tmp_path / "repo", "Greeter", "return {}\n")
 
-    outcome = run_task_process(
+    outcome = run(
         spec_for(repository, "Greeter", tmp_path / "root"),
         python="/bin/false",
         environ=child_environ(),
@@ -181,7 +202,7 @@ def test_a_child_that_prints_no_outcome_is_reported_with_its_exit(tmp_path: Path
 # --- log lines ---------------------------------------------------------------------------------
 
 
-def test_log_lines_are_streamed_in_order_while_the_task_runs(tmp_path: Path):
+def test_log_lines_are_streamed_in_order_while_the_task_runs(run: RunTask, tmp_path: Path):
     go = tmp_path / "go"
     # The operator waits for a file that the test creates only when it has seen the line
     # before it: the task can only succeed if lines arrive while it runs.
@@ -205,7 +226,7 @@ def test_log_lines_are_streamed_in_order_while_the_task_runs(tmp_path: Path):
         if line.endswith("waiting for go"):
             go.touch()
 
-    outcome = run_task_process(
+    outcome = run(
         spec_for(repository, "Chatty", tmp_path / "root", {"lines": 30}),
         python=sys.executable,
         environ=child_environ(),
@@ -220,15 +241,16 @@ def test_log_lines_are_streamed_in_order_while_the_task_runs(tmp_path: Path):
     assert messages[32:] == ["got go", "task succeeded"]
 
 
-def test_secrets_come_from_environ_and_never_reach_a_log_line(tmp_path: Path):
+def test_secrets_come_from_environ_and_never_reach_a_log_line(run: RunTask, tmp_path: Path):
     body = 'self.logger.info("token %s", self.secrets.API_TOKEN)\nreturn {}\n'
     repository = write_operator(tmp_path / "repo", "UsesToken", body)
     lines: list[str] = []
 
-    outcome = run_task_process(
+    outcome = run(
         spec_for(repository, "UsesToken", tmp_path / "root"),
         python=sys.executable,
-        environ=child_environ(API_TOKEN=SECRET),
+        environ=child_environ(),
+        secrets={"API_TOKEN": SECRET},
         timeout=60,
         on_log_line=lines.append,
     )
@@ -241,12 +263,14 @@ def test_secrets_come_from_environ_and_never_reach_a_log_line(tmp_path: Path):
 # --- stopping ----------------------------------------------------------------------------------
 
 
-def test_timeout_kills_the_child_and_its_children(tmp_path: Path, sleeper: tuple[Path, Path]):
+def test_timeout_kills_the_child_and_its_children(
+    run: RunTask, tmp_path: Path, sleeper: tuple[Path, Path]
+):
     repository, pid_file = sleeper
     lines: list[str] = []
     started = time.monotonic()
 
-    outcome = run_task_process(
+    outcome = run(
         spec_for(repository, "Sleeper", tmp_path / "root"),
         python=sys.executable,
         environ=child_environ(),
@@ -280,7 +304,7 @@ def sigterm_raises() -> Iterator[None]:
 
 @pytest.mark.usefixtures("sigterm_raises")
 def test_sigterm_to_the_caller_kills_the_child_and_its_children(
-    tmp_path: Path, sleeper: tuple[Path, Path]
+    run: RunTask, tmp_path: Path, sleeper: tuple[Path, Path]
 ):
     repository, pid_file = sleeper
 
@@ -293,7 +317,7 @@ def test_sigterm_to_the_caller_kills_the_child_and_its_children(
     threading.Thread(target=terminate_when_started, daemon=True).start()
     started = time.monotonic()
     with pytest.raises(Terminated):
-        run_task_process(
+        run(
             spec_for(repository, "Sleeper", tmp_path / "root"),
             python=sys.executable,
             environ=child_environ(),
@@ -305,7 +329,7 @@ def test_sigterm_to_the_caller_kills_the_child_and_its_children(
     assert wait_until_gone(int(pid_file.read_text())), "the operator's child survived"
 
 
-def test_processes_the_operator_leaves_behind_end_with_the_task(tmp_path: Path):
+def test_processes_the_operator_leaves_behind_end_with_the_task(run: RunTask, tmp_path: Path):
     pid_file = tmp_path / "orphan.pid"
     body = f"""\
     orphan = subprocess.Popen(
@@ -316,7 +340,7 @@ def test_processes_the_operator_leaves_behind_end_with_the_task(tmp_path: Path):
     """
     repository = write_operator(tmp_path / "repo", "Leaver", body)
 
-    outcome, _ = run_child(repository, "Leaver", tmp_path / "root")
+    outcome, _ = run_child(run, repository, "Leaver", tmp_path / "root")
 
     assert outcome.succeeded, outcome.error
     assert wait_until_gone(int(pid_file.read_text())), "a process the task left outlived it"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -220,3 +221,16 @@ def test_text_the_database_cannot_store_is_a_422_not_a_500(
     else:  # PostgreSQL cannot store one
         assert (renamed.status_code, searched.status_code) == (422, 422)
         assert "NUL" in error_of(renamed)["message"]
+
+
+def test_an_installation_without_the_built_gui_says_how_to_build_it(
+    server_context: ServerContext, tmp_path: Path
+) -> None:
+    from flowui.server.app import create_app
+
+    with TestClient(create_app(server_context, gui=tmp_path / "never-built")) as client:
+        response = client.get("/")
+
+    assert response.status_code == 503
+    assert "make gui" in response.text
+    assert response.headers["content-type"].startswith("text/html")

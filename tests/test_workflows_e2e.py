@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import E2E_SECRET_NAME, AirflowPlatform
+from conftest import E2E_SECRET_NAME, AirflowPlatform, path_without_uv, process_environ
 from flowui.operators.install import install_repository
 from flowui.server.airflow_client import DagRun
 from flowui.workflows.catalog import catalog_from_root
@@ -117,6 +117,10 @@ def output_of(platform: AirflowPlatform, run: DagRun, task_id: str) -> dict[str,
 def test_the_example_ml_workflow_runs_and_its_report_lands_in_the_run_directory(
     airflow_platform: AirflowPlatform,
 ) -> None:
+    # Its tasks build a dependency group's environment with uv, found on no PATH of theirs.
+    environ = process_environ(airflow_platform.platform.component_pids["scheduler"])
+    assert "UV" not in environ
+    assert path_without_uv(environ["PATH"]) == environ["PATH"]
     install_repository(EXAMPLES / "operators_repository", airflow_platform.root)
     document = json.loads((EXAMPLES / "workflows" / "ml_classification.json").read_text())
     deploy(airflow_platform, document, "e2e_ml")

@@ -39,6 +39,10 @@ INTERNAL_TOKEN_VARIABLE = "FLOWUI_INTERNAL_TOKEN"
 MASK = "****"
 
 
+# The first administrator's login when FLOWUI_ADMIN_EMAIL is not set.
+DEFAULT_ADMIN_EMAIL = "admin@example.com"
+
+
 class ConfigError(Exception):
     """Bad configuration; each message names the layer, section and setting at fault."""
 
@@ -195,6 +199,11 @@ class Settings(BaseModel):
     @property
     def root(self) -> FileSystemRoot:
         return FileSystemRoot(self.VOLUME_MOUNT_PATH_HOST)
+
+    @property
+    def admin_email(self) -> str:
+        """The first administrator's login to FlowUI."""
+        return self.FLOWUI_ADMIN_EMAIL or DEFAULT_ADMIN_EMAIL
 
     def source(self, name: str) -> Layer:
         """The layer the value of setting `name` came from."""

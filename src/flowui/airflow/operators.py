@@ -13,6 +13,7 @@ from airflow.sdk.log import mask_secret
 from flowui.base_operator import RunContext
 from flowui.config import INTERNAL_TOKEN_VARIABLE, SERVER_URL_VARIABLE
 from flowui.runtime.environments import environment_for
+from flowui.runtime.forkserver import idle_seconds as forkserver_idle_seconds
 from flowui.runtime.process import run_task_process
 from flowui.runtime.secrets import (
     EnvironmentSecrets,
@@ -118,10 +119,15 @@ class FlowUIOperator(BaseOperator):
         for value in secrets.values():
             mask_secret(value)
         environ = {name: os.environ[name] for name in _INHERITED_VARIABLES if name in os.environ}
-        environ = {**environ, **secrets, "PYTHONUNBUFFERED": "1"}
         timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         outcome = run_task_process(
-            spec, python=str(python), environ=environ, timeout=timeout, on_log_line=self.log.info
+            spec,
+            python=str(python),
+            environ={**environ, "PYTHONUNBUFFERED": "1"},
+            secrets=secrets,
+            timeout=timeout,
+            on_log_line=self.log.info,
+            forkserver_idle_seconds=forkserver_idle_seconds(),
         )
         if not outcome.succeeded:
             raise AirflowException(f"{self.flowui_operator} failed: {outcome.error}")

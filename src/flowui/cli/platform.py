@@ -38,8 +38,6 @@ from flowui.platform import (
 from flowui.platform.supervisor import DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_GRACE, HEALTHY
 
 DEFAULT_SERVER_PORT = 8000
-# The first administrator's login when FLOWUI_ADMIN_EMAIL is not set (the server uses the same).
-DEFAULT_ADMIN_EMAIL = "admin@example.com"
 
 # Exit codes of `flowui status`, as `systemctl status` uses them.
 STATUS_DEGRADED = 1
@@ -115,20 +113,30 @@ def _print_ready(platform: Platform, credentials: AdminCredentials, took: float)
     url = platform.api_url
     if credentials.source == "generated":
         kept = escape(str(credentials.passwords_file))
-        password = f"[bold]{escape(credentials.password)}[/]  (generated now, kept in {kept};"
+        password = f"[bold]{escape(credentials.password)}[/]  (generated now, kept in {kept})"
     elif credentials.source == "environment":
-        password = "from FLOWUI_ADMIN_PASSWORD  ("
+        password = "from FLOWUI_ADMIN_PASSWORD"
     else:
-        password = f"in {escape(str(credentials.passwords_file))}  ("
+        password = f"in {escape(str(credentials.passwords_file))}"
     console.print(f"[green]FlowUI platform is up[/] (healthy in {took:.1f} s)", highlight=False)
     if platform.server_url is not None:
-        email = platform.settings.FLOWUI_ADMIN_EMAIL or DEFAULT_ADMIN_EMAIL
+        email = escape(platform.settings.admin_email)
+        console.print(
+            f"\n  [bold]Open FlowUI  {platform.server_url}/[/]   sign in as [bold]{email}[/]",
+            highlight=False,
+        )
+        console.print(f"  password     {password}\n", highlight=False)
         console.print(f"  FlowUI API   {platform.server_url}/api/docs", highlight=False)
-        console.print(f"  FlowUI user  {escape(email)}", highlight=False)
-    console.print(f"  Airflow UI   {url}/", highlight=False)
+        console.print(
+            f"  Airflow UI   {url}/   Airflow's own view, for experts "
+            f"(user {credentials.username}, same password)",
+            highlight=False,
+        )
+    else:
+        console.print(f"  Airflow UI   {url}/", highlight=False)
+        console.print(f"  Airflow user {credentials.username}", highlight=False)
+        console.print(f"  password     {password}", highlight=False)
     console.print(f"  Airflow API  {url}/api/v2", highlight=False)
-    console.print(f"  Airflow user {credentials.username}", highlight=False)
-    console.print(f"  password     {password} both users)", highlight=False)
     console.print(f"  logs         {escape(str(platform.paths.logs))}", highlight=False)
 
 
@@ -229,6 +237,12 @@ def status(project: Path | None = ProjectOption, json_output: bool = JsonOption)
             f"Platform of {escape(str(settings.project_dir))}: [bold]{report.state}[/]{started}",
             highlight=False,
         )
+        if report.gui_url and report.admin_email:
+            console.print(
+                f"[bold]Open FlowUI  {report.gui_url}[/]   sign in as "
+                f"[bold]{escape(report.admin_email)}[/]",
+                highlight=False,
+            )
         table = Table(show_edge=False, pad_edge=False)
         for column in ("COMPONENT", "STATE", "PID", "HEALTH", "URL"):
             table.add_column(column, no_wrap=True)

@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from flowui.cli.output import console, fail
-from flowui.cli.platform import DEFAULT_ADMIN_EMAIL
 from flowui.config import (
     INTERNAL_TOKEN_VARIABLE,
     ConfigError,
@@ -74,9 +73,8 @@ def run(
         allow_registration=settings.FLOWUI_ALLOW_REGISTRATION,
     )
     if settings.FLOWUI_ADMIN_PASSWORD is not None:
-        email = settings.FLOWUI_ADMIN_EMAIL or DEFAULT_ADMIN_EMAIL
         user, _ = ensure_first_admin(
-            context, email, settings.FLOWUI_ADMIN_PASSWORD.get_secret_value()
+            context, settings.admin_email, settings.FLOWUI_ADMIN_PASSWORD.get_secret_value()
         )
         import_bundled_examples(context, default_workspace(context, user).id)
     try:

@@ -41,6 +41,7 @@ from flowui.platform.processes import (
     signal_group,
     start_ticks,
 )
+from flowui.runtime.forkserver import stop_forkservers
 from flowui.storage import write_json_atomically
 
 DEFAULT_STARTUP_TIMEOUT = 180.0
@@ -192,8 +193,10 @@ class ComponentStatus(BaseModel):
 
 class PlatformStatus(BaseModel):
     state: Literal["running", "degraded", "stopped"]
-    api_url: str | None
-    ui_url: str | None
+    gui_url: str | None  # FlowUI's web GUI (the server's root): where a user starts
+    admin_email: str | None  # the first administrator's login to the GUI
+    api_url: str | None  # Airflow's API
+    airflow_ui_url: str | None  # Airflow's own UI: the expert's view
     started_at: datetime | None
     supervisor_pid: int | None
     stale_state_file: bool  # a state file named processes that are all gone
@@ -262,7 +265,7 @@ def _component_url(state: PlatformState, name: str) -> str | None:
     if name == API_SERVER:
         return f"{state.api_url}/"
     if name == SERVER and state.server_url is not None:
-        return f"{state.server_url}/api/docs"
+        return f"{state.server_url}/"
     return None
 
 
@@ -273,8 +276,10 @@ def platform_status(settings: Settings, timeout: float = 2.0) -> PlatformStatus:
     if state is None:
         return PlatformStatus(
             state="stopped",
+            gui_url=None,
+            admin_email=None,
             api_url=None,
-            ui_url=None,
+            airflow_ui_url=None,
             started_at=None,
             supervisor_pid=None,
             stale_state_file=False,
@@ -313,10 +318,13 @@ def platform_status(settings: Settings, timeout: float = 2.0) -> PlatformStatus:
         if any(running)
         else "stopped"
     )
+    serving_gui = state.server_url is not None and alive.get(SERVER, False)
     return PlatformStatus(
         state=overall,
+        gui_url=f"{state.server_url}/" if serving_gui else None,
+        admin_email=settings.admin_email if serving_gui else None,
         api_url=state.api_url,
-        ui_url=f"{state.api_url}/",
+        airflow_ui_url=f"{state.api_url}/",
         started_at=state.started_at,
         supervisor_pid=state.supervisor_pid if state.supervisor_alive else None,
         stale_state_file=not state.any_alive,
@@ -653,6 +661,8 @@ class Platform:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=1.0)
         self._processes.clear()
+        # Started by tasks, not by us, they live outside the components' process trees.
+        stop_forkservers(self.settings.root.path)
         supervised_elsewhere = state is not None and (
             state.supervisor_alive and state.supervisor_pid != os.getpid()
         )

@@ -167,10 +167,8 @@ def flowui_install() -> FlowuiInstall:
 
 
 def find_uv() -> str:
-    """The uv executable: on PATH, else the `uv` Python package's, else the one running us."""
-    found = shutil.which("uv")
-    if found:
-        return found
+    """The uv executable: the `uv` package's (a dependency of the platform), else PATH's, else
+    the one running us (`uv run` names itself in $UV)."""
     try:
         from uv import find_uv_bin
     except ImportError:
@@ -178,12 +176,15 @@ def find_uv() -> str:
     else:
         with contextlib.suppress(FileNotFoundError):
             return str(find_uv_bin())
-    running = os.environ.get("UV")  # `uv run` names itself here
+    found = shutil.which("uv")
+    if found:
+        return found
+    running = os.environ.get("UV")
     if running and Path(running).is_file():
         return running
     raise EnvironmentBuildError(
         "uv is needed to build the environments of dependency groups but was not found: "
-        "put it on PATH or install it (pip install uv)"
+        "install FlowUI's platform part (pip install 'flowui[airflow]'), which carries it"
     )
 
 

@@ -1,7 +1,7 @@
-"""The `process` runtime: one task run by `flowui-task` in a child process of the caller.
+"""The `process` runtime: one task run by `flowui-task` in a process of its own.
 
-The child gets its own session, so a timeout or an interrupted caller stops the operator and
-everything it started; operator code never runs in the caller.
+The task leads its own process group, so a timeout or an interrupted caller stops the operator
+and everything it started; operator code never runs in the caller.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from flowui.runtime.forkserver import ForkedTask, ForkServerUnavailable, fork_task
 from flowui.runtime.spec import TaskOutcome, TaskSpec
 from flowui.storage import FileSystemRoot
 
@@ -28,33 +29,53 @@ def run_task_process(
     python: str,
     environ: Mapping[str, str],
     timeout: float | None,
+    secrets: Mapping[str, str] | None = None,
     on_log_line: Callable[[str], None] | None = None,
+    forkserver_idle_seconds: float = 0.0,
 ) -> TaskOutcome:
     """Run `spec` with `python -m flowui.runtime.task`; never raises for a failed task.
 
-    `environ` is the child's whole environment (secrets included: never log it). The child's
-    log lines (stderr) go to `on_log_line` as they come. If this call is interrupted (an
-    exception in this thread, such as the one Airflow raises on SIGTERM), the child's process
-    group is killed before the exception goes on.
+    The child's environment is `environ` with `secrets` (never log either). With
+    `forkserver_idle_seconds` > 0 the child is forked from the fork server of `python` (started
+    with `environ` alone if none runs, and kept that long without tasks); without one, or if
+    none can be had, it is a new interpreter. The child's log lines (stderr) go to
+    `on_log_line` as they come. If this call is interrupted (an exception in this thread, such
+    as the one Airflow raises on SIGTERM), the child's process group is killed before the
+    exception goes on.
     """
     context = spec.context
     paths = FileSystemRoot(spec.root).task_run(context.dag_id, context.run_id, context.task_id)
-    try:
-        process = subprocess.Popen(
-            [python, "-m", "flowui.runtime.task", "--spec", "-"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            env=dict(environ),
-            start_new_session=True,  # its own process group: one kill stops all it started
-        )
-    except OSError as error:
-        return TaskOutcome(
-            "failed", paths, error=f"cannot start flowui-task with {python}: {error}"
-        )
+    child_environ = {**environ, **(secrets or {})}
+    process: subprocess.Popen[str] | ForkedTask | None = None
+    if forkserver_idle_seconds > 0:
+        try:
+            process = fork_task(
+                python,
+                spec.root,
+                child_environ,
+                server_environ=environ,
+                idle=forkserver_idle_seconds,
+            )
+        except ForkServerUnavailable as error:
+            if on_log_line:
+                on_log_line(f"{error}; starting flowui-task in a new interpreter")
+    if process is None:
+        try:
+            process = subprocess.Popen(
+                [python, "-P", "-m", "flowui.runtime.task", "--spec", "-"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                env=child_environ,
+                start_new_session=True,  # its own process group: one kill stops all it started
+            )
+        except OSError as error:
+            return TaskOutcome(
+                "failed", paths, error=f"cannot start flowui-task with {python}: {error}"
+            )
     assert process.stdin and process.stdout and process.stderr
     stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
     stdout_lines: list[str] = []
@@ -93,7 +114,7 @@ def run_task_process(
 
     outcome = last_outcome_line(stdout_lines)
     if outcome is None:
-        if process.returncode < 0:
+        if process.returncode is not None and process.returncode < 0:
             ending = f"killed by signal {-process.returncode}"
         else:
             ending = f"exit code {process.returncode}"
@@ -124,7 +145,7 @@ def last_outcome_line(stdout_lines: Iterable[str]) -> dict[str, Any] | None:
     return None
 
 
-def _kill_group(process: subprocess.Popen[str]) -> None:
+def _kill_group(process: subprocess.Popen[str] | ForkedTask) -> None:
     # The group outlives its leader while any member is alive, and Linux does not reuse a pid
     # that is still some group's id, so this reaches only the task's own processes.
     with contextlib.suppress(ProcessLookupError, PermissionError):

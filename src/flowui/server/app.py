@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from flowui import __version__
@@ -78,11 +78,29 @@ def _serve_gui(app: FastAPI, directory: Path) -> None:
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
+# What "/" answers in an installation whose GUI was never built: the address `flowui up`
+# prints first must tell a new user what to do, not answer 404.
+GUI_NOT_BUILT = """<!doctype html>
+<html><head><title>FlowUI</title></head><body>
+<h1>FlowUI's web GUI is not built in this installation</h1>
+<p>Build it from the FlowUI checkout with <code>make gui</code> (or start the platform with
+<code>make up</code>, which builds it), then reload this page.
+The REST API is served at <a href="/api/docs">/api/docs</a>.</p>
+</body></html>
+"""
+
+
 def create_app(context: ServerContext, gui: Path | None = GUI_DIRECTORY) -> FastAPI:
     app = _application()
     app.state.context = context
     if gui is not None and (gui / "index.html").is_file():
         _serve_gui(app, gui)
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def gui_not_built() -> HTMLResponse:
+            return HTMLResponse(GUI_NOT_BUILT, status_code=503)
+
     return app
 
 

@@ -133,6 +133,11 @@ class FileSystemRoot:
         """Cached task environments (one virtualenv per dependency group) of the process runtime."""
         return self.path / "environments"
 
+    @property
+    def forkservers(self) -> Path:
+        """Pid files and logs of the process runtime's fork servers (one per environment)."""
+        return self.environments / "forkservers"
+
     def operators_repository(self, repository_id: str) -> Path:
         return self.operators_repositories / validate_id(repository_id, "repository id")
 

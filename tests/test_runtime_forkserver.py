@@ -1,0 +1,205 @@
+"""The process runtime's fork server: one pre-started interpreter per environment and root, whose
+forks run the tasks. What matters is what a fork must not inherit or leak: secrets stay out of
+the server, tasks see only their own environment, stale code is never served, another user
+can neither use a server nor pose as one, and servers do not outlive their use."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import forkserver_pids, process_environ, wait_until_gone
+from flowui.runtime.forkserver import forkserver_key, stop_forkservers
+from flowui.runtime.process import run_task_process
+from flowui.runtime.spec import TaskOutcome
+from test_runtime_process import child_environ, spec_for, write_operator
+
+SECRET = "tok-f0rk-SECRET-93c2"
+SYSTEM_PYTHON = "/usr/bin/python3"  # runs as another user (the virtualenv's is under /root)
+
+REPORTER = """\
+import os
+return {
+    "pid": os.getpid(),
+    "server": os.getppid(),
+    "group": os.getpgid(0),
+    "variables": sorted(os.environ),
+    "token_given": self.secrets.API_TOKEN != "",
+}
+"""
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    return write_operator(tmp_path / "repo", "Reporter", REPORTER)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "root"
+    yield root
+    stop_forkservers(root)
+    assert not forkserver_pids(root)
+
+
+def run_reporter(
+    repository: Path,
+    root: Path,
+    task_id: str,
+    environ: dict[str, str],
+    secrets: dict[str, str] | None = None,
+    idle: float = 60.0,
+    lines: list[str] | None = None,
+) -> TaskOutcome:
+    outcome = run_task_process(
+        spec_for(repository, "Reporter", root, task_id=task_id),
+        python=sys.executable,
+        environ=environ,
+        secrets=secrets,
+        timeout=60,
+        forkserver_idle_seconds=idle,
+        on_log_line=(lines.append if lines is not None else None),
+    )
+    assert outcome.succeeded, outcome.error
+    return outcome
+
+
+def test_tasks_are_forks_of_one_server_that_never_holds_their_secrets(
+    repository: Path, root: Path
+) -> None:
+    first = run_reporter(
+        repository, root, "first", child_environ(ONLY_FIRST="1"), {"API_TOKEN": SECRET}
+    )
+    second = run_reporter(repository, root, "second", child_environ())
+
+    assert first.output and second.output
+    [server] = forkserver_pids(root)
+    assert first.output["server"] == second.output["server"] == server
+    assert first.output["pid"] != second.output["pid"]
+    # Each task leads its own process group: a kill of the group reaches only that task.
+    assert first.output["group"] == first.output["pid"]
+    assert first.output["token_given"] and not second.output["token_given"]
+    assert {"ONLY_FIRST", "API_TOKEN"} <= set(first.output["variables"])
+    assert not {"ONLY_FIRST", "API_TOKEN"} & set(second.output["variables"])
+    assert SECRET not in process_environ(server).values()
+
+
+def test_a_changed_module_retires_the_server_and_a_new_one_serves_the_next_task(
+    repository: Path, root: Path, tmp_path: Path
+) -> None:
+    # A module the server imports at start (Python imports `sitecustomize` from PYTHONPATH).
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("MARK = 1\n")
+    environ = child_environ(PYTHONPATH=str(site))
+    first = run_reporter(repository, root, "first", environ)
+    assert first.output
+    old_server = first.output["server"]
+
+    later = time.time() + 5
+    os.utime(site / "sitecustomize.py", (later, later))  # as an upgrade would
+    second = run_reporter(repository, root, "second", environ)
+
+    assert second.output
+    assert second.output["server"] != old_server
+    assert wait_until_gone(old_server), "the server of the old code is still running"
+    assert forkserver_pids(root) == [second.output["server"]]
+
+
+def test_an_idle_server_exits_and_removes_its_pid_file(repository: Path, root: Path) -> None:
+    outcome = run_reporter(repository, root, "only", child_environ(), idle=1.0)
+
+    assert outcome.output
+    assert wait_until_gone(outcome.output["server"], seconds=10)
+    assert not list((root / "environments" / "forkservers").glob("*.pid"))
+
+
+def test_turned_off_every_task_is_a_new_interpreter(repository: Path, root: Path) -> None:
+    outcome = run_reporter(repository, root, "only", child_environ(), idle=0.0)
+
+    assert outcome.output
+    assert outcome.output["server"] == os.getpid()  # the caller's own child
+    assert not forkserver_pids(root)
+
+
+def as_nobody(code: str, *arguments: str) -> subprocess.Popen[str]:
+    assert os.geteuid() == 0, "these tests start a process as another user: run them as root"
+    return subprocess.Popen(
+        [SYSTEM_PYTHON, "-c", code, *arguments],
+        user="nobody",
+        group="nogroup",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
+
+
+CONNECT_AND_ASK = """\
+import json, os, socket, sys
+connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+connection.connect(sys.argv[1].encode().replace(b"@", b"\\0", 1))
+ends = [os.pipe()[0], os.pipe()[1], os.pipe()[1]]
+try:
+    socket.send_fds(connection, [json.dumps({"environ": {}}).encode()], ends)
+    print(repr(connection.recv(65536)))
+except (BrokenPipeError, ConnectionResetError):
+    print("closed")
+"""
+
+
+def test_another_user_cannot_have_a_task_forked(repository: Path, root: Path) -> None:
+    first = run_reporter(repository, root, "first", child_environ())
+    assert first.output
+    address = f"@flowui-forkserver-{os.getuid()}-{forkserver_key(sys.executable, root)}"
+
+    intruder = as_nobody(CONNECT_AND_ASK, address)
+    stdout, stderr = intruder.communicate(timeout=30)
+
+    assert intruder.returncode == 0, stderr
+    assert stdout.strip() in ("b''", "closed")  # no answer: nothing was forked
+
+
+SQUAT = """\
+import socket, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+listener.bind(sys.argv[1].encode().replace(b"@", b"\\0", 1))
+listener.listen(1)
+print("listening", flush=True)
+connection, _ = listener.accept()
+connection.settimeout(10)
+try:
+    print(repr(connection.recv(1 << 20)), flush=True)
+except OSError as error:
+    print("error", error, flush=True)
+"""
+
+
+def test_a_server_address_taken_by_another_user_gets_no_secret(
+    repository: Path, root: Path
+) -> None:
+    address = f"@flowui-forkserver-{os.getuid()}-{forkserver_key(sys.executable, root)}"
+    squatter = as_nobody(SQUAT, address)
+    assert squatter.stdout is not None
+    assert squatter.stdout.readline().strip() == "listening"
+    lines: list[str] = []
+
+    try:
+        outcome = run_reporter(
+            repository, root, "only", child_environ(), {"API_TOKEN": SECRET}, lines=lines
+        )
+        stdout, _ = squatter.communicate(timeout=30)
+    finally:
+        squatter.kill()
+
+    assert outcome.output and outcome.output["token_given"]  # run in a new interpreter instead
+    assert outcome.output["server"] == os.getpid()
+    assert any("held by another user" in line for line in lines), lines
+    assert SECRET not in stdout
+    assert stdout.strip() == "b''"
