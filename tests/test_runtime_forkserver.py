@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from conftest import forkserver_pids, process_environ, wait_until_gone
 from flowui.runtime.forkserver import forkserver_key, stop_forkservers
 from flowui.runtime.process import run_task_process
 from flowui.runtime.spec import TaskOutcome
-from test_runtime_process import child_environ, spec_for, write_operator
+from test_runtime_process import SLEEPER_BODY, child_environ, spec_for, write_operator
 
 SECRET = "tok-f0rk-SECRET-93c2"
 SYSTEM_PYTHON = "/usr/bin/python3"  # runs as another user (the virtualenv's is under /root)
@@ -38,6 +39,14 @@ return {
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
     return write_operator(tmp_path / "repo", "Reporter", REPORTER)
+
+
+@pytest.fixture
+def sleeper(tmp_path: Path) -> tuple[Path, Path]:
+    """A repository whose Sleeper starts `sleep 60`, writes its pid, and sleeps itself."""
+    pid_file = tmp_path / "sleeper.pid"
+    body = SLEEPER_BODY.format(pid_file=str(pid_file))
+    return write_operator(tmp_path / "sleeper-repo", "Sleeper", body), pid_file
 
 
 @pytest.fixture
@@ -203,3 +212,73 @@ def test_a_server_address_taken_by_another_user_gets_no_secret(
     assert any("held by another user" in line for line in lines), lines
     assert SECRET not in stdout
     assert stdout.strip() == "b''"
+
+
+KILLED_CALLER = """\
+import sys
+from pathlib import Path
+from flowui.runtime.process import run_task_process
+from test_runtime_process import child_environ, spec_for
+
+run_task_process(
+    spec_for(Path(sys.argv[1]), "Sleeper", Path(sys.argv[2])),
+    python=sys.executable,
+    environ=child_environ(),
+    timeout=None,
+    forkserver_idle_seconds=60,
+)
+"""
+
+
+def test_a_task_whose_caller_is_killed_is_killed_too(
+    root: Path, sleeper: tuple[Path, Path]
+) -> None:
+    repository, pid_file = sleeper
+    caller = subprocess.Popen(
+        [sys.executable, "-c", KILLED_CALLER, str(repository), str(root)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+    )
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():
+        assert caller.poll() is None, "the caller ended before the task started"
+        assert time.monotonic() < deadline, "the task did not start"
+        time.sleep(0.05)
+
+    caller.kill()  # as Airflow's SIGKILL of a task process that ignored SIGTERM
+    caller.wait()
+
+    assert wait_until_gone(int(pid_file.read_text())), "the task's own child survived"
+    assert forkserver_pids(root), "the server should go on serving other tasks"
+
+
+def test_stopping_the_servers_stops_their_running_tasks(
+    root: Path, sleeper: tuple[Path, Path]
+) -> None:
+    repository, pid_file = sleeper
+    outcome: list[TaskOutcome] = []
+    caller = threading.Thread(
+        target=lambda: outcome.append(
+            run_task_process(
+                spec_for(repository, "Sleeper", root),
+                python=sys.executable,
+                environ=child_environ(),
+                timeout=None,
+                forkserver_idle_seconds=60,
+            )
+        )
+    )
+    caller.start()
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():
+        assert time.monotonic() < deadline, "the task did not start"
+        time.sleep(0.05)
+    servers = forkserver_pids(root)
+
+    stop_forkservers(root)  # what `flowui down` does after stopping Airflow
+    caller.join(timeout=30)
+
+    assert not caller.is_alive()
+    assert outcome[0].status == "failed"
+    assert "killed by signal 9" in (outcome[0].error or "")
+    assert wait_until_gone(int(pid_file.read_text()))
+    assert all(wait_until_gone(pid) for pid in servers)

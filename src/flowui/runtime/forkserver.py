@@ -9,9 +9,11 @@ Operator code still runs only in that child, never in the caller or in the serve
 
 The server listens on an abstract Unix socket (no file to leave behind), and both ends check
 that the other runs as the same user before anything is sent: tasks' environments carry secrets.
-It exits after an idle time, when its pid file is removed or names another process, when a
-module it imported changed on disk (a new FlowUI or pydantic is never served by an old one), or
-on SIGTERM (`stop_forkservers`, which `flowui down` calls).
+A task whose caller goes away (the Airflow task process killed) is killed with its group. The
+server exits after an idle time, when its pid file is removed or names another process, or when
+a module it imported changed on disk (a new FlowUI or pydantic is never served by an old one),
+letting its running tasks end; on SIGTERM (`stop_forkservers`, which `flowui down` calls) it
+kills them first.
 """
 
 from __future__ import annotations
@@ -245,7 +247,7 @@ class _PidFile:
 
 
 def stop_forkservers(root: Path, timeout: float = 5.0) -> None:
-    """Stop the fork servers of `root` (SIGTERM; they exit when their tasks have ended)."""
+    """Stop the fork servers of `root` and the tasks they run (SIGTERM)."""
     from flowui.storage import FileSystemRoot
 
     directory = FileSystemRoot(root).forkservers
@@ -291,6 +293,15 @@ def _is_forkserver_alive(pid: int) -> bool:
 # --- the server's side ----------------------------------------------------------------------
 
 
+@dataclass
+class _Task:
+    """A forked task: its pid (and group), the pidfd that tells its end, its caller's line."""
+
+    pid: int
+    pidfd: int
+    caller: socket.socket
+
+
 class _Server:
     def __init__(self, key: str, root: Path, idle: float) -> None:
         from flowui.storage import FileSystemRoot
@@ -299,8 +310,9 @@ class _Server:
         self.pid_file = FileSystemRoot(root).forkservers / f"{key}.pid"
         self.selector = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.children: dict[int, socket.socket] = {}  # pidfd -> the connection of its task
-        self.stopping = False
+        self.tasks: dict[int, _Task] = {}  # by pid
+        self.stopping = False  # no new tasks; exit when the running ones have ended
+        self.terminated = False  # SIGTERM: end the running tasks too
         self.modules = _module_files()
 
     def serve(self) -> int:
@@ -311,29 +323,37 @@ class _Server:
         self.listener.listen(64)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.write_text(json.dumps({"pid": os.getpid(), "key": self.key}))
-        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
-        self.selector.register(self.listener, selectors.EVENT_READ, "listener")
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "terminated", True))
+        self.selector.register(self.listener, selectors.EVENT_READ, ("listener", None))
         last_activity = last_check = time.monotonic()
         while True:
             for selected, _events in self.selector.select(timeout=_CHECK_INTERVAL):
                 last_activity = time.monotonic()
-                if selected.data == "listener":
+                kind, pid = selected.data
+                if kind == "listener":
                     self._accept()
-                elif selected.data == "request":
+                elif kind == "request":
                     self._serve_request(selected.fileobj)  # type: ignore[arg-type]
+                elif kind == "caller":  # the caller went away (killed): its task goes too
+                    self.selector.unregister(selected.fileobj)
+                    _kill_group(pid)
                 else:
-                    self._reap(selected.fileobj)  # type: ignore[arg-type]
+                    self._reap(self.tasks.pop(pid))
             now = time.monotonic()
+            if self.terminated and not self.stopping:
+                self.stopping = True
+                for task in self.tasks.values():
+                    _kill_group(task.pid)
             if now - last_check >= _CHECK_INTERVAL:
                 last_check = now
-                if not self.stopping and (self._replaced() or self._stale()):
+                if self._replaced() or self._stale():
                     self.stopping = True
-                if not self.stopping and not self.children and now - last_activity > self.idle:
+                if not self.tasks and now - last_activity > self.idle:
                     self.stopping = True
             if self.stopping and self.listener.fileno() >= 0:
                 self.selector.unregister(self.listener)
                 self.listener.close()  # the address is free for a new server at once
-            if self.stopping and not self.children:
+            if self.stopping and not self.tasks:
                 break
         if _read_pid_file(self.pid_file) == _PidFile(os.getpid(), self.key):
             self.pid_file.unlink(missing_ok=True)
@@ -344,7 +364,7 @@ class _Server:
         if _peer_uid(connection) != os.getuid():
             connection.close()
             return
-        self.selector.register(connection, selectors.EVENT_READ, "request")
+        self.selector.register(connection, selectors.EVENT_READ, ("request", None))
 
     def _serve_request(self, connection: socket.socket) -> None:
         self.selector.unregister(connection)
@@ -374,21 +394,25 @@ class _Server:
             os.setpgid(pid, pid)
         for fd in fds:
             os.close(fd)
-        pidfd = os.pidfd_open(pid)
-        self.children[pidfd] = connection
-        self.selector.register(pidfd, selectors.EVENT_READ, pid)
-        with contextlib.suppress(OSError):
+        task = _Task(pid, os.pidfd_open(pid), connection)
+        self.tasks[pid] = task
+        self.selector.register(task.pidfd, selectors.EVENT_READ, ("ended", pid))
+        try:
             _send(connection, {"pid": pid})
+        except OSError:
+            _kill_group(pid)
+            return
+        self.selector.register(connection, selectors.EVENT_READ, ("caller", pid))
 
-    def _reap(self, pidfd: int) -> None:
-        pid = self.selector.get_key(pidfd).data
-        self.selector.unregister(pidfd)
-        os.close(pidfd)
-        _, status = os.waitpid(pid, 0)
-        connection = self.children.pop(pidfd)
+    def _reap(self, task: _Task) -> None:
+        self.selector.unregister(task.pidfd)
+        os.close(task.pidfd)
+        _, status = os.waitpid(task.pid, 0)
+        with contextlib.suppress(KeyError):
+            self.selector.unregister(task.caller)
         with contextlib.suppress(OSError):
-            _send(connection, {"exit": os.waitstatus_to_exitcode(status)})
-        connection.close()
+            _send(task.caller, {"exit": os.waitstatus_to_exitcode(status)})
+        task.caller.close()
 
     def _run_child(
         self, connection: socket.socket, environ: dict[str, str], fds: list[int]
@@ -398,15 +422,16 @@ class _Server:
             os.setpgid(0, 0)
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
                 signal.signal(signum, signal.SIG_DFL)
-            # Nothing of the server's stays open in the task: other tasks' connections above all.
+            # Nothing of the server's stays open in the task: other tasks' lines above all.
+            for task in self.tasks.values():
+                os.close(task.pidfd)
+                task.caller.close()
             for key in list(self.selector.get_map().values()):
                 if isinstance(key.fileobj, socket.socket):
                     key.fileobj.close()
-                else:
-                    os.close(key.fd)  # a pidfd of another task
             self.selector.close()
-            for other in (connection, self.listener, *self.children.values()):
-                other.close()
+            connection.close()
+            self.listener.close()
             for target, fd in enumerate(fds):
                 os.dup2(fd, target)
                 os.close(fd)
@@ -440,6 +465,11 @@ class _Server:
 
     def _stale(self) -> bool:
         return any(_mtime(path) != mtime for path, mtime in self.modules.items())
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def _module_files() -> dict[str, int | None]:
