@@ -12,15 +12,16 @@ import pytest
 from typer.testing import CliRunner
 
 from flowui.cli.main import app
-from operator_repositories import make_repository
+from operator_repositories import make_original_layout_repository, make_repository
 
 SCHEMA_FILE = Path(__file__).parents[1] / "schemas" / "operator-metadata.schema.json"
 runner = CliRunner()
 
 
-def flowui(*args: str) -> subprocess.CompletedProcess[str]:
+def flowui(*args: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     executable = Path(sys.executable).parent / "flowui"
-    environment = {**os.environ, "COLUMNS": "200"}  # a wide terminal: rows stay whole
+    # A wide terminal: rows stay whole.
+    environment = {**os.environ, "COLUMNS": "200", **(environ or {})}
     return subprocess.run(
         [str(executable), *args],
         capture_output=True,
@@ -125,6 +126,65 @@ def test_run_prints_the_validated_output_and_where_log_and_results_are(
     assert json.loads(Path(outcome["output_file"]).read_text()) == outcome["output"]
     assert Path(outcome["results"]).is_dir()
     assert "greeting Ada" in result.stderr  # the log is followed live
+
+
+def test_an_original_flowui_repository_validates_organizes_and_runs_as_it_is(
+    tmp_path: Path,
+) -> None:
+    repo = make_original_layout_repository(tmp_path / "legacy")
+    root = tmp_path / "root"
+
+    validated = flowui("operators", "validate", str(repo))
+    organized = flowui("operators", "organize", str(repo), "--json")
+    runs = {
+        name: flowui(
+            "operators",
+            "run",
+            name,
+            "-r",
+            str(repo),
+            "--root",
+            str(root),
+            "-i",
+            inputs,
+            "--json",
+            environ={"STATS_SALT": "pepper-7731"},
+        )
+        for name, inputs in [
+            ("TextStatsOperator", '{"text": "A rose is a rose"}'),
+            ("NormalizeValuesOperator", '{"values": [2, 4, 6], "method": "minmax"}'),
+            ("RunDigestOperator", "{}"),
+        ]
+    }
+
+    assert validated.returncode == 0, validated.stdout
+    assert validated.stdout.strip() == f"ok 3 operator(s) in {repo}"
+    assert organized.returncode == 0, organized.stdout
+    groups = json.loads(organized.stdout)["dependencies_map"]
+    assert [group["source_image"] for group in groups.values()] == [
+        "acmelabs/legacy_tools:0.3.0-group0",
+        "acmelabs/legacy_tools:0.3.0-group1",
+    ]
+    outcomes = {name: json.loads(result.stdout) for name, result in runs.items()}
+    assert {name: outcome["status"] for name, outcome in outcomes.items()} == dict.fromkeys(
+        runs, "success"
+    ), {name: result.stderr for name, result in runs.items()}
+    assert outcomes["TextStatsOperator"]["output"] == {
+        "message": "Text measured",
+        "words": 5,
+        "distinct_words": 3,
+        "longest_word": "rose",
+    }
+    scaled = outcomes["NormalizeValuesOperator"]["output"]
+    assert scaled["values"] == [0.0, 0.5, 1.0]
+    written = Path(scaled["file_path"])
+    assert written.is_relative_to(root)
+    assert [float(value) for value in written.read_text().split()] == [0.0, 0.5, 1.0]
+    digest = outcomes["RunDigestOperator"]
+    assert digest["output"]["tasks"] == [{"task": "RunDigestOperator", "files": []}]
+    assert Path(digest["results"], "digest.md").read_text() == (
+        "# Run digest\n- RunDigestOperator: nothing"
+    )
 
 
 def test_run_reads_inputs_from_a_file(repo: Path, tmp_path: Path) -> None:

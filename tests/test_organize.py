@@ -6,8 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
-from flowui.operators.organize import organize_repository
-from operator_repositories import make_repository, metadata, write_operator
+from flowui.operators.organize import holds_original_flowui_files, organize_repository
+from operator_repositories import (
+    make_original_layout_repository,
+    make_repository,
+    metadata,
+    write_operator,
+)
 
 SECRETS_MODEL = """
 class SecretsModel(BaseModel):
@@ -200,3 +205,54 @@ def test_organize_works_without_the_operators_dependencies_installed(tmp_path: P
     assert result.report.ok, result.report.problems
     assert result.compiled_metadata is not None
     assert "HelloOperator" in result.compiled_metadata
+
+
+def test_an_original_flowui_repository_is_organized_over_its_original_files(
+    tmp_path: Path,
+) -> None:
+    repo = make_original_layout_repository(tmp_path / "legacy")
+    assert holds_original_flowui_files(repo)
+
+    result = organize_repository(repo)
+
+    assert result.report.ok, result.report.problems
+    assert not holds_original_flowui_files(repo)
+    groups = json.loads((repo / ".flowui" / "dependencies_map.json").read_text())
+    assert {
+        name: (group["operators"], group["source_image"]) for name, group in groups.items()
+    } == {
+        "group0": (
+            ["RunDigestOperator", "TextStatsOperator"],
+            "acmelabs/legacy_tools:0.3.0-group0",
+        ),
+        "group1": (["NormalizeValuesOperator"], "acmelabs/legacy_tools:0.3.0-group1"),
+    }
+    assert groups["group0"]["secrets"] == ["STATS_SALT"]
+    compiled = json.loads((repo / ".flowui" / "compiled_metadata.json").read_text())
+    digest = compiled["RunDigestOperator"]
+    assert digest["version"] == "0.3.0"
+    assert digest["input_schema"]["title"] == "RunDigestOperator"  # v1-style `class Config`
+    assert digest["style"] == {
+        "icon_class_name": "fa-solid fa-file-lines",
+        "node_label": "Run digest",
+        "node_style": {},
+        "node_type": "sink",
+    }
+    scaling = compiled["NormalizeValuesOperator"]["input_schema"]
+    assert scaling["$defs"]["ScalingMethod"]["enum"] == ["minmax", "zscore"]
+
+    first = _flowui_files(repo)
+    organize_repository(repo)
+    copy = make_original_layout_repository(tmp_path / "elsewhere" / "legacy")
+    organize_repository(copy)
+    assert _flowui_files(repo) == first
+    assert _flowui_files(copy) == first
+
+
+def test_only_files_that_flowui_did_not_write_count_as_original(tmp_path: Path) -> None:
+    repo = make_repository(tmp_path / "repo")
+    assert not holds_original_flowui_files(repo)  # no .flowui at all
+    organize_repository(repo)
+    assert not holds_original_flowui_files(repo)
+    (repo / ".flowui" / "compiled_metadata.json").write_text("{not json")
+    assert not holds_original_flowui_files(repo)  # broken: reported, never silently replaced

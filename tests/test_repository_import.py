@@ -27,6 +27,7 @@ from operator_repositories import (
     commit_all,
     git,
     init_repository,
+    make_original_layout_repository,
     make_repository,
     set_version,
     write_fake_git,
@@ -189,6 +190,30 @@ def test_committed_flowui_files_that_miss_an_operator_are_rejected(
     ]
     assert "flowui operators organize" in str(raised.value)
     assert os.listdir(root.operators_repositories) == []
+
+
+def test_an_original_flowui_repository_is_imported_with_its_flowui_files_organized_again(
+    tmp_path: Path, root: FileSystemRoot
+) -> None:
+    repository = make_original_layout_repository(tmp_path / "legacy")
+    git(repository, "init", "--quiet", "--initial-branch=main")
+    commit_all(repository, "As the original layout keeps it, .flowui/ included")
+
+    imported = import_repository(parse_source(str(repository), "main"), root, "legacy-1")
+
+    assert (imported.name, imported.version) == ("legacy_tools", "0.3.0")
+    assert sorted(imported.dependencies_map) == ["group0", "group1"]
+    assert imported.dependencies_map["group1"]["source_image"] == (
+        "acmelabs/legacy_tools:0.3.0-group1"
+    )
+    assert sorted(imported.operators) == [
+        "NormalizeValuesOperator",
+        "RunDigestOperator",
+        "TextStatsOperator",
+    ]
+    compiled = json.loads((imported.path / ".flowui" / "compiled_metadata.json").read_text())
+    assert {entry["version"] for entry in compiled.values()} == {"0.3.0"}
+    assert all(entry["source_hash"].startswith("sha256:") for entry in compiled.values())
 
 
 def test_an_invalid_repository_is_rejected_per_operator_and_leaves_the_root_as_it_was(

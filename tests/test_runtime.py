@@ -24,6 +24,7 @@ from flowui.operators.dry_run import dry_run
 from flowui.operators.loading import package_name_for
 from flowui.runtime.spec import TaskSpec
 from flowui.runtime.task import TaskOutcome, run_task
+from operator_repositories import make_original_layout_repository
 
 FLOWUI_TASK = Path(sys.executable).parent / "flowui-task"
 SECRET = "tok-5ecr3t-VALUE-91f2"
@@ -679,6 +680,48 @@ def test_original_layout_with_models_py_and_pydantic_v1_calls_works(tmp_path: Pa
     assert outcome.status == "success", outcome.error
     assert outcome.output == {"label": "total", "total": 7.0}
     assert "summing 3 numbers" in read_log(root)
+
+
+def test_an_original_flowui_repository_runs_as_the_tasks_of_one_run(tmp_path: Path):
+    repository = make_original_layout_repository(tmp_path / "legacy")
+    root = tmp_path / "root"
+
+    scaled = run(
+        repository,
+        "NormalizeValuesOperator",
+        root,
+        {"values": [1, 3], "method": "zscore"},
+        task_id="scale",
+    )
+    with pytest.warns(DeprecationWarning):  # pydantic v1-style `class Config` and `.dict()`
+        stats = run(
+            repository,
+            "TextStatsOperator",
+            root,
+            {"text": "Up up and away"},
+            task_id="stats",
+            environ={"STATS_SALT": "salt-5521"},
+        )
+    # The last task through the `flowui-task` console script, as a runtime starts it.
+    digest = run_console_script(task_spec(repository, "RunDigestOperator", root, task_id="digest"))
+
+    assert scaled.status == "success", scaled.error
+    assert scaled.output is not None and scaled.output["values"] == [-1.0, 1.0]
+    assert stats.status == "success", stats.error
+    assert stats.output == {
+        "message": "Text measured",
+        "words": 4,
+        "distinct_words": 3,
+        "longest_word": "away",
+    }
+    assert digest.returncode == 0, digest.stderr
+    outcome = last_line_json(digest.stdout)
+    assert outcome["status"] == "success", outcome
+    assert outcome["output"]["tasks"] == [  # self.run_path: every task of the run
+        {"task": "digest", "files": []},
+        {"task": "scale", "files": ["scaled.csv"]},
+        {"task": "stats", "files": []},
+    ]
 
 
 # --- run context -----------------------------------------------------------------------------

@@ -13,7 +13,13 @@ import pytest
 
 from flowui.operators.loading import package_name_for
 from flowui.operators.validate import validate_repository
-from operator_repositories import MODEL, make_repository, metadata, write_operator
+from operator_repositories import (
+    MODEL,
+    make_original_layout_repository,
+    make_repository,
+    metadata,
+    write_operator,
+)
 
 OP = "operators/HelloOperator"
 
@@ -418,3 +424,37 @@ def test_a_repository_of_the_original_flowui_layout_validates(tmp_path: Path) ->
     assert report.ok, report.problems
     assert report.operators[0].metadata is not None
     assert report.operators[0].metadata.dependency.requirements_file == "requirements_0.txt"
+
+
+def test_an_original_flowui_repository_validates_as_it_is(tmp_path: Path) -> None:
+    repo = make_original_layout_repository(tmp_path / "legacy")
+
+    report = validate_repository(repo)
+
+    assert report.ok, report.problems
+    assert report.config is not None
+    assert report.config.image_name(0) == "acmelabs/legacy_tools:0.3.0-group0"  # [dockerhub]
+    assert [op.name for op in report.operators] == [
+        "NormalizeValuesOperator",
+        "RunDigestOperator",
+        "TextStatsOperator",
+    ]
+    assert report.operators[2].secret_names == ["STATS_SALT"]
+
+
+def test_registry_and_dockerhub_together_are_an_error_at_the_dockerhub_line(
+    tmp_path: Path,
+) -> None:
+    repo = make_original_layout_repository(tmp_path / "legacy")
+    _edit(
+        repo / "config.toml",
+        "\n[dockerhub]",
+        '\n[registry]\nREGISTRY_NAME = "ghcr.io/acme"\n\n[dockerhub]',
+    )
+
+    report = validate_repository(repo)
+
+    assert [str(problem) for problem in report.problems] == [
+        "config.toml:8: dockerhub: [dockerhub] is the original spelling of [registry] and both"
+        " are given: keep [registry] and delete [dockerhub]"
+    ]

@@ -86,6 +86,7 @@ class BaseOperator:
     - `secrets`: the validated `SecretsModel` of the operator, or None if it declares none;
     - `results_path`: this task's own results directory (created before the call);
     - `context` and its shortcuts `dag_id`, `run_id`, `task_id`, `logical_date`, `params`;
+    - `run_path`: the run's directory, with one directory per task of the run;
     - `datasets`: the versioned dataset store of the file-system root;
     - `display_result`: set it (or call `set_display_result`) to show a result in the GUI.
     """
@@ -125,6 +126,14 @@ class BaseOperator:
     @property
     def params(self) -> dict[str, Any]:
         return self.context.params
+
+    @property
+    def run_path(self) -> Path:
+        """This run's directory, which holds one directory per task of the run.
+
+        The original FlowUI layout's name for it; a task's own files are in `results_path`.
+        """
+        return self.root.task_run(self.dag_id, self.run_id, self.task_id).directory.parent
 
     def dataset_path(self, dataset_id: str) -> Path:
         """The directory of a dataset in the shared dataset store (validated id)."""

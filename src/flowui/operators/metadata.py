@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from flowui.storage import validate_id
 
@@ -152,10 +159,35 @@ DEFAULT_REGISTRY = "localhost"
 
 
 class RepositoryConfig(_Strict):
-    """`config.toml` at the root of an operators repository."""
+    """`config.toml` at the root of an operators repository.
+
+    `[dockerhub]` is how the original FlowUI layout spelled `[registry]`; it is read as the
+    registry, and giving both is an error.
+    """
 
     repository: RepositorySection
     registry: RegistrySection | None = None
+    dockerhub: RegistrySection | None = Field(
+        default=None, description="The original FlowUI spelling of [registry]."
+    )
+
+    @field_validator("dockerhub")
+    @classmethod
+    def _not_beside_registry(
+        cls, value: RegistrySection | None, info: ValidationInfo
+    ) -> RegistrySection | None:
+        if value is not None and info.data.get("registry") is not None:
+            raise ValueError(
+                "[dockerhub] is the original spelling of [registry] and both are given:"
+                " keep [registry] and delete [dockerhub]"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _dockerhub_is_the_registry(self) -> RepositoryConfig:
+        if self.registry is None and self.dockerhub is not None:
+            self.registry = self.dockerhub
+        return self
 
     @property
     def name(self) -> str:

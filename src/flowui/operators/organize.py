@@ -7,6 +7,7 @@ same repository always gives byte-identical files.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,24 @@ def organize_repository(
         write_json_atomically(target / DEPENDENCIES_MAP_FILE, dependencies),
     )
     return OrganizeResult(report, compiled, dependencies, written)
+
+
+def holds_original_flowui_files(repository: Path) -> bool:
+    """Whether `.flowui/` holds files that the original FlowUI's organize wrote, not FlowUI's.
+
+    Repositories of the original layout commit them: groups named `<repository>_image_<N>`,
+    pydantic v1 schemas, no versions. FlowUI reads none of it and organizes such a repository
+    again; every entry of its own compiled metadata has a `source_hash`.
+    """
+    try:
+        compiled = json.loads(
+            (repository / FLOWUI_DIR / COMPILED_METADATA_FILE).read_text(encoding="utf-8")
+        )
+    except (OSError, ValueError):
+        return False  # missing or unreadable: not a format, and reported as such elsewhere
+    return isinstance(compiled, dict) and all(
+        isinstance(entry, dict) and "source_hash" not in entry for entry in compiled.values()
+    )
 
 
 def compile_metadata(

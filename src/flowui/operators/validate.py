@@ -406,7 +406,8 @@ def _json_key_pattern(key: str) -> str:
 
 
 def _toml_key_pattern(key: str) -> str:
-    return rf"(^\s*\[\s*{re.escape(key)}\s*\]|^\s*{re.escape(key)}\s*=)"
+    # [ \t], not \s: a match must not start on an empty line above the key.
+    return rf"(^[ \t]*\[[ \t]*{re.escape(key)}[ \t]*\]|^[ \t]*{re.escape(key)}[ \t]*=)"
 
 
 def _locate_key(

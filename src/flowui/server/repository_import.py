@@ -30,6 +30,7 @@ from flowui.operators.organize import (
     COMPILED_METADATA_FILE,
     DEPENDENCIES_MAP_FILE,
     FLOWUI_DIR,
+    holds_original_flowui_files,
     organize_repository,
 )
 from flowui.operators.validate import OPERATORS_DIR, Problem, validate_repository
@@ -531,9 +532,10 @@ def _organized(
     if escaping:
         raise _invalid(described, escaping)
     flowui = checkout / FLOWUI_DIR
+    # Files of the original FlowUI layout are another format: organize over them.
     committed = all(
         (flowui / name).is_file() for name in (COMPILED_METADATA_FILE, DEPENDENCIES_MAP_FILE)
-    )
+    ) and not holds_original_flowui_files(checkout)
     report = validate_repository(checkout) if committed else organize_repository(checkout).report
     if not report.ok or report.config is None:
         raise _invalid(described, report.problems)
