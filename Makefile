@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export UV_LINK_MODE = copy
 
-.PHONY: install test lint typecheck gui gui-lint gui-test browser up bench clean
+.PHONY: install test lint typecheck gui gui-lint gui-test browser containers up bench clean
 
 $(UV):
 	python3 -m pip install --quiet --target .tools/uv uv
@@ -40,18 +40,33 @@ browser:
 	command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium \
 		|| (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-test: lint typecheck gui-lint gui-test browser
+# Podman and what the container tests need (tests/containers.py configures rootful Podman with
+# runc): debootstrap makes their Debian base image, Debian's docker-registry and htpasswd
+# (apache2-utils) serve the push tests.
+CONTAINER_PACKAGES = podman buildah runc fuse-overlayfs debootstrap docker-registry apache2-utils
+containers:
+	@for tool in podman buildah runc fuse-overlayfs debootstrap docker-registry htpasswd; do \
+		command -v $$tool >/dev/null && continue; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y $(CONTAINER_PACKAGES) \
+			|| (apt-get update && apt-get install -y $(CONTAINER_PACKAGES)) || exit 1; \
+		break; \
+	done
+
+test: lint typecheck gui-lint gui-test browser containers
 	$(UV) run --frozen pytest
 
 # The embedded platform (Airflow on SQLite) in ./platform; Ctrl-C stops it.
 up: install gui
 	FLOWUI_PROJECT_DIR=$(or $(FLOWUI_PROJECT_DIR),$(CURDIR)/platform) $(UV) run --frozen flowui up
 
-bench: install gui browser
+bench: install gui browser containers
 	$(UV) run --frozen python benchmarks/organize_many_operators.py
 	$(UV) run --frozen python benchmarks/workflow_runs.py
 	$(UV) run --frozen python benchmarks/server_api.py
 	$(UV) run --frozen python benchmarks/gui_editor.py
+	$(UV) run --frozen python benchmarks/image_build.py
+	cd benchmarks && ../$(UV) run --frozen python runtime_overhead.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache frontend/node_modules src/flowui/server/static

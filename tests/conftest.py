@@ -77,17 +77,21 @@ def process_environ(pid: int) -> dict[str, str]:
 
 
 @contextmanager
-def no_uv_on_path() -> Iterator[None]:
-    """While it lasts, this process (and what it starts) finds no uv on PATH nor in $UV, as a
-    platform started as `.venv/bin/flowui up` by a service manager would."""
-    saved = {name: os.environ.get(name) for name in ("PATH", "UV")}
+def platform_environment(**values: str) -> Iterator[None]:
+    """While it lasts, this process (and what it starts) has `values` in its environment and
+    finds no uv on PATH nor in $UV, as a platform started as `.venv/bin/flowui up` by a service
+    manager would."""
+    saved = {name: os.environ.get(name) for name in ("PATH", "UV", *values)}
     os.environ["PATH"] = path_without_uv(os.environ.get("PATH", ""))
     os.environ.pop("UV", None)
+    os.environ.update(values)
     try:
         yield
     finally:
         for name, value in saved.items():
-            if value is not None:
+            if value is None:
+                os.environ.pop(name, None)
+            else:
                 os.environ[name] = value
 
 
@@ -105,23 +109,22 @@ class AirflowPlatform:
     platform: Platform
 
 
-@pytest.fixture(scope="session")
-def airflow_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowPlatform]:
+@contextmanager
+def running_platform(project: Path, **environ: str) -> Iterator[AirflowPlatform]:
     """Airflow's api-server, scheduler and dag-processor, and FlowUI's server, on free ports in
-    a temporary project (its first administrator: admin@example.com with `password`).
+    the project `project` (created), started with `environ` added to this process's environment
+    and no uv on PATH (the platform carries the uv its tasks need). Stopped at the end, with
+    the fork servers its tasks started: no process is left.
 
     Fails (never skips) with the failing component's log tail when Airflow cannot start.
     """
-    project = tmp_path_factory.mktemp("airflow-platform")
     # environ={}: the developer's FLOWUI_* variables do not reach the tests' platform.
     settings = load_settings(project, {"VOLUME_MOUNT_PATH_HOST": str(project / "fs")}, environ={})
     settings.root.create()
     write_config_file(settings)  # CLI commands run in the project find the same root
-    # Set before the start: Airflow's processes, and so the tasks, inherit it.
-    os.environ[E2E_SECRET_NAME] = secrets.token_urlsafe(24)
     platform = Platform(settings, free_port(), server_port=free_port())
     try:
-        with no_uv_on_path():  # the platform carries the uv its tasks need
+        with platform_environment(**environ):  # Airflow's processes and tasks inherit it
             credentials = platform.start()
         platform.wait_until_healthy(AIRFLOW_STARTUP_TIMEOUT)
     except PlatformError as error:
@@ -145,6 +148,16 @@ def airflow_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airfl
         pids += forkserver_pids(settings.root.path)
         platform.stop()
         assert_no_process_left(pids)
+
+
+@pytest.fixture(scope="session")
+def airflow_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowPlatform]:
+    """The tests' platform (its first administrator: admin@example.com with `password`); its
+    tasks get E2E_SECRET_NAME from the environment."""
+    project = tmp_path_factory.mktemp("airflow-platform")
+    os.environ[E2E_SECRET_NAME] = secrets.token_urlsafe(24)
+    with running_platform(project) as platform:
+        yield platform
 
 
 # --- the platform server ------------------------------------------------------------------------
@@ -266,3 +279,81 @@ def error_of(response: Response) -> dict[str, Any]:
     assert error["status"] == response.status_code
     assert set(error) == {"status", "code", "message", "details"}
     return error
+
+
+# --- moto's server (a real S3, and more, on the loopback interface) -----------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's server (`moto_server`) on a free loopback port; yields its endpoint URL.
+
+    Fails (never skips) with the end of its log when it cannot start; stopped by its pid.
+    """
+    from aws import moto_server as running_moto_server
+
+    with running_moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
+
+
+# --- containers (Podman) -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def podman_environ() -> Iterator[dict[str, str]]:
+    """The environment for every podman command of the tests (and for `flowui operators build`
+    when it runs podman): the tests' containers.conf and storage.conf, with podman's storage in
+    the tests' cache directory (`FLOWUI_TEST_CACHE`, else ~/.cache/flowui-tests).
+
+    Fails (never skips) when podman, runc or debootstrap is missing: `make containers`. At the
+    end of the session, images that lost their tag to a newer build are pruned, so the cache
+    keeps only the layers of the current images.
+    """
+    from containers import podman, podman_environment, require_container_tools
+
+    require_container_tools()
+    environ = podman_environment()
+    yield environ
+    podman("image", "prune", "--force", check=False, environ=environ)
+
+
+@pytest.fixture(scope="session")
+def container_base_image(podman_environ: dict[str, str]) -> str:
+    """`localhost/flowui-test-base:bookworm`: Debian with python3 and python3-venv, made with
+    debootstrap (about 45 s, once per cache directory), never pulled from a registry."""
+    from containers import ensure_base_image
+
+    return ensure_base_image(podman_environ)
+
+
+@pytest.fixture(scope="session")
+def podman_socket(
+    podman_environ: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Podman's Docker-compatible API (`podman system service`) on a Unix socket; yields its
+    DOCKER_HOST URL (unix://...) once docker-py can ping it, and stops it by pid afterwards."""
+    from containers import podman_service
+
+    with podman_service(tmp_path_factory.mktemp("podman-socket"), podman_environ) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def example_images(
+    container_base_image: str,
+    podman_environ: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
+    """The images of the example operators repository (a copy, organized), built once per
+    session by `flowui operators build`'s code on the test base image: a `RepositoryImages`
+    with `.repository`, `.images` (group -> image name, e.g. group0 ->
+    ghcr.io/flowui/flowui_examples:0.1.0-group0) and `.base_image`. Wheels and image layers
+    are cached between runs."""
+    import shutil
+
+    from containers import build_repository_images
+
+    examples = Path(__file__).parents[1] / "examples" / "operators_repository"
+    repository = tmp_path_factory.mktemp("example-images") / "operators_repository"
+    shutil.copytree(examples, repository, ignore=shutil.ignore_patterns("__pycache__", ".flowui"))
+    return build_repository_images(repository, container_base_image, podman_environ)

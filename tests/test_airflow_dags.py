@@ -85,8 +85,8 @@ def test_the_dag_carries_the_workflows_schedule_dates_params_tags_and_task_setti
     assert isinstance(second, FlowUIOperator)
     assert (second.retries, second.retry_delay) == (3, timedelta(seconds=7))
     assert second.execution_timeout == timedelta(seconds=90)
-    assert second.bindings == {"name": {"task_id": "first", "output": "message"}}
-    assert dag.get_task("first").parameters == {"name": "who"}
+    assert second.flowui_task.bindings == {"name": {"task_id": "first", "output": "message"}}
+    assert dag.get_task("first").flowui_task.parameters == {"name": "who"}
     assert dag.get_task("first").downstream_task_ids == {"second", "last"}
 
 
@@ -123,7 +123,7 @@ def test_workflow_text_never_becomes_python_source(root: FileSystemRoot) -> None
     stub = root.airflow_dags / "wf_hostile.py"
     assert stub.read_text() == DAG_STUB
     assert dag.description == HOSTILE  # carried as data
-    assert dag.get_task("t").literals == {"name": HOSTILE}
+    assert dag.get_task("t").flowui_task.literals == {"name": HOSTILE}
     stored = json.loads((root.airflow_dags / "wf_hostile.json").read_text())
     assert stored["workflow"]["name"] == HOSTILE
 

@@ -210,6 +210,7 @@ def test_config_show_table_lists_name_value_and_source(
     assert "aws" in rows["FLOWUI_DEPLOY_MODE"] and "environment" in rows["FLOWUI_DEPLOY_MODE"]
     assert "a/b" in rows["GITHUB_REPOSITORY_NAME"] and "cli" in rows["GITHUB_REPOSITORY_NAME"]
     assert "default" in rows["FLOWUI_ADMIN_EMAIL"]
+    assert "process" in rows["FLOWUI_DEFAULT_RUNTIME"]  # written by `flowui init`
 
 
 def test_secrets_are_masked_in_table_and_json(

@@ -156,3 +156,60 @@ def test_run_says_how_to_start_the_platform_when_it_is_not_running(
     assert result.exit_code == 1
     assert "the platform is not running" in result.stderr
     assert "make up" in result.stderr
+
+
+BATCH_VARIABLES = (
+    "AWS_BATCH_JOB_DEFINITION_HelloOperator_0_1_0",
+    "AWS_BATCH_JOB_QUEUE_HelloOperator_0_1_0",
+)
+
+
+def flowui_with(project: Path, environ: dict[str, str | None], *args: str) -> Result:
+    """`flowui` with more of the environment set (a None value unsets the variable)."""
+    return CliRunner().invoke(app, [*args], env={"FLOWUI_PROJECT_DIR": str(project), **environ})
+
+
+def test_compile_takes_the_platforms_default_runtime_and_refuses_what_it_cannot_run(
+    project: Path, repo: Path, tmp_path: Path
+) -> None:
+    workflow = write(tmp_path / "greetings.json", hello_workflow())
+    on_batch: dict[str, str | None] = {"FLOWUI_DEFAULT_RUNTIME": "aws_batch"}
+    unset = dict.fromkeys(BATCH_VARIABLES)
+
+    refused = flowui_with(
+        project, on_batch | unset, "workflows", "compile", str(workflow), "--repo", str(repo)
+    )
+
+    assert refused.exit_code == 1
+    assert f"{workflow}#/tasks/0/runtime" in refused.stdout
+    assert "task greet (HelloOperator 0.1.0) runs in aws_batch, but" in refused.stdout
+    assert all(variable in refused.stdout for variable in BATCH_VARIABLES)
+    assert "1 error(s)" in refused.stdout
+    assert not any((project / "fs" / "airflow" / "dags").iterdir())
+
+    batch = on_batch | dict.fromkeys(BATCH_VARIABLES, "set")
+    compiled = flowui_with(project, batch, "workflows", "compile", str(workflow), "--json")
+
+    assert compiled.exit_code == 0, compiled.output
+    dag_document = Path(json.loads(compiled.stdout)["dag_file"]).with_suffix(".json")
+    assert json.loads(dag_document.read_text())["tasks"]["greet"]["runtime"] == "aws_batch"
+
+
+def test_run_refuses_a_task_its_runtime_cannot_run_before_it_needs_the_platform(
+    project: Path, repo: Path, tmp_path: Path
+) -> None:
+    document = hello_workflow()
+    document["tasks"][0]["runtime"] = "aws_batch"
+    workflow = write(tmp_path / "greetings.json", document)
+
+    result = flowui_with(
+        project,
+        dict.fromkeys(BATCH_VARIABLES),
+        *("workflows", "run", str(workflow), "-r", str(repo), "-p", "who=ada", "--json"),
+    )
+
+    assert result.exit_code == 1
+    [error] = json.loads(result.stdout)["errors"]
+    assert error["pointer"] == "/tasks/0/runtime"
+    assert BATCH_VARIABLES[0] in error["message"]
+    assert "the platform is not running" not in result.stderr

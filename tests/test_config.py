@@ -13,11 +13,13 @@ from flowui.config import (
     ConfigError,
     DeployMode,
     Layer,
+    TaskRuntime,
     find_project_dir,
     load_settings,
     render_config_file,
     write_config_file,
 )
+from flowui.workflows.spec import RUNTIMES
 
 SECRET = "ghp_do-not-print-me-0123456789"
 
@@ -183,6 +185,19 @@ def test_invalid_deploy_mode_in_environment_names_the_environment(project: Path)
     assert config_error(project, environ={"FLOWUI_DEPLOY_MODE": "kube"}) == (
         "environment FLOWUI_DEPLOY_MODE: 'kube' is not one of local, compose, k8s, aws"
     )
+
+
+def test_the_default_runtime_is_process_unless_set_to_another_runtime(project: Path) -> None:
+    write_ini(project, "[platform]\nFLOWUI_DEFAULT_RUNTIME = docker\n")
+
+    assert load_settings(project, environ={}, read_config=False).FLOWUI_DEFAULT_RUNTIME == "process"
+    assert load_settings(project, environ={}).FLOWUI_DEFAULT_RUNTIME is TaskRuntime.DOCKER
+    assert config_error(project, environ={"FLOWUI_DEFAULT_RUNTIME": "batch"}) == (
+        "environment FLOWUI_DEFAULT_RUNTIME: 'batch' is not one of process, docker, kubernetes, "
+        "aws_batch"
+    )
+    # The setting's choices are the runtimes a workflow's task names.
+    assert SETTINGS["FLOWUI_DEFAULT_RUNTIME"].choices == RUNTIMES
 
 
 def test_unknown_setting_on_the_command_line(project: Path) -> None:

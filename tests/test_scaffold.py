@@ -6,7 +6,6 @@ import ast
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import BaseModel
 
 from flowui.base_operator import RunContext
@@ -213,207 +213,146 @@ def test_init_failing_in_a_new_directory_removes_the_directory(
 # --- the GitHub workflow ---------------------------------------------------------------------
 
 
-def yaml_key_paths(text: str) -> set[tuple[str, ...]]:
-    """The nested mapping keys of a block-style YAML document (a tiny structural parse).
-
-    Checks on the way that indentation is made of spaces in steps of two; block scalars
-    (`key: |`) are skipped, and a list item `- key:` counts as two more spaces of indentation.
-    """
-    paths: set[tuple[str, ...]] = set()
-    stack: list[tuple[int, str]] = []
-    block_scalar_of: int | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip(" "))
-        if block_scalar_of is not None:
-            if not stripped or indent > block_scalar_of:
-                continue
-            block_scalar_of = None
-        if not stripped or stripped.startswith("#"):
-            continue
-        assert not line[:indent].count("\t") and not stripped.startswith("\t"), number
-        assert indent % 2 == 0, f"line {number}: odd indentation"
-        item = stripped.startswith("- ")
-        if item:
-            indent, stripped = indent + 2, stripped[2:]
-        key = re.match(r"([A-Za-z_][\w.-]*):(?:\s|$)", stripped)
-        if key is None:
-            continue
-        popped: list[int] = []
-        while stack and stack[-1][0] >= indent:
-            popped.append(stack.pop()[0])
-        nested = stack[-1][0] + (4 if item else 2) if stack else 0
-        # A key is nested one level deeper than its parent, or a sibling of the one it ends.
-        assert indent == nested or popped[-1:] == [indent], f"line {number}: bad indentation"
-        stack.append((indent, key.group(1)))
-        paths.add(tuple(name for _, name in stack))
-        if re.search(r":\s*[|>][-+]?\s*(#.*)?$", stripped):
-            block_scalar_of = indent
-    return paths
-
-
-def block_scalar(text: str, key_line: str) -> str:
-    """The dedented content of the block scalar that follows the line ending in `key_line`."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.rstrip().endswith(key_line)) + 1
-    key_indent = len(lines[start - 1]) - len(lines[start - 1].lstrip())
-    block: list[str] = []
-    for line in lines[start:]:
-        if line.strip() and len(line) - len(line.lstrip()) <= key_indent:
-            break
-        block.append(line)
-    indent = min(len(line) - len(line.lstrip()) for line in block if line.strip())
-    return "\n".join(line[indent:] for line in block) + "\n"
-
-
 @pytest.fixture
-def workflow(repository: Path) -> str:
+def workflow_text(repository: Path) -> str:
     return (repository / ".github/workflows/flowui.yml").read_text()
 
 
-def test_workflow_is_well_formed_yaml_with_the_expected_structure(workflow: str) -> None:
-    paths = yaml_key_paths(workflow)
-
-    for path in [
-        ("name",),
-        ("on", "push"),
-        ("on", "pull_request"),
-        ("env", "FLOWUI_REQUIREMENT"),
-        ("jobs", "check", "permissions", "contents"),
-        ("jobs", "check", "outputs", "groups"),
-        ("jobs", "check", "steps", "run"),
-        ("jobs", "images", "needs"),
-        ("jobs", "images", "permissions", "packages"),
-        ("jobs", "images", "strategy", "matrix", "group"),
-        ("jobs", "images", "steps", "with", "password"),
-    ]:
-        assert path in paths, path
-    assert workflow.count("${{") == workflow.count("}}")
+@pytest.fixture
+def workflow(workflow_text: str) -> dict[str, Any]:
+    document = yaml.safe_load(workflow_text)
+    assert isinstance(document, dict)
+    # YAML 1.1 reads the key `on` as the boolean true.
+    document["on"] = document.pop(True, document.get("on"))
+    return document
 
 
-def test_workflow_validates_organizes_tests_and_keeps_flowui_dir_current(workflow: str) -> None:
-    steps = [
+def steps_of(workflow: dict[str, Any], job: str) -> list[dict[str, Any]]:
+    steps = workflow["jobs"][job]["steps"]
+    assert all(isinstance(step, dict) for step in steps)
+    return list(steps)
+
+
+def step_named(workflow: dict[str, Any], job: str, name: str) -> dict[str, Any]:
+    return next(step for step in steps_of(workflow, job) if step.get("name") == name)
+
+
+def test_workflow_is_yaml_that_runs_on_pushes_tags_and_pull_requests(
+    workflow: dict[str, Any], workflow_text: str
+) -> None:
+    assert set(workflow["on"]) == {"push", "pull_request"}
+    assert workflow["on"]["push"] is None  # every branch and every tag
+    assert set(workflow["jobs"]) == {"check", "images"}
+    assert workflow["env"]["FLOWUI_REQUIREMENT"] == f"flowui=={scaffold.__version__}"
+    assert workflow["env"]["FLOWUI_VERSION"] == scaffold.__version__
+    assert workflow_text.count("${{") == workflow_text.count("}}")
+    assert "\t" not in workflow_text
+
+
+def test_workflow_validates_organizes_tests_and_keeps_flowui_dir_current(
+    workflow: dict[str, Any],
+) -> None:
+    runs = [step.get("run", step.get("uses", "")) for step in steps_of(workflow, "check")]
+    expected = [
         "actions/setup-python@v5",
         'python -m pip install "$FLOWUI_REQUIREMENT" pytest',
         "flowui operators validate .",
         "flowui operators organize .",
-        "if: github.event_name == 'pull_request'",
         "git status --porcelain -- .flowui",
         "python -m pytest tests",
         "git add -- .flowui",
-        "git push",
     ]
-    positions = [workflow.index(step) for step in steps]
+    positions = [next(i for i, run in enumerate(runs) if step in run) for step in expected]
     assert positions == sorted(positions)
-    assert f'FLOWUI_REQUIREMENT: "flowui=={scaffold.__version__}"' in workflow
-    # Commits and pushes happen on pushes to the default branch only.
-    assert (
-        "github.event_name == 'push' && github.ref == "
-        "format('refs/heads/{0}', github.event.repository.default_branch)" in workflow
+    assert step_named(workflow, "check", "Fail if .flowui/ is out of date")["if"] == (
+        "github.event_name == 'pull_request'"
     )
-    assert len(re.findall(r"if: env.PUSH == 'true'$", workflow, re.MULTILINE)) == 1  # commit
+    commit = step_named(workflow, "check", "Commit the regenerated .flowui/")
+    assert commit["if"] == "env.PUSH == 'true'" and "git push" in commit["run"]
+    # Commits happen on pushes to the default branch only.
+    assert workflow["env"]["PUSH"] == (
+        "${{ github.event_name == 'push' && github.ref == "
+        "format('refs/heads/{0}', github.event.repository.default_branch) }}"
+    )
 
 
-def test_workflow_pushes_images_only_from_the_default_branch(workflow: str) -> None:
-    images_job = workflow[workflow.index("\n  images:") :]
-    assert 'docker build --file "$DOCKERFILE" --tag "$IMAGE" .' in images_job
-    assert "if: env.PUSH == 'true' && startsWith(matrix.group.image, 'ghcr.io/')" in images_job
-    assert "password: ${{ secrets.GITHUB_TOKEN }}" in images_job
-    assert "if: env.PUSH == 'true' && !startsWith(matrix.group.image, 'localhost/')" in images_job
-    assert images_job.index("docker build") < images_job.index('docker push "$IMAGE"')
-
-
-def test_workflow_builds_every_group_but_those_with_a_ready_made_image(
-    workflow: str, tmp_path: Path
+def test_workflow_builds_and_pushes_the_images_on_a_tag_with_flowui_build(
+    workflow: dict[str, Any],
 ) -> None:
-    (tmp_path / ".flowui").mkdir()
-    none = {"requirements_file": None, "dockerfile": None, "docker_image": None}
-    groups = {
-        "group0": {"dependency": none, "source_image": "localhost/ops:1-group0"},
-        "group1": {
-            "dependency": {**none, "requirements_file": "requirements_0.txt"},
-            "source_image": "ghcr.io/acme/ops:1-group1",
-        },
-        "group2": {
-            "dependency": {**none, "dockerfile": "Dockerfile_gpu"},
-            "source_image": "ghcr.io/acme/ops:1-group2",
-        },
-        "group3": {
-            "dependency": {**none, "docker_image": "python:3.12"},
-            "source_image": "python:3.12",
-        },
+    job = workflow["jobs"]["images"]
+    assert job["needs"] == "check"
+    assert job["if"] == "github.event_name == 'push' && startsWith(github.ref, 'refs/tags/')"
+    assert job["permissions"] == {"contents": "read", "packages": "write"}
+    runs = [step.get("run", step.get("uses", "")) for step in steps_of(workflow, "images")]
+    install = next(i for i, run in enumerate(runs) if "pip install" in run)
+    check = next(i for i, run in enumerate(runs) if "git status --porcelain -- .flowui" in run)
+    build = next(i for i, run in enumerate(runs) if "flowui operators build" in run)
+    assert install < check < build
+    assert runs[install] == 'python -m pip install "flowui[images]==$FLOWUI_VERSION"'
+    assert "flowui operators organize ." in runs[check] and "exit 1" in runs[check]
+    assert (
+        'flowui operators build . --engine docker --base-image "$FLOWUI_BASE_IMAGE" $push'
+        in runs[build]
+    )
+
+
+def test_workflow_gives_registry_credentials_from_secrets_through_the_environment(
+    workflow: dict[str, Any],
+) -> None:
+    step = step_named(workflow, "images", "Build and push the images")
+    assert step["env"] == {
+        "FLOWUI_REGISTRY_USERNAME": "${{ secrets.REGISTRY_USERNAME || github.actor }}",
+        "FLOWUI_REGISTRY_PASSWORD": "${{ secrets.REGISTRY_PASSWORD || secrets.GITHUB_TOKEN }}",
+        "AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
+        "AWS_SECRET_ACCESS_KEY": "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
     }
-    (tmp_path / ".flowui/dependencies_map.json").write_text(json.dumps(groups))
-    output = tmp_path / "github_output"
-    script = _step_script(workflow, "id: groups")
+    assert "secrets." not in step["run"]  # never on a command line
+
+
+@pytest.mark.parametrize(
+    ("registry", "expected"),
+    [
+        ('[registry]\nREGISTRY_NAME = "ghcr.io/acme"\n', ["--push"]),
+        ('[dockerhub]\nREGISTRY_NAME = "docker.io/acme"\n', ["--push"]),
+        ("# [registry]\n", []),
+    ],
+)
+def test_workflow_pushes_only_when_config_names_a_registry(
+    workflow: dict[str, Any], tmp_path: Path, registry: str, expected: list[str]
+) -> None:
+    (tmp_path / "config.toml").write_text(f'[repository]\nREPOSITORY_NAME = "x"\n{registry}')
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # A stand-in for flowui that records its arguments.
+    recorder = bin_dir / "flowui"
+    recorder.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$ARGUMENTS_FILE"\n')
+    recorder.chmod(0o755)
+    script = step_named(workflow, "images", "Build and push the images")["run"]
 
     subprocess.run(
-        [sys.executable, "-c", script],
+        ["bash", "-e", "-c", script],
         cwd=tmp_path,
-        env={**os.environ, "GITHUB_OUTPUT": str(output)},
+        env={
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "ARGUMENTS_FILE": str(tmp_path / "arguments"),
+            "FLOWUI_BASE_IMAGE": "python:3.11-slim",
+        },
         check=True,
         capture_output=True,
     )
 
-    name, _, value = output.read_text().strip().partition("=")
-    assert name == "groups"
-    assert json.loads(value) == [
-        {
-            "image": "ghcr.io/acme/ops:1-group1",
-            "dockerfile": "",
-            "requirements_file": "requirements_0.txt",
-        },
-        {
-            "image": "ghcr.io/acme/ops:1-group2",
-            "dockerfile": "Dockerfile_gpu",
-            "requirements_file": "",
-        },
+    arguments = (tmp_path / "arguments").read_text().splitlines()
+    assert arguments == [
+        "operators",
+        "build",
+        ".",
+        "--engine",
+        "docker",
+        "--base-image",
+        "python:3.11-slim",
+        *expected,
     ]
-
-
-def _step_script(workflow: str, step_marker: str) -> str:
-    """The `run:` block of the step whose lines include `step_marker`."""
-    start = workflow.index(step_marker)
-    return block_scalar(workflow[start:], "run: |")
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash, as GitHub's runners have")
-@pytest.mark.parametrize(
-    ("dockerfile", "requirements", "expected"),
-    [("Dockerfile_gpu", "", "dependencies/Dockerfile_gpu"), ("", "requirements_0.txt", None)],
-)
-def test_workflow_chooses_the_dockerfile_of_a_group(
-    workflow: str, tmp_path: Path, dockerfile: str, requirements: str, expected: str | None
-) -> None:
-    script = _step_script(workflow, "name: Choose the Dockerfile")
-    github_env = tmp_path / "github_env"
-
-    subprocess.run(
-        ["bash", "-e", "-c", script],
-        env={
-            **os.environ,
-            "GROUP_DOCKERFILE": dockerfile,
-            "GROUP_REQUIREMENTS": requirements,
-            "RUNNER_TEMP": str(tmp_path),
-            "GITHUB_ENV": str(github_env),
-            "PYTHON_VERSION": "3.11",
-            "FLOWUI_REQUIREMENT": "flowui==1.2.3",
-        },
-        check=True,
-    )
-
-    chosen = github_env.read_text().strip().removeprefix("DOCKERFILE=")
-    if expected is not None:
-        assert chosen == expected
-    else:
-        assert chosen == str(tmp_path / "Dockerfile")
-        assert Path(chosen).read_text().splitlines() == [
-            "FROM python:3.11-slim",
-            'RUN python -m pip install --no-cache-dir "flowui==1.2.3"',
-            "COPY dependencies/requirements_0.txt /tmp/requirements.txt",
-            "RUN python -m pip install --no-cache-dir -r /tmp/requirements.txt "
-            "&& rm /tmp/requirements.txt",
-        ]
 
 
 # --- new_operator ------------------------------------------------------------------------------

@@ -234,3 +234,120 @@ def test_an_installation_without_the_built_gui_says_how_to_build_it(
     assert response.status_code == 503
     assert "make gui" in response.text
     assert response.headers["content-type"].startswith("text/html")
+
+
+# --- a workspace's default runtime ---------------------------------------------------------------
+
+
+def runtimes_of(workspace: dict[str, object]) -> tuple[object, object, object]:
+    return (
+        workspace["default_runtime"],
+        workspace["effective_default_runtime"],
+        workspace["platform_default_runtime"],
+    )
+
+
+def test_a_workspace_takes_the_platforms_default_runtime_until_an_admin_sets_its_own(
+    server_context: ServerContext,
+) -> None:
+    from dataclasses import replace
+
+    from flowui.server.app import create_app
+
+    on_kubernetes = replace(server_context, default_runtime="kubernetes")
+    with TestClient(create_app(on_kubernetes)) as client:
+        owner = sign_up(client, "owner@example.org")
+        created = owner.post("/api/workspaces", json={"name": "Data team"}).json()
+        url = f"/api/workspaces/{created['id']}"
+
+        assert runtimes_of(created) == (None, "kubernetes", "kubernetes")
+        set_own = owner.patch(url, json={"default_runtime": "aws_batch"})
+        assert set_own.status_code == 200, set_own.text
+        assert runtimes_of(set_own.json()) == ("aws_batch", "aws_batch", "kubernetes")
+        assert runtimes_of(owner.get(url).json()) == ("aws_batch", "aws_batch", "kubernetes")
+        listed = owner.get("/api/workspaces").json()
+        assert [runtimes_of(workspace) for workspace in listed] == [
+            ("aws_batch", "aws_batch", "kubernetes")
+        ]
+
+        renamed = owner.patch(url, json={"name": "Renamed"}).json()  # the runtime stays
+        assert (renamed["name"], renamed["default_runtime"]) == ("Renamed", "aws_batch")
+        back = owner.patch(url, json={"default_runtime": None}).json()
+        assert (back["name"], runtimes_of(back)) == ("Renamed", (None, "kubernetes", "kubernetes"))
+
+
+def test_an_unknown_default_runtime_is_refused_with_its_pointer(api: TestClient) -> None:
+    owner = sign_up(api, "owner@example.org")
+    url = f"/api/workspaces/{owner.post('/api/workspaces', json={'name': 'w'}).json()['id']}"
+
+    response = owner.patch(url, json={"default_runtime": "dockr"})
+    no_name = owner.patch(url, json={"name": None})
+
+    assert response.status_code == 422
+    [detail] = error_of(response)["details"]
+    assert detail["where"] == "/body/default_runtime"
+    assert "'process', 'docker', 'kubernetes' or 'aws_batch'" in detail["message"]
+    assert no_name.status_code == 422
+    assert error_of(no_name)["details"][0]["where"] == "/body/name"
+    assert owner.get(url).json()["default_runtime"] is None
+
+
+def test_only_admins_change_the_default_runtime(api: TestClient) -> None:
+    owner = sign_up(api, "owner@example.org")
+    wid = owner.post("/api/workspaces", json={"name": "w"}).json()["id"]
+    url = f"/api/workspaces/{wid}"
+    members = {}
+    for role in ("read", "write", "admin"):
+        member = sign_up(api, f"{role}@example.org")
+        invitation = owner.post(
+            f"{url}/invitations", json={"email": member.email, "role": role}
+        ).json()
+        assert member.post(f"/api/invitations/{invitation['id']}/accept").status_code == 200
+        members[role] = member
+
+    by_reader = members["read"].patch(url, json={"default_runtime": "docker"})
+    by_writer = members["write"].patch(url, json={"default_runtime": "docker"})
+    assert [by_reader.status_code, by_writer.status_code] == [403, 403]
+    assert "this needs the role admin or higher" in error_of(by_reader)["message"]
+    assert members["read"].get(url).json()["default_runtime"] is None  # readers still see it
+
+    by_admin = members["admin"].patch(url, json={"default_runtime": "docker"})
+    assert by_admin.status_code == 200, by_admin.text
+    assert members["read"].get(url).json()["effective_default_runtime"] == "docker"
+
+
+def test_migration_0002_adds_the_default_runtime_and_keeps_the_workspaces(
+    tmp_path: Path, database: str | None
+) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect, text
+
+    from flowui.server.database import MIGRATIONS, create_database_engine, migrate
+    from flowui.server.models import Base
+
+    engine = create_database_engine(database or f"sqlite:///{tmp_path / 'server.db'}")
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as connection:  # a database of the first release
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+            connection.execute(
+                text("INSERT INTO workspaces (name, created_at) VALUES ('kept', :now)"),
+                {"now": "2026-11-24 10:00:00+00:00"},
+            )
+
+        migrate(engine)
+
+        columns = {column["name"]: column for column in inspect(engine).get_columns("workspaces")}
+        assert columns["default_runtime"]["nullable"] is True
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT name, default_runtime FROM workspaces")).all()
+            assert [tuple(row) for row in rows] == [("kept", None)]
+            # The migrated schema is the models' schema: nothing left for a new migration.
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    finally:
+        engine.dispose()

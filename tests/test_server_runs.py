@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from flowui.server.app import create_app
 from flowui.server.context import AirflowConnection, ServerContext
 from flowui.server.models import Repository, RepositoryVersion, Workflow, WorkflowVersion
 from flowui.server.services.catalog import workspace_catalog
+from flowui.server.services.runs import task_placement
 from flowui.storage import FileSystemRoot
 from flowui.workflows.compile import compile_workflow, remove_workflow
 from flowui.workflows.validate import parse_workflow
@@ -33,6 +35,7 @@ from operator_repositories import make_repository, metadata, write_operator
 
 T = TypeVar("T")
 RUN_TIMEOUT = 90.0
+PLACEMENT_KEYS = ("host", "container_id", "image", "pod", "namespace", "job_id", "queue")
 REPOSITORY = "runs_api_demo"  # its own name: other test modules install "demo" in the same root
 
 REPORT_MODEL = f"""
@@ -318,6 +321,30 @@ def test_runs_exist_only_for_members_and_writers_run_them(
     assert api.get(deployed_url).status_code == 401
 
 
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        {"runtime": "docker", "host": "h", "container_id": "0123456789abcdef", "image": "i:1"},
+        {"runtime": "aws_batch", "host": "h", "job_id": "6a1b-2c3d", "queue": "flowui-queue"},
+    ],
+)
+def test_a_placement_is_read_from_the_task_run_directory(
+    tmp_path: Path, recorded: dict[str, str]
+) -> None:
+    root = FileSystemRoot(tmp_path / "fs")
+    workflow = Workflow(dag_id="runs_api_placement")
+    run_id = "manual__2026-01-01T00:00:00+00:00"
+    paths = root.task_run(workflow.dag_id, run_id, "train").create()
+
+    assert task_placement(root, workflow, run_id, "train") is None  # nothing recorded yet
+    paths.placement.write_text(json.dumps({**recorded, "added_later": "ignored"}))
+    placement = task_placement(root, workflow, run_id, "train")
+    assert placement is not None
+    assert placement.model_dump(exclude_none=True) == recorded
+    paths.placement.write_text("{not json")
+    assert task_placement(root, workflow, run_id, "train") is None
+
+
 # --- against the real Airflow ---------------------------------------------------------------
 
 
@@ -449,6 +476,54 @@ def test_a_triggered_run_succeeds_and_shows_every_task(
         assert task["started_at"] is not None and task["ended_at"] is not None
         assert task["duration"] >= 0
     assert tasks["report"]["duration"] >= 1.5  # it ticked that long
+
+
+def test_the_run_detail_tells_where_each_task_ran(
+    platform: Platform, followed_run: FollowedRun
+) -> None:
+    process = {key: None for key in PLACEMENT_KEYS} | {
+        "runtime": "process",
+        "host": socket.gethostname(),
+    }
+    assert {
+        task_id: task["placement"] for task_id, task in tasks_of(followed_run.detail).items()
+    } == {
+        "report": process,
+        "greet": process,
+    }
+
+    # What a container runtime records, in the run directory where it writes it.
+    placement_file = platform.root.task_run(platform.dag_id, followed_run.run_id, "greet").placement
+    recorded = placement_file.read_bytes()
+    try:
+        placement_file.write_text(
+            json.dumps(
+                {
+                    "runtime": "kubernetes",
+                    "host": "worker-1",
+                    "pod": "greet-x1",
+                    "namespace": "flowui",
+                }
+            )
+        )
+        kubernetes = tasks_of(
+            platform.workspace.reader.get(run_url(platform, followed_run.run_id)).json()
+        )
+        placement_file.write_text('{"runtime": "mainframe"}')
+        unreadable = tasks_of(
+            platform.workspace.reader.get(run_url(platform, followed_run.run_id)).json()
+        )
+    finally:
+        placement_file.write_bytes(recorded)
+
+    assert kubernetes["greet"]["placement"] == {key: None for key in PLACEMENT_KEYS} | {
+        "runtime": "kubernetes",
+        "host": "worker-1",
+        "pod": "greet-x1",
+        "namespace": "flowui",
+    }
+    assert unreadable["greet"]["placement"] is None
+    assert unreadable["report"]["placement"] == process
 
 
 def test_a_log_is_followed_from_offsets_until_complete(

@@ -27,6 +27,7 @@ from flowui.workflows.compile import DAG_STUB, dag_paths
 from operator_repositories import MODEL, make_repository, metadata, write_operator
 
 DAG_ID = re.compile(r"flowui_[0-9a-f]{16}")
+NEVER_BUILT_IMAGE = "localhost/flowui-tests/never-built:1"
 # HelloOperator with its `name` input required.
 REQUIRED_NAME_MODEL = MODEL.replace('default="world", ', "")
 HOSTILE = (
@@ -36,16 +37,26 @@ HOSTILE = (
 
 
 def import_repository(
-    context: ServerContext, workspace_id: int, source: Path, name: str = "demo"
+    context: ServerContext,
+    workspace_id: int,
+    source: Path,
+    name: str = "demo",
+    image: str = NEVER_BUILT_IMAGE,
 ) -> None:
-    """Install a test repository (HelloOperator; GreetOperator whose `name` is required) into
-    the root and record it in the workspace as the repositories API would."""
+    """Install a test repository (HelloOperator; GreetOperator whose `name` is required;
+    ImagedOperator, whose group is `image`, by default one never built) into the root and
+    record it in the workspace as the repositories API would."""
     make_repository(source)
     (source / "config.toml").write_text(
         f'[repository]\nREPOSITORY_NAME = "{name}"\nVERSION = "0.1.0"\n'
     )
     write_operator(
         source, "GreetOperator", model=REQUIRED_NAME_MODEL, meta=metadata("GreetOperator")
+    )
+    write_operator(
+        source,
+        "ImagedOperator",
+        meta=metadata("ImagedOperator", dependency={"docker_image": image}),
     )
     installed = install_repository(source, context.root)
     compiled = json.loads((installed / FLOWUI_DIR / COMPILED_METADATA_FILE).read_text())
@@ -348,6 +359,131 @@ def test_deploy_validates_again_against_the_operators_imported_now(lab: Lab) -> 
     assert "version 1 cannot be deployed" in deployed.json()["error"]["message"]
     assert set(problems_of(deployed)) == {"/document/tasks/0/operator/repository"}
     assert not any(path.exists() for path in dag_paths(lab.context.root, created["dag_id"]))
+
+
+# --- what deploying checks per runtime -----------------------------------------------------------
+
+BATCH_DEFINITION = "AWS_BATCH_JOB_DEFINITION_HelloOperator_0_1_0"
+BATCH_QUEUE = "AWS_BATCH_JOB_QUEUE_HelloOperator_0_1_0"
+
+
+def compiled_runtimes(lab: Lab, dag_id: str) -> dict[str, str]:
+    """Each task's runtime in the DAG document that deploying wrote."""
+    dag_document = json.loads(dag_paths(lab.context.root, dag_id)[0].read_text())
+    return {task_id: task["runtime"] for task_id, task in dag_document["tasks"].items()}
+
+
+def test_deploy_refuses_a_batch_task_without_its_job_definition_variable(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(BATCH_DEFINITION, raising=False)
+    monkeypatch.setenv(BATCH_QUEUE, "flowui-queue")
+    created = lab.create(document("batch", {**task(name={"value": "ada"}), "runtime": "aws_batch"}))
+    url = f"{lab.url}/{created['id']}"
+
+    refused = lab.owner.post(f"{url}/deploy")
+
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == (
+        "version 1 cannot be deployed: its tasks' runtimes are not ready for it (1 problem)"
+    )
+    [(where, message)] = problems_of(refused).items()
+    assert where == "/document/tasks/0/runtime"
+    assert f"task hello (HelloOperator 0.1.0) runs in aws_batch, but {BATCH_DEFINITION}" in message
+    assert BATCH_QUEUE not in message
+    assert not any(path.exists() for path in dag_paths(lab.context.root, created["dag_id"]))
+    assert lab.owner.get(url).json()["deployed_version"] is None
+
+    monkeypatch.setenv(BATCH_DEFINITION, "flowui-hello:1")
+    deployed = lab.owner.post(f"{url}/deploy")
+
+    assert deployed.status_code == 200, deployed.text
+    assert compiled_runtimes(lab, created["dag_id"]) == {"hello": "aws_batch"}
+
+
+def test_deploy_refuses_a_process_task_whose_group_is_an_image(lab: Lab) -> None:
+    created = lab.create(document("imaged", task("tool", "ImagedOperator")))
+
+    refused = lab.owner.post(f"{lab.url}/{created['id']}/deploy")
+
+    assert refused.status_code == 422
+    [(where, message)] = problems_of(refused).items()
+    assert where == "/document/tasks/0/runtime"
+    assert message.startswith("task tool (ImagedOperator 0.1.0) runs in process, but its")
+    assert "choose the docker, kubernetes or aws_batch runtime" in message
+    assert not any(path.exists() for path in dag_paths(lab.context.root, created["dag_id"]))
+
+
+def test_deploy_refuses_a_docker_task_whose_image_is_not_in_the_engine(
+    lab: Lab,
+    podman_socket: str,
+    container_base_image: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", podman_socket)  # a real engine: Podman's Docker API
+    import_repository(lab.context, lab.id, tmp_path / "tools", "tools", image=container_base_image)
+    never_built = {**task("missing", "ImagedOperator"), "runtime": "docker"}
+    present = {**task("present", "ImagedOperator", repository="tools"), "runtime": "docker"}
+    both = lab.create(document("both", never_built, present))
+    built = lab.create(document("built", present))
+
+    refused = lab.owner.post(f"{lab.url}/{both['id']}/deploy")
+    deployed = lab.owner.post(f"{lab.url}/{built['id']}/deploy")
+
+    assert refused.status_code == 422
+    [(where, message)] = problems_of(refused).items()
+    assert where == "/document/tasks/0/runtime"
+    assert message.startswith(
+        f"task missing (ImagedOperator 0.1.0) runs in docker, but the image {NEVER_BUILT_IMAGE}"
+        " of its dependency group is not built: run `flowui operators build "
+    )
+    assert not any(path.exists() for path in dag_paths(lab.context.root, both["dag_id"]))
+    assert deployed.status_code == 200, deployed.text
+    assert compiled_runtimes(lab, built["dag_id"]) == {"present": "docker"}
+
+
+def test_tasks_without_a_runtime_are_compiled_with_the_workspaces_default(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(BATCH_DEFINITION, "flowui-hello:1")
+    monkeypatch.setenv(BATCH_QUEUE, "flowui-queue")
+    own = {**task("local", name={"value": "ada"}), "runtime": "process"}
+    created = lab.create(document("defaults", task(name={"value": "ada"}), own))
+    workspace_url = f"/api/workspaces/{lab.id}"
+    url = f"{lab.url}/{created['id']}"
+
+    # Without a default of its own, the workspace takes the platform's: process here.
+    assert lab.owner.post(f"{url}/deploy").status_code == 200
+    assert compiled_runtimes(lab, created["dag_id"]) == {"hello": "process", "local": "process"}
+
+    changed = lab.owner.patch(workspace_url, json={"default_runtime": "aws_batch"})
+    assert changed.status_code == 200, changed.text
+    redeployed = lab.owner.post(f"{url}/deploy")
+
+    assert redeployed.status_code == 200, redeployed.text
+    assert compiled_runtimes(lab, created["dag_id"]) == {"hello": "aws_batch", "local": "process"}
+    # The stored document still names no runtime: the default is the workspace's to change.
+    assert "runtime" not in lab.owner.get(url).json()["document"]["tasks"][0]
+
+
+def test_tasks_without_a_runtime_take_the_platforms_default_in_a_workspace_without_one(
+    server_context: ServerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(BATCH_DEFINITION, "flowui-hello:1")
+    monkeypatch.setenv(BATCH_QUEUE, "flowui-queue")
+    on_batch = replace(server_context, default_runtime="aws_batch")
+    with TestClient(create_app(on_batch)) as client:
+        owner = sign_up(client, "ada@example.org")
+        workspace_id = owner.post("/api/workspaces", json={"name": "lab"}).json()["id"]
+        import_repository(on_batch, workspace_id, tmp_path / "repo")
+        lab = Lab(owner, workspace_id, on_batch)
+        created = lab.create(document())
+
+        deployed = owner.post(f"{lab.url}/{created['id']}/deploy")
+
+        assert deployed.status_code == 200, deployed.text
+        assert compiled_runtimes(lab, created["dag_id"]) == {"hello": "aws_batch"}
 
 
 NOW = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)  # a Tuesday

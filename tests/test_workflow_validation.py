@@ -611,16 +611,6 @@ BROKEN_WORKFLOWS: list[tuple[str, Mutation, list[tuple[str, str]]]] = [
     ),
     # runtime and other task settings
     (
-        "runtime that is not available yet",
-        _set("tasks.0.runtime", "docker"),
-        [
-            (
-                "/tasks/0/runtime",
-                "runtime docker is not available yet: only process runs in this version",
-            )
-        ],
-    ),
-    (
         "unknown runtime",
         _set("tasks.0.runtime", "dock"),
         [
@@ -786,8 +776,6 @@ def test_every_problem_is_reported_in_one_pass_sorted_by_pointer() -> None:
         "/start_date: start_date 2026-01-01T00:00:00 has no timezone: write it with one,"
         " e.g. 2026-01-01T00:00:00+00:00 for UTC"
         " (a date without one means a different time on each machine)",
-        "/tasks/0/runtime: runtime kubernetes is not available yet:"
-        " only process runs in this version",
         f'/tasks/1/inputs/path: input "path" lacks "output": an input is {INPUT_FORMS}',
         "/tasks/1/inputs/test_size/value: test_size: 2 must be less than 1",
         '/tasks/2/operator/version: TrainOperator of repository "demo" has no version "3.0.0"'
@@ -817,17 +805,14 @@ def test_pointers_escape_slash_and_tilde_in_input_names() -> None:
     ]
 
 
-def test_runtime_problem_names_only_the_runtimes_of_this_version() -> None:
+def test_every_runtime_is_valid_in_a_document_and_none_means_the_default() -> None:
     document = copy.deepcopy(VALID)
     for task, runtime in zip(
-        document["tasks"], ["docker", "kubernetes", "aws_batch"], strict=False
+        document["tasks"], ["docker", "kubernetes", "aws_batch", None], strict=False
     ):
         task["runtime"] = runtime
-    messages = [error.message for error in validate_workflow(document, CATALOG)]
-    assert messages == [
-        f"runtime {runtime} is not available yet: only process runs in this version"
-        for runtime in ("docker", "kubernetes", "aws_batch")
-    ]
+
+    assert validate_workflow(document, CATALOG) == []
 
 
 @pytest.mark.parametrize(

@@ -24,3 +24,5 @@ globalThis.ResizeObserver ??= class {
   unobserve() {}
   disconnect() {}
 };
+// A combobox scrolls its selected option into view when it opens.
+Element.prototype.scrollIntoView ??= () => undefined;

@@ -73,6 +73,15 @@ class CodeRepositorySource(StrEnum):
     GITHUB = "github"
 
 
+class TaskRuntime(StrEnum):
+    """Where a task runs (the workflow document's per-task `runtime`)."""
+
+    PROCESS = "process"
+    DOCKER = "docker"
+    KUBERNETES = "kubernetes"
+    AWS_BATCH = "aws_batch"
+
+
 @dataclass(frozen=True)
 class Setting:
     """Marks a `Settings` field: the `config.ini` section it lives in and one line of help."""
@@ -182,6 +191,13 @@ class Settings(BaseModel):
     FLOWUI_ALLOW_REGISTRATION: Annotated[
         bool, Setting("platform", "Whether anyone may sign up to the server (false: invited only).")
     ] = True
+    FLOWUI_DEFAULT_RUNTIME: Annotated[
+        TaskRuntime,
+        Setting(
+            "platform",
+            "Where tasks that name no runtime run, in workspaces that set no default of their own.",
+        ),
+    ] = TaskRuntime.PROCESS
 
     _sources: dict[str, Layer] = PrivateAttr(default_factory=dict)
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)

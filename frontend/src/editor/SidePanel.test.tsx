@@ -54,12 +54,22 @@ const dataset = (id: number, name: string, storage_id: string) => ({
   created_by: "ana@example.com",
 });
 const datasets = [dataset(1, "sales", "upload-5a1e5"), dataset(2, "customers", "upload-c0570")];
+const workspace = {
+  id: 1,
+  name: "Lab",
+  role: "write",
+  default_runtime: "docker",
+  effective_default_runtime: "docker",
+  platform_default_runtime: "process",
+  created_at: "2026-11-20T10:00:00Z",
+};
 
 beforeEach(() => {
   standInServer([
     [/GET \/api\/workspaces\/1\/operators$/, () => [summary]],
     [/GET \/api\/workspaces\/1\/operators\/7$/, () => detail],
     [/GET \/api\/workspaces\/1\/datasets$/, () => datasets],
+    [/GET \/api\/workspaces\/1$/, () => workspace],
   ]);
   useEditor.getState().load(buildLargeWorkflow(3, ref), 5);
 });
@@ -130,4 +140,30 @@ test("a dataset input offers the workspace's datasets by name and keeps the pick
   await userEvent.type(source, "../etc");
   expect(await screen.findByText(/must be a dataset id/, { selector: `#${source.id}-error` })).toBeInTheDocument();
   expect(source).toHaveAttribute("aria-invalid", "true");
+});
+
+test("a task's runtime is the workspace's default until one is picked, and back", async () => {
+  useEditor.getState().select(["t1"]);
+  renderWithProviders(<SidePanel workspaceId={1} />);
+  await userEvent.click(await screen.findByRole("tab", { name: "Settings" }));
+
+  const runtime = await screen.findByRole("combobox", { name: "Runtime" });
+  await waitFor(() => expect(runtime).toHaveValue("Workspace default (docker)"));
+  await userEvent.click(runtime);
+  const options = (await screen.findAllByRole("option")).map((option) => option.textContent);
+  expect(options).toEqual([
+    "Workspace default (docker)",
+    "process (a process on the platform's machine)",
+    "docker (a container of the operator's image)",
+    "kubernetes (a pod in the cluster)",
+    "aws_batch (an AWS Batch job)",
+  ]);
+  await userEvent.click(screen.getByRole("option", { name: /^kubernetes/ }));
+  expect(useEditor.getState().history.present.tasks[1].runtime).toBe("kubernetes");
+  expect(runtime).toHaveValue("kubernetes (a pod in the cluster)");
+
+  await userEvent.click(runtime);
+  await userEvent.click(await screen.findByRole("option", { name: "Workspace default (docker)" }));
+  // The default is stored as no runtime at all: the workspace's default can change later.
+  expect("runtime" in useEditor.getState().history.present.tasks[1]).toBe(false);
 });

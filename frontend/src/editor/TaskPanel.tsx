@@ -116,6 +116,7 @@ export function TaskPanel({ workspaceId, taskId }: { workspaceId: number; taskId
         </Tabs.Panel>
         <Tabs.Panel value="settings" pt="xs">
           <TaskSettings
+            workspaceId={workspaceId}
             task={task}
             operatorResources={detail.data?.container_resources as ContainerResources | null | undefined}
             problems={taskProblems}

@@ -1,17 +1,15 @@
 // A task's settings: runtime, retries, retry delay, execution timeout and resources.
 import { Group, NumberInput, Select, Stack, Switch, Text } from "@mantine/core";
 
+import { RUNTIMES, runtimeLabel } from "../components/runtimes";
+import { useWorkspace } from "../workspaces/useWorkspace";
 import { updateTask } from "./document";
 import type { EditorProblem } from "./problems";
 import { useEditor } from "./store";
 import type { ContainerResources, Runtime, WorkflowTask } from "./types";
 
-const RUNTIMES = [
-  { value: "process", label: "process (on the platform's machine)" },
-  { value: "docker", label: "docker (coming)", disabled: true },
-  { value: "kubernetes", label: "kubernetes (coming)", disabled: true },
-  { value: "aws_batch", label: "aws_batch (coming)", disabled: true },
-];
+// The select's value for a task that names no runtime (it runs in the workspace's default).
+const WORKSPACE_DEFAULT = "workspace-default";
 
 const DEFAULT_RESOURCES: ContainerResources = {
   requests: { cpu: 100, memory: 256 },
@@ -20,13 +18,22 @@ const DEFAULT_RESOURCES: ContainerResources = {
 };
 
 interface Props {
+  workspaceId: number;
   task: WorkflowTask;
   operatorResources: ContainerResources | null | undefined;
   problems: EditorProblem[];
 }
 
-export function TaskSettings({ task, operatorResources, problems }: Props) {
+export function TaskSettings({ workspaceId, task, operatorResources, problems }: Props) {
   const edit = useEditor((s) => s.edit);
+  const effectiveDefault = useWorkspace(workspaceId).data?.effective_default_runtime;
+  const runtimes = [
+    {
+      value: WORKSPACE_DEFAULT,
+      label: effectiveDefault ? `Workspace default (${effectiveDefault})` : "Workspace default",
+    },
+    ...RUNTIMES.map((runtime) => ({ value: runtime, label: runtimeLabel(runtime) })),
+  ];
   const set = (field: string, patch: Partial<WorkflowTask>) =>
     edit((doc) => updateTask(doc, task.id, patch), `settings:${task.id}:${field}`);
   const errorOf = (field: string) =>
@@ -42,11 +49,15 @@ export function TaskSettings({ task, operatorResources, problems }: Props) {
     <Stack gap="sm">
       <Select
         label="Runtime"
-        data={RUNTIMES}
-        value={task.runtime ?? "process"}
-        onChange={(value) => set("runtime", { runtime: (value ?? "process") as Runtime })}
+        description="Where the task runs; the workspace's default can change without editing the workflow."
+        data={runtimes}
+        value={task.runtime ?? WORKSPACE_DEFAULT}
+        onChange={(value) =>
+          set("runtime", { runtime: !value || value === WORKSPACE_DEFAULT ? undefined : (value as Runtime) })
+        }
         error={errorOf("runtime")}
         allowDeselect={false}
+        data-testid="task-runtime"
       />
       <NumberInput
         label="Retries"

@@ -71,7 +71,15 @@ test("a failed task is drawn in the failure colour and its log is shown when cli
           duration: 5,
           tasks: [
             task("load", "success", "2024-05-01T06:00:00Z", "2024-05-01T06:00:02Z"),
-            task("train", "failed", "2024-05-01T06:00:02Z", "2024-05-01T06:00:04Z"),
+            {
+              ...task("train", "failed", "2024-05-01T06:00:02Z", "2024-05-01T06:00:04Z"),
+              placement: {
+                runtime: "docker",
+                host: "worker-1",
+                container_id: "4f2a9c1be07d5e3a8b6c0d1e2f3a4b5c",
+                image: "localhost/ex:0.1.0-group0",
+              },
+            },
           ],
         },
       },
@@ -105,7 +113,13 @@ test("a failed task is drawn in the failure colour and its log is shown when cli
 
   const log = await screen.findByTestId("task-log");
   await waitFor(() => expect(log).toHaveTextContent("ValueError: the model diverged"));
-  expect(within(screen.getByTestId("task-panel")).getByTestId("task-state")).toHaveTextContent("failed");
+  const panel = within(screen.getByTestId("task-panel"));
+  expect(panel.getByTestId("task-state")).toHaveTextContent("failed");
+  // Where it ran: the runtime, the container's short id (the full one on hover) and the host.
+  expect(panel.getByTestId("task-placement-runtime")).toHaveTextContent("docker");
+  expect(panel.getByTestId("task-placement-id")).toHaveTextContent("container 4f2a9c1be07d");
+  expect(panel.getByTitle("4f2a9c1be07d5e3a8b6c0d1e2f3a4b5c")).toBeInTheDocument();
+  expect(panel.getByTestId("task-placement-host")).toHaveTextContent("on worker-1");
   // The run id's ':' and '+' travel encoded in the API's path.
   expect(calls.some((call) => call.path === `${BASE}/tasks/train/log`)).toBe(true);
 });

@@ -1,4 +1,5 @@
-// The selected task of a run: its state and timing, retry, and its log, outputs and results.
+// The selected task of a run: its state, timing and where it ran, retry, and its log, outputs
+// and results.
 import { Button, CloseButton, Group, Stack, Tabs, Text, Title } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 
@@ -8,6 +9,7 @@ import { RunStateBadge, formatDuration, formatTime } from "../components/RunStat
 import type { RunTask } from "./runGraph";
 import { TaskLog } from "./TaskLog";
 import { TaskOutputs } from "./TaskOutputs";
+import { TaskPlacement } from "./TaskPlacement";
 import { TaskResults } from "./TaskResults";
 import { type RunRef, runQueryKey, taskPath } from "./useRun";
 
@@ -62,6 +64,7 @@ export function TaskPanel({ run, taskId, task, operator, canRetry, tab, onTabCha
           try {task?.try_number ?? 0} · started {formatTime(task?.started_at)} · {formatDuration(task?.duration)}
         </Text>
       </Group>
+      <TaskPlacement placement={task?.placement} />
       {canRetry && (
         <Group gap="xs">
           <Button

@@ -1,14 +1,16 @@
-// The workspace's settings: members and roles, operators repositories, secrets, datasets.
+// The workspace's settings: members and roles, operators repositories, secrets, datasets and
+// the default runtime.
 import { Container, Tabs, Title } from "@mantine/core";
 import { useSearchParams } from "react-router-dom";
 
 import { DatasetsTab } from "../datasets/DatasetsTab";
 import { MembersTab } from "./MembersTab";
 import { RepositoriesTab } from "./RepositoriesTab";
+import { RuntimeTab } from "./RuntimeTab";
 import { SecretsTab } from "./SecretsTab";
 import { useWorkspace, useWorkspaceId } from "./useWorkspace";
 
-const TABS = ["members", "repositories", "secrets", "datasets"] as const;
+const TABS = ["members", "repositories", "secrets", "datasets", "runtime"] as const;
 
 export function WorkspaceSettings() {
   const workspaceId = useWorkspaceId();
@@ -41,6 +43,9 @@ export function WorkspaceSettings() {
           <Tabs.Tab value="datasets" data-testid="settings-tab-datasets">
             Datasets
           </Tabs.Tab>
+          <Tabs.Tab value="runtime" data-testid="settings-tab-runtime">
+            Runtime
+          </Tabs.Tab>
         </Tabs.List>
         <Tabs.Panel value="members">
           <MembersTab workspaceId={workspaceId} role={role} />
@@ -53,6 +58,9 @@ export function WorkspaceSettings() {
         </Tabs.Panel>
         <Tabs.Panel value="datasets">
           <DatasetsTab workspaceId={workspaceId} role={role} />
+        </Tabs.Panel>
+        <Tabs.Panel value="runtime">
+          <RuntimeTab workspaceId={workspaceId} role={role} />
         </Tabs.Panel>
       </Tabs>
     </Container>

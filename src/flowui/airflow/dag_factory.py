@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from flowui.airflow.operators import FlowUIOperator
+from flowui.airflow.operators import FlowUITask, operator_class
 from flowui.storage import FileSystemRoot
 from flowui.workflows.compile import DAG_DOCUMENT_FORMAT
 from flowui.workflows.spec import Workflow
@@ -66,20 +66,27 @@ def build_dag(document: dict[str, Any]) -> DAG:
     operators = {}
     for task in workflow.tasks:
         compiled = document["tasks"][task.id]
-        operators[task.id] = FlowUIOperator(
-            task_id=task.id,
-            dag=dag,
+        # Documents compiled before the container runtimes have no runtime, image or resources.
+        runtime = compiled.get("runtime") or task.runtime or "process"
+        flowui_task = FlowUITask(
             root=str(root.path),
+            repository=compiled["repository"],
             repository_path=compiled["repository_path"],
-            flowui_operator=compiled["operator"],
+            operator=compiled["operator"],
+            version=compiled.get("version", task.operator.version),
             dependency=compiled["dependency"],
+            image=compiled.get("image"),
             literals=compiled["literals"],
             bindings=compiled["bindings"],
             parameters=compiled["parameters"],
             secret_names=compiled["secret_names"],
-            repository=compiled["repository"],
+            resources=compiled.get("resources"),
             workspace_id=document.get("workspace_id"),
-            runtime=task.runtime,
+        )
+        operators[task.id] = operator_class(runtime)(
+            task_id=task.id,
+            dag=dag,
+            flowui_task=flowui_task,
             retries=task.retries,
             retry_delay=timedelta(seconds=task.retry_delay_seconds),
             execution_timeout=(

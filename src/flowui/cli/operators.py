@@ -1,16 +1,26 @@
-"""`flowui operators ...`: create, check, organize and dry-run operators repositories."""
+"""`flowui operators ...`: create, check, organize, dry-run and build operators repositories."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.syntax import Syntax
 from rich.table import Table
 
 from flowui.cli.output import (
@@ -21,7 +31,7 @@ from flowui.cli.output import (
     print_json,
     print_or_write_json,
 )
-from flowui.operators import scaffold
+from flowui.operators import images, scaffold
 from flowui.operators.dry_run import dry_run
 from flowui.operators.inspection import DEFAULT_TIMEOUT_SECONDS
 from flowui.operators.metadata import metadata_json_schema
@@ -30,7 +40,7 @@ from flowui.operators.validate import OPERATORS_DIR, ValidationReport, validate_
 from flowui.storage import InvalidIdError, validate_id
 
 app = typer.Typer(
-    help="Write, check and organize operators repositories, and dry-run their operators.",
+    help="Write, check, organize and build operators repositories, and dry-run their operators.",
     no_args_is_help=True,
 )
 
@@ -294,3 +304,224 @@ def new(
 def _print_written(paths: list[Path]) -> None:
     for path in paths:
         console.print(f"[green]created[/] {path}", highlight=False)
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+class EngineChoice(StrEnum):
+    docker = "docker"
+    podman = "podman"
+
+
+class _BuildDisplay:
+    """One status line per group (live on a terminal, a line per change elsewhere) with the
+    engine's output streamed above them, on stderr."""
+
+    def __init__(self, groups: list[str]) -> None:
+        self.live = err_console.is_terminal
+        self.progress = Progress(
+            SpinnerColumn(finished_text="[green]✓[/]"),
+            TextColumn("[bold]{task.fields[group]}[/]"),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=False,
+            disable=not self.live,
+        )
+        self.tasks: dict[str, TaskID] = {
+            group: self.progress.add_task("waiting", total=1, group=group) for group in groups
+        }
+
+    def __enter__(self) -> _BuildDisplay:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.stop()
+
+    def status(self, group: str, text: str) -> None:
+        done = text in ("built", "pushed", "used as is (not built)")
+        task = self.tasks[group]
+        if not self.progress.tasks[task].started:
+            self.progress.start_task(task)
+        self.progress.update(task, description=escape(text), completed=1 if done else 0)
+        if not self.live:
+            err_console.print(f"[bold]{group}[/]: {escape(text)}", highlight=False)
+
+    def output(self, group: str, line: str) -> None:
+        self.progress.console.print(f"[dim]{escape(group)} | {escape(line)}[/]", highlight=False)
+
+
+def _build_failed(
+    error: images.ImageBuildError,
+    results: list[images.GroupImageResult],
+    json_output: bool,
+) -> NoReturn:
+    if json_output:
+        print_json(
+            {"ok": False, "error": error.as_dict(), "images": [r.as_dict() for r in results]}
+        )
+        raise typer.Exit(1)
+    if error.output_tail:
+        err_console.print("[dim]... the end of the output:[/]", highlight=False)
+        for line in error.output_tail:
+            err_console.print(f"[dim]  {escape(line)}[/]", highlight=False)
+    fail(str(error), hint=error.hint)
+
+
+@app.command()
+def build(
+    repository: Path = RepositoryArgument,
+    base_image: str = typer.Option(
+        images.DEFAULT_BASE_IMAGE,
+        "--base-image",
+        envvar=images.BASE_IMAGE_VARIABLE,
+        help="The image every group's image starts from: Python >= 3.11 with venv.",
+    ),
+    engine: EngineChoice | None = typer.Option(
+        None,
+        "--engine",
+        envvar=images.ENGINE_VARIABLE,
+        case_sensitive=False,
+        help="docker or podman (default: docker if its engine answers, else podman).",
+    ),
+    groups: list[str] | None = typer.Option(
+        None, "--group", "-g", help="Build only this dependency group (repeatable), e.g. group1."
+    ),
+    push: bool = typer.Option(
+        False,
+        "--push",
+        help="Push the images to the repository's registry: Amazon ECR logs in with AWS "
+        f"credentials, another registry with {images.REGISTRY_USERNAME_VARIABLE} and "
+        f"{images.REGISTRY_PASSWORD_VARIABLE} from the environment, else the engine's own login.",
+    ),
+    wheel_cache: Path | None = typer.Option(
+        None,
+        "--wheel-cache",
+        envvar=images.WHEEL_CACHE_VARIABLE,
+        help="Keep downloaded wheels here and use them without asking the package index again "
+        "(a requirement that a cached wheel satisfies is not upgraded).",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Organize and show the generated Dockerfiles; build nothing."
+    ),
+    timeout: float = TimeoutOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """Build one container image per dependency group, tagged as .flowui/dependencies_map.json
+    says ({registry}/{repository}:{version}-group{N}).
+
+    The repository is organized first, so the images carry its current operators. Each image
+    has FlowUI's task part and the group's requirements in /opt/flowui/venv (on PATH) and the
+    repository in /opt/flowui/repository. The host downloads the wheels for the base image's
+    Python, so the build itself needs no network. A group with a dependencies/Dockerfile_*
+    builds on that Dockerfile; a docker_image group is used as is.
+
+    Example: [bold]flowui operators build ./my_operators --base-image python:3.12-slim --push[/]
+    """
+    with _inspection_progress() as callbacks:
+        organized, changed = images.organize_for_build(repository, timeout=timeout, **callbacks)
+    report = organized.report
+    if not report.ok or report.config is None or organized.dependencies_map is None:
+        if json_output:
+            print_json({**_report_as_dict(report), "images": []})
+        else:
+            _print_problems(report)
+            err_console.print("nothing built: fix the problems above first", highlight=False)
+        raise typer.Exit(1)
+    try:
+        plan = images.plan_images(
+            report.repository,
+            report.config,
+            organized.dependencies_map,
+            base_image=base_image,
+            groups=groups,
+        )
+    except images.ImageBuildError as error:
+        fail(str(error), hint=error.hint, code=2)
+    if not json_output:
+        if changed:
+            console.print(
+                "[yellow]organized[/] .flowui/ was missing or out of date: rewritten",
+                highlight=False,
+            )
+        console.print(
+            f"{plan.repository_name} {plan.version}: {len(plan.groups)} group(s), "
+            f"base image {plan.base_image}",
+            highlight=False,
+        )
+    if dry_run:
+        _show_plan(plan, json_output)
+        return
+
+    results: list[images.GroupImageResult] = []
+    try:
+        chosen = images.detect_engine(engine.value if engine else None)
+        if not json_output:
+            console.print(f"engine: {chosen.name} ({chosen.executable})", highlight=False)
+        display: _BuildDisplay | None = None
+        if not json_output:
+            display = _BuildDisplay([group.group for group in plan.groups])
+        on_status = display.status if display else None
+        on_output = display.output if display else None
+        live: AbstractContextManager[Any] = display or nullcontext()
+        pusher = images.ImagePusher(chosen, on_status=on_status, on_output=on_output)
+        with live, pusher:
+            if push:  # before building: wrong credentials fail in seconds
+                pusher.login([(group.group, group.image) for group in plan.groups if group.built])
+            for result in images.build_images(
+                plan,
+                chosen,
+                wheel_cache=wheel_cache,
+                on_status=on_status,
+                on_output=on_output,
+            ):
+                results.append(result)
+            if push:
+                for result in results:
+                    if result.status == "built":
+                        pusher.push(result)
+    except images.ImageBuildError as error:
+        _build_failed(error, results, json_output)
+    if json_output:
+        print_json(
+            {
+                "ok": True,
+                "repository": str(plan.repository),
+                "organized": changed,
+                "engine": chosen.name,
+                "base_image": plan.base_image,
+                "images": [result.as_dict() for result in results],
+            }
+        )
+        return
+    table = Table("group", "image", "result", "seconds")
+    for column in table.columns:
+        column.overflow = "fold"
+    for result in results:
+        outcome = "built" if result.status == "built" else "used as is (not built)"
+        if result.pushed:
+            outcome += ", pushed"
+        for note in result.notes:
+            outcome += f"; {note}"
+        table.add_row(result.group, result.image, outcome, f"{result.seconds:.1f}")
+    console.print(table)
+
+
+def _show_plan(plan: images.ImagePlan, json_output: bool) -> None:
+    entries = []
+    for group in plan.groups:
+        entry: dict[str, Any] = {"group": group.group, "image": group.image, "kind": group.kind}
+        if group.built:
+            entry["dockerfile"] = images.render_dockerfile(plan, group)
+        entries.append(entry)
+    if json_output:
+        print_json({"ok": True, "base_image": plan.base_image, "images": entries})
+        return
+    for entry in entries:
+        console.rule(f"{entry['group']}: {entry['image']}")
+        if "dockerfile" in entry:
+            console.print(Syntax(entry["dockerfile"], "docker", word_wrap=True))
+        else:
+            console.print("a ready-made image: used as is, not built", highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import typer
 
@@ -19,6 +20,7 @@ from flowui.platform.environment import (
     AIRFLOW_URL_VARIABLE,
     AIRFLOW_USERNAME_VARIABLE,
 )
+from flowui.workflows.spec import Runtime
 
 app = typer.Typer(
     help="The platform server (REST API): run it, export its OpenAPI document.",
@@ -71,6 +73,8 @@ def run(
         airflow=airflow,
         internal_token=os.environ.get(INTERNAL_TOKEN_VARIABLE),
         allow_registration=settings.FLOWUI_ALLOW_REGISTRATION,
+        # The setting's choices are the runtimes (a test keeps them the same).
+        default_runtime=cast(Runtime, settings.FLOWUI_DEFAULT_RUNTIME.value),
     )
     if settings.FLOWUI_ADMIN_PASSWORD is not None:
         user, _ = ensure_first_admin(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from jsonschema import Draft202012Validator
@@ -29,10 +30,11 @@ from flowui.operators.install import InstallError, install_repository
 from flowui.platform import Platform, ensure_admin_credentials, read_state
 from flowui.server.airflow_client import AirflowApiError, AirflowClient, DagRun, TaskInstance
 from flowui.storage import FileSystemRoot
-from flowui.workflows.catalog import CatalogError, catalog_from_root
+from flowui.workflows.catalog import CatalogError, OperatorCatalog, catalog_from_root
 from flowui.workflows.compile import CompiledDag, compile_workflow, remove_workflow
+from flowui.workflows.runtimes import platform_image_lookup, runtime_problems
 from flowui.workflows.spec import Workflow, workflow_json_schema
-from flowui.workflows.validate import parse_workflow
+from flowui.workflows.validate import WorkflowError, parse_workflow
 
 app = typer.Typer(
     help="Validate, compile, run and remove workflows (JSON documents of operator tasks).",
@@ -88,6 +90,17 @@ def _install(repositories: list[Path] | None, root: FileSystemRoot) -> None:
         err_console.print(f"[green]installed[/] {repository} -> {installed}", highlight=False)
 
 
+def _report_problems(path: Path, problems: list[WorkflowError], json_output: bool) -> NoReturn:
+    if json_output:
+        print_json({"ok": False, "errors": [problem.as_dict() for problem in problems]})
+    else:
+        for problem in problems:
+            where = escape(f"{path}#{problem.pointer}")
+            console.print(f"[bold]{where}[/]: {escape(problem.message)}", highlight=False)
+        console.print(f"[red]{len(problems)} error(s)[/] in {path}", highlight=False)
+    raise typer.Exit(1)
+
+
 def validated_workflow(path: Path, root: FileSystemRoot, *, json_output: bool = False) -> Workflow:
     """The workflow of `path`, checked against the root's operators; exits on any error."""
     document = _read_document(path)
@@ -97,15 +110,40 @@ def validated_workflow(path: Path, root: FileSystemRoot, *, json_output: bool = 
         fail(str(error))
     workflow, problems = parse_workflow(document, catalog)
     if workflow is None or problems:
-        if json_output:
-            print_json({"ok": False, "errors": [problem.as_dict() for problem in problems]})
-        else:
-            for problem in problems:
-                where = escape(f"{path}#{problem.pointer}")
-                console.print(f"[bold]{where}[/]: {escape(problem.message)}", highlight=False)
-            console.print(f"[red]{len(problems)} error(s)[/] in {path}", highlight=False)
-        raise typer.Exit(1)
+        _report_problems(path, problems, json_output)
     return workflow
+
+
+def deployable_workflow(
+    path: Path, settings: Settings, *, json_output: bool = False
+) -> tuple[Workflow, OperatorCatalog]:
+    """The workflow of `path`, valid, and each task's runtime ready to run it (in the
+    platform's FLOWUI_DEFAULT_RUNTIME if it names none); exits on any problem."""
+    root = settings.root
+    workflow = validated_workflow(path, root, json_output=json_output)
+    catalog = catalog_from_root(root)
+    problems = runtime_problems(
+        workflow,
+        catalog,
+        default_runtime=settings.FLOWUI_DEFAULT_RUNTIME.value,
+        environ=os.environ,
+        image_available=platform_image_lookup(os.environ),
+    )
+    if problems:
+        _report_problems(path, problems, json_output)
+    return workflow, catalog
+
+
+def _compile(
+    path: Path, settings: Settings, workflow: Workflow, catalog: OperatorCatalog
+) -> CompiledDag:
+    return compile_workflow(
+        workflow,
+        dag_id_for_file(path),
+        catalog,
+        settings.root,
+        default_runtime=settings.FLOWUI_DEFAULT_RUNTIME.value,
+    )
 
 
 @app.command()
@@ -139,14 +177,16 @@ def compile_command(
 ) -> None:
     """Validate a workflow and write its DAG into Airflow's DAG folder.
 
-    Compiling again after an edit rewrites the DAG; the next run uses it.
+    Compiling again after an edit rewrites the DAG; the next run uses it. Tasks that name no
+    runtime run in FLOWUI_DEFAULT_RUNTIME; each task's runtime must be ready for it (its image
+    built, its Batch job definition set).
 
     Example: [bold]flowui workflows compile my_workflow.json[/]
     """
-    root = _settings(project).root.create()
-    _install(repositories, root)
-    workflow = validated_workflow(path, root, json_output=json_output)
-    compiled = compile_workflow(workflow, dag_id_for_file(path), catalog_from_root(root), root)
+    settings = _settings(project)
+    _install(repositories, settings.root.create())
+    workflow, catalog = deployable_workflow(path, settings, json_output=json_output)
+    compiled = _compile(path, settings, workflow, catalog)
     if json_output:
         print_json({"dag_id": compiled.dag_id, "dag_file": str(compiled.stub_path)})
     else:
@@ -296,12 +336,12 @@ def run(
     settings = _settings(project)
     root = settings.root.create()
     _install(repositories, root)
-    workflow = validated_workflow(path, root, json_output=json_output)
+    workflow, catalog = deployable_workflow(path, settings, json_output=json_output)
     conf = parse_parameters(params, workflow)
     client, api_url = _client(settings)
     with client:
         since = datetime.now(UTC)
-        compiled = compile_workflow(workflow, dag_id_for_file(path), catalog_from_root(root), root)
+        compiled = _compile(path, settings, workflow, catalog)
         try:
             with err_console.status(f"Waiting for Airflow to load {compiled.dag_id}"):
                 _wait_for_compiled_dag(client, compiled, since, timeout=120)

@@ -21,6 +21,8 @@ _FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _IMAGE_REFERENCE = re.compile(r"^[a-z0-9]+([._/:@-][A-Za-z0-9_.-]+)*$")
 _VERSION = re.compile(r"^[A-Za-z0-9_.+-]{1,128}$")
 _REGISTRY = re.compile(r"^[a-z0-9]([a-z0-9.:_-]*[a-z0-9])?(/[a-z0-9._-]+)*$")
+# What a container image reference may look like (`name:tag`, `host:port/path@digest`).
+IMAGE_REFERENCE = _IMAGE_REFERENCE
 
 
 class _Strict(BaseModel):

@@ -14,10 +14,29 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 # The platform server route that gives a starting task its secrets (server/routers/secrets.py).
 INTERNAL_SECRETS_PATH = "/api/internal/secrets"
+# In a container, secrets come in a file (JSON object, name -> value) mounted read-only and
+# named by this variable: a container's environment is part of its inspectable configuration.
+SECRETS_FILE_VARIABLE = "FLOWUI_SECRETS_FILE"
+
+
+def secrets_from_file(path: str) -> dict[str, str]:
+    """The secrets of a secrets file; raises ValueError saying what is wrong (never a value)."""
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"cannot read the secrets file {path}: {error.strerror}") from None
+    except ValueError:
+        raise ValueError(f"the secrets file {path} is not JSON") from None
+    if not isinstance(values, dict) or not all(
+        isinstance(name, str) and isinstance(value, str) for name, value in values.items()
+    ):
+        raise ValueError(f"the secrets file {path} is not an object of strings")
+    return values
 
 
 class SecretsSource(Protocol):

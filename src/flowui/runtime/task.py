@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from flowui.base_operator import BaseOperator, DisplayResult
 from flowui.operators.loading import import_operator_module, model_file_of
+from flowui.runtime.secrets import SECRETS_FILE_VARIABLE, secrets_from_file
 from flowui.runtime.spec import TaskOutcome, TaskSpec
 from flowui.storage import FileSystemRoot, TaskRunPaths, write_json_atomically
 
@@ -322,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
         epilog="Example: flowui-task --spec task.json   (or: flowui-task --spec - < task.json)",
     )
     parser.add_argument("--spec", required=True, help="TaskSpec JSON file, or - for stdin.")
+    # Secrets: the environment variables their SecretsModel names, and those of the JSON file
+    # that FLOWUI_SECRETS_FILE names (how the container runtimes give them).
     arguments = parser.parse_args(argv)
     text = sys.stdin.read() if arguments.spec == "-" else Path(arguments.spec).read_text()
     try:
@@ -329,7 +332,15 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as error:
         print(f"flowui-task: invalid TaskSpec: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    outcome = run_task(spec, echo=sys.stderr)
+    environ = dict(os.environ)
+    secrets_file = environ.pop(SECRETS_FILE_VARIABLE, None)
+    if secrets_file:
+        try:
+            environ.update(secrets_from_file(secrets_file))
+        except ValueError as error:
+            print(f"flowui-task: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+    outcome = run_task(spec, environ=environ, echo=sys.stderr)
     print(json.dumps(outcome.as_dict()), flush=True)
     raise SystemExit(0 if outcome.status == "success" else 1)
 

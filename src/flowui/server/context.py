@@ -18,6 +18,7 @@ from flowui.server.database import (
 )
 from flowui.server.security import ServerKeys, load_or_create_key
 from flowui.storage import FileSystemRoot
+from flowui.workflows.spec import Runtime
 
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # 1 GiB
 
@@ -59,6 +60,9 @@ class ServerContext:
     # Known only to the platform's own processes (Airflow's workers fetch task secrets with it);
     # None switches the internal routes off.
     internal_token: str | None = None
+    # The platform's FLOWUI_DEFAULT_RUNTIME: where tasks run that name no runtime, in
+    # workspaces without a default of their own.
+    default_runtime: Runtime = "process"
 
     @classmethod
     def open(
@@ -71,6 +75,7 @@ class ServerContext:
         allow_registration: bool = True,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         internal_token: str | None = None,
+        default_runtime: Runtime = "process",
     ) -> ServerContext:
         """Connect to the database (migrated to the newest schema) and load the server key."""
         root.create()
@@ -86,6 +91,7 @@ class ServerContext:
             allow_registration=allow_registration,
             max_upload_bytes=max_upload_bytes,
             internal_token=internal_token,
+            default_runtime=default_runtime,
         )
 
     def close(self) -> None:

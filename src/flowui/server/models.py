@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from flowui.workflows.spec import Runtime
 
 
 def utc_now() -> datetime:
@@ -90,11 +92,23 @@ class Workspace(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Where its tasks that name no runtime run (a workflows.spec.RUNTIMES name); None: the
+    # platform's FLOWUI_DEFAULT_RUNTIME.
+    default_runtime: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="workspace", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @property
+    def own_default_runtime(self) -> Runtime | None:
+        # Set only through the API's Runtime-typed field, so always one of the runtimes.
+        return cast("Runtime | None", self.default_runtime)
+
+    def effective_default_runtime(self, platform_default: Runtime) -> Runtime:
+        """Where the workspace's tasks that name no runtime run."""
+        return self.own_default_runtime or platform_default
 
 
 class Membership(Base):

@@ -71,6 +71,16 @@ class TaskRunPaths:
         """Which result file the GUI shows for the task (JSON: file_type, path)."""
         return self.directory / "display_result.json"
 
+    @property
+    def task_spec(self) -> Path:
+        """The TaskSpec a container runtime hands to `flowui-task` (no secret is in it)."""
+        return self.directory / "task_spec.json"
+
+    @property
+    def placement(self) -> Path:
+        """Where the latest try ran (JSON: runtime, and its container, pod or Batch job)."""
+        return self.directory / "placement.json"
+
     def create(self) -> TaskRunPaths:
         self.results.mkdir(parents=True, exist_ok=True)
         return self

@@ -52,11 +52,13 @@ def build_dag_document(
     *,
     compiled_at: datetime,
     workspace_id: int | None = None,
+    default_runtime: str = "process",
 ) -> dict[str, Any]:
     """Everything the DAG factory needs, resolved now so tasks never consult the catalog.
 
     With a `workspace_id` (a workflow of the platform server), tasks fetch their secrets from
-    the server for that workspace; without one, from the worker's environment.
+    the server for that workspace; without one, from the worker's environment. Tasks that name
+    no runtime run in `default_runtime` (the workspace's or the platform's).
     """
     tasks: dict[str, Any] = {}
     for task in workflow.tasks:
@@ -67,10 +69,15 @@ def build_dag_document(
                 f"task {task.id}: operator {ref.repository}/{ref.name} {ref.version} is unknown"
             )
         secrets_schema = operator.metadata.get("secrets_schema") or {}
+        resources = task.resources.model_dump() if task.resources else None
         tasks[task.id] = {
             "repository": ref.repository,
             "repository_path": str(operator.repository_path),
             "operator": ref.name,
+            "version": ref.version,
+            "runtime": task.runtime or default_runtime,
+            "image": operator.group_entry.get("source_image"),
+            "resources": resources or operator.metadata.get("container_resources"),
             "dependency": operator.group_entry["dependency"],
             "secret_names": sorted(secrets_schema.get("properties", {})),
             "literals": {
@@ -111,11 +118,18 @@ def compile_workflow(
     root: FileSystemRoot,
     *,
     workspace_id: int | None = None,
+    default_runtime: str = "process",
 ) -> CompiledDag:
     """Write (or rewrite) the DAG of a validated workflow into the root's DAG folder."""
     document_path, stub_path = dag_paths(root, dag_id)
     document = build_dag_document(
-        workflow, dag_id, catalog, root, compiled_at=datetime.now(UTC), workspace_id=workspace_id
+        workflow,
+        dag_id,
+        catalog,
+        root,
+        compiled_at=datetime.now(UTC),
+        workspace_id=workspace_id,
+        default_runtime=default_runtime,
     )
     # JSON first: a stub never points at a missing or half-written document.
     write_json_atomically(document_path, document)

@@ -8,7 +8,7 @@ This module checks its shape; `workflows.validate` checks it against the operato
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,9 @@ from flowui.operators.metadata import ContainerResources
 
 SCHEMA_VERSION: Final = 1
 TASK_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,99}$"
-RUNTIMES = ("process", "docker", "kubernetes", "aws_batch")
+# Where a task runs; the same names in the document, the API, the settings and the GUI.
+Runtime = Literal["process", "docker", "kubernetes", "aws_batch"]
+RUNTIMES: tuple[str, ...] = get_args(Runtime)
 SCHEDULE_PRESETS = ("hourly", "daily", "weekly", "monthly", "yearly")
 
 
@@ -55,7 +57,11 @@ class WorkflowTask(_Strict):
     depends_on: list[str] = Field(
         default_factory=list, description="Upstream tasks beyond those its bindings imply."
     )
-    runtime: Literal["process", "docker", "kubernetes", "aws_batch"] = "process"
+    runtime: Runtime | None = Field(
+        default=None,
+        description="Where the task runs; none: the workspace's default runtime (else the "
+        "platform's FLOWUI_DEFAULT_RUNTIME, else process).",
+    )
     retries: int = Field(default=0, ge=0, le=20)
     retry_delay_seconds: int = Field(default=60, ge=0, le=86_400)
     execution_timeout_seconds: int | None = Field(default=None, ge=1, le=7 * 86_400)

@@ -22,7 +22,6 @@ from referencing.exceptions import Unresolvable
 
 from flowui.workflows.catalog import CatalogOperator, OperatorCatalog
 from flowui.workflows.spec import (
-    RUNTIMES,
     SCHEDULE_PRESETS,
     BindingInput,
     CronSchedule,
@@ -34,10 +33,6 @@ from flowui.workflows.spec import (
     Schedule,
     Workflow,
 )
-
-# Runtimes that can run a task in this version. The spec accepts all of RUNTIMES so documents
-# written for the coming runtimes stay readable; extend this tuple as each one arrives.
-AVAILABLE_RUNTIMES: tuple[str, ...] = ("process",)
 
 INPUT_FORMS = '{"value": ...}, {"from": task, "output": field} or {"param": name}'
 TASK_ID_RULE = (
@@ -232,7 +227,6 @@ class _Task:
     input_names: list[str]
     sources: dict[str, InputSource]
     depends_on: list[tuple[int, str]]
-    runtime: Any
     operator: CatalogOperator | None = None
     upstream: set[int] = field(default_factory=set)
 
@@ -265,7 +259,6 @@ def _read_task(index: int, raw: dict[str, Any]) -> _Task:
             for position, upstream in enumerate(depends_on if isinstance(depends_on, list) else [])
             if isinstance(upstream, str)
         ],
-        runtime=raw.get("runtime", "process"),
     )
 
 
@@ -299,7 +292,6 @@ class _WorkflowChecker:
     def check(self) -> list[WorkflowError]:
         for task in self.tasks:
             self._check_id(task)
-            self._check_runtime(task)
             task.operator = self._find_operator(task)
         for task in self.tasks:
             self._check_inputs(task)
@@ -321,15 +313,6 @@ class _WorkflowChecker:
                 json_pointer("tasks", task.index, "id"),
                 f"task id {_show(task.id)} is already used by /tasks/{first}:"
                 " give each task its own id",
-            )
-
-    def _check_runtime(self, task: _Task) -> None:
-        if task.runtime in RUNTIMES and task.runtime not in AVAILABLE_RUNTIMES:
-            verb = "runs" if len(AVAILABLE_RUNTIMES) == 1 else "run"
-            self.add(
-                json_pointer("tasks", task.index, "runtime"),
-                f"runtime {task.runtime} is not available yet:"
-                f" only {_and(AVAILABLE_RUNTIMES)} {verb} in this version",
             )
 
     def _find_operator(self, task: _Task) -> CatalogOperator | None:
@@ -917,10 +900,6 @@ def _show(value: Any) -> str:
 def _or(options: Sequence[str]) -> str:
     quoted = [f'"{option}"' for option in options]
     return ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
-
-
-def _and(options: Sequence[str]) -> str:
-    return ", ".join(options[:-1]) + f" and {options[-1]}" if len(options) > 1 else options[0]
 
 
 def _suggest(word: str, known: list[str], what: str) -> str:

@@ -20,6 +20,7 @@ from flowui.server.errors import ApiError
 from flowui.server.models import Workflow
 from flowui.server.services.runs import (
     FINISHED_TASK_STATES,
+    TaskPlacement,
     airflow_client,
     check_deployed,
     deployed_version,
@@ -34,8 +35,10 @@ from flowui.server.services.runs import (
     run_parameters,
     run_tasks,
     task_paths,
+    task_placement,
     workspace_workflow,
 )
+from flowui.storage import FileSystemRoot
 
 router = APIRouter(
     prefix="/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs", tags=["runs"]
@@ -74,6 +77,10 @@ class RunTask(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     duration: float | None = Field(description="Seconds from start to end.")
+    placement: TaskPlacement | None = Field(
+        description="Where its latest try ran (runtime, host, and the container, pod or Batch "
+        "job); null before it has started."
+    )
 
 
 class RunDetail(RunOut):
@@ -122,7 +129,7 @@ def _run_fields(run: DagRun) -> dict[str, Any]:
     }
 
 
-def _task_out(task: TaskInstance) -> RunTask:
+def _task_out(task: TaskInstance, placement: TaskPlacement | None) -> RunTask:
     return RunTask(
         task_id=task.task_id,
         state=task.state,
@@ -130,11 +137,20 @@ def _task_out(task: TaskInstance) -> RunTask:
         started_at=task.start_date,
         ended_at=task.end_date,
         duration=task.duration,
+        placement=placement,
     )
 
 
-def _run_detail(run: DagRun, tasks: list[TaskInstance]) -> RunDetail:
-    return RunDetail(**_run_fields(run), tasks=[_task_out(task) for task in tasks])
+def _run_detail(
+    root: FileSystemRoot, workflow: Workflow, run: DagRun, tasks: list[TaskInstance]
+) -> RunDetail:
+    return RunDetail(
+        **_run_fields(run),
+        tasks=[
+            _task_out(task, task_placement(root, workflow, run.run_id, task.task_id))
+            for task in tasks
+        ],
+    )
 
 
 def _deployed(session: SessionDep, workspace_id: int, workflow_id: int) -> Workflow:
@@ -192,10 +208,10 @@ def list_runs(
 
 @router.get("/{run_id}")
 def read(workflow: ReadableWorkflow, run_id: RunId, context: ContextDep) -> RunDetail:
-    """The run and every task's state, try number, start, end and duration."""
+    """The run and every task's state, try number, start, end, duration and where it ran."""
     with airflow_client(context) as airflow:
         run = find_run(airflow, workflow, run_id)
-        return _run_detail(run, run_tasks(airflow, workflow, run_id))
+        return _run_detail(context.root, workflow, run, run_tasks(airflow, workflow, run_id))
 
 
 @router.post("/{run_id}/cancel")
@@ -220,7 +236,7 @@ def retry_task(
             raise ApiError(409, f"task {task_id!r} is {state}: retry it once it has finished")
         airflow.clear_task(workflow.dag_id, run_id, [task_id], include_downstream=True)
         run = find_run(airflow, workflow, run_id)
-        return _run_detail(run, run_tasks(airflow, workflow, run_id))
+        return _run_detail(context.root, workflow, run, run_tasks(airflow, workflow, run_id))
 
 
 @router.get("/{run_id}/tasks/{task_id}/log")

@@ -7,6 +7,7 @@ Every save of a changed document is a new version; deploying compiles the curren
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ from flowui.server.services.workflows import (
 )
 from flowui.workflows import spec
 from flowui.workflows.compile import compile_workflow, remove_workflow
+from flowui.workflows.runtimes import platform_image_lookup, runtime_problems
 from flowui.workflows.validate import WorkflowError, parse_workflow
 
 router = APIRouter(prefix="/api/workspaces/{workspace_id}/workflows", tags=["workflows"])
@@ -459,10 +461,14 @@ def deploy(
     workflow_id: int, access: WriteAccess, session: SessionDep, context: ContextDep
 ) -> WorkflowDetail:
     """Compile the current version into Airflow's DAG folder and wait until Airflow has loaded
-    it (when the server knows an Airflow), paused or not as the workflow is.
+    it (when the server knows an Airflow), paused or not as the workflow is. Tasks that name no
+    runtime run in the workspace's default runtime, else the platform's.
 
     The document is validated again first: operators may have been removed or upgraded since
-    it was saved (422, details at `/document/...`, as in the workflow's `document`).
+    it was saved (422, details at `/document/...`, as in the workflow's `document`). Then each
+    task's runtime is checked: its dependency group's image built (docker) or pushed
+    (kubernetes), its Batch job definition and queue set (aws_batch), no image needed
+    (process); 422 at `/document/tasks/<i>/runtime` otherwise.
     """
     workflow = _workflow(session, access, workflow_id)
     document = _current_document(session, workflow)
@@ -473,9 +479,28 @@ def deploy(
             f"version {workflow.current_version} cannot be deployed with the operators imported now"
         )
         raise _invalid(problems, "/document", message)
+    default_runtime = access.workspace.effective_default_runtime(context.default_runtime)
+    problems = runtime_problems(
+        parsed,
+        catalog,
+        default_runtime=default_runtime,
+        environ=os.environ,
+        image_available=platform_image_lookup(os.environ),
+    )
+    if problems:
+        message = (
+            f"version {workflow.current_version} cannot be deployed: "
+            "its tasks' runtimes are not ready for it"
+        )
+        raise _invalid(problems, "/document", message)
     written_at = datetime.now(UTC)
     compile_workflow(
-        parsed, workflow.dag_id, catalog, context.root, workspace_id=workflow.workspace_id
+        parsed,
+        workflow.dag_id,
+        catalog,
+        context.root,
+        workspace_id=workflow.workspace_id,
+        default_runtime=default_runtime,
     )
     workflow.deployed_version = workflow.current_version
     session.commit()

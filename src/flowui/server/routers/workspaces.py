@@ -1,4 +1,5 @@
-"""Workspaces and their members: create, list, rename, delete; invite, accept, change roles.
+"""Workspaces and their members: create, list, rename, set the default runtime, delete; invite,
+accept, change roles.
 
 Only an owner makes or unmakes owners, and a workspace always keeps at least one owner.
 """
@@ -15,14 +16,16 @@ from sqlalchemy.orm import Session
 
 from flowui.server.deps import (
     AdminAccess,
+    ContextDep,
     CurrentUser,
     OwnerAccess,
     ReadAccess,
     SessionDep,
     WorkspaceAccess,
 )
-from flowui.server.errors import ApiError, not_found
+from flowui.server.errors import ApiError, ErrorDetail, not_found
 from flowui.server.models import Invitation, Membership, Role, User, Workspace
+from flowui.workflows.spec import Runtime
 
 router = APIRouter(prefix="/api", tags=["workspaces"])
 
@@ -33,10 +36,30 @@ class WorkspaceCreate(BaseModel):
     name: str = WorkspaceName
 
 
+class WorkspaceUpdate(BaseModel):
+    """The fields to change; those left out stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    default_runtime: Runtime | None = Field(
+        default=None,
+        description="Where its tasks that name no runtime run; null: the platform's default.",
+    )
+
+
 class WorkspaceOut(BaseModel):
     id: int
     name: str
     role: Role = Field(description="Your role in it.")
+    default_runtime: Runtime | None = Field(
+        description="The workspace's own default runtime; null: it takes the platform's."
+    )
+    effective_default_runtime: Runtime = Field(
+        description="Where its tasks that name no runtime run: the workspace's default runtime, "
+        "else the platform's."
+    )
+    platform_default_runtime: Runtime = Field(
+        description="The platform's default runtime (FLOWUI_DEFAULT_RUNTIME)."
+    )
     created_at: datetime
 
 
@@ -67,9 +90,15 @@ class RoleChange(BaseModel):
     role: Role
 
 
-def _workspace_out(workspace: Workspace, role: Role) -> WorkspaceOut:
+def _workspace_out(workspace: Workspace, role: Role, platform_default: Runtime) -> WorkspaceOut:
     return WorkspaceOut(
-        id=workspace.id, name=workspace.name, role=role, created_at=workspace.created_at
+        id=workspace.id,
+        name=workspace.name,
+        role=role,
+        default_runtime=workspace.own_default_runtime,
+        effective_default_runtime=workspace.effective_default_runtime(platform_default),
+        platform_default_runtime=platform_default,
+        created_at=workspace.created_at,
     )
 
 
@@ -93,15 +122,19 @@ def create_workspace(session: Session, name: str, owner: User) -> Workspace:
 
 
 @router.post("/workspaces", status_code=status.HTTP_201_CREATED)
-def create(body: WorkspaceCreate, user: CurrentUser, session: SessionDep) -> WorkspaceOut:
+def create(
+    body: WorkspaceCreate, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> WorkspaceOut:
     """A new workspace; you are its owner."""
     workspace = create_workspace(session, body.name, user)
     session.commit()
-    return _workspace_out(workspace, Role.OWNER)
+    return _workspace_out(workspace, Role.OWNER, context.default_runtime)
 
 
 @router.get("/workspaces")
-def list_workspaces(user: CurrentUser, session: SessionDep) -> list[WorkspaceOut]:
+def list_workspaces(
+    user: CurrentUser, session: SessionDep, context: ContextDep
+) -> list[WorkspaceOut]:
     """The workspaces you are a member of."""
     rows = session.execute(
         select(Workspace, Membership.role)
@@ -109,19 +142,34 @@ def list_workspaces(user: CurrentUser, session: SessionDep) -> list[WorkspaceOut
         .where(Membership.user_id == user.id)
         .order_by(Workspace.id)
     )
-    return [_workspace_out(workspace, Role(role)) for workspace, role in rows]
+    return [
+        _workspace_out(workspace, Role(role), context.default_runtime) for workspace, role in rows
+    ]
 
 
 @router.get("/workspaces/{workspace_id}")
-def read(access: ReadAccess) -> WorkspaceOut:
-    return _workspace_out(access.workspace, access.role)
+def read(access: ReadAccess, context: ContextDep) -> WorkspaceOut:
+    return _workspace_out(access.workspace, access.role, context.default_runtime)
 
 
 @router.patch("/workspaces/{workspace_id}")
-def rename(body: WorkspaceCreate, access: AdminAccess, session: SessionDep) -> WorkspaceOut:
-    access.workspace.name = body.name
+def update(
+    body: WorkspaceUpdate, access: AdminAccess, session: SessionDep, context: ContextDep
+) -> WorkspaceOut:
+    """Rename the workspace, or set its default runtime (null: the platform's); admins only.
+
+    A new default applies to workflows deployed from then on.
+    """
+    if "name" in body.model_fields_set:
+        if body.name is None:
+            message = "a workspace needs a name"
+            detail = ErrorDetail(where="/body/name", message=message)
+            raise ApiError(422, message, details=[detail])
+        access.workspace.name = body.name
+    if "default_runtime" in body.model_fields_set:
+        access.workspace.default_runtime = body.default_runtime
     session.commit()
-    return _workspace_out(access.workspace, access.role)
+    return _workspace_out(access.workspace, access.role, context.default_runtime)
 
 
 @router.delete("/workspaces/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -189,7 +237,9 @@ def my_invitations(user: CurrentUser, session: SessionDep) -> list[InvitationOut
 
 
 @router.post("/invitations/{invitation_id}/accept")
-def accept(invitation_id: int, user: CurrentUser, session: SessionDep) -> WorkspaceOut:
+def accept(
+    invitation_id: int, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> WorkspaceOut:
     """Join the workspace of an invitation made to your e-mail address."""
     invitation = session.get(Invitation, invitation_id)
     if invitation is None or invitation.email != user.email:
@@ -199,7 +249,7 @@ def accept(invitation_id: int, user: CurrentUser, session: SessionDep) -> Worksp
     )
     session.delete(invitation)
     session.commit()
-    return _workspace_out(invitation.workspace, Role(invitation.role))
+    return _workspace_out(invitation.workspace, Role(invitation.role), context.default_runtime)
 
 
 def _membership(session: Session, workspace_id: int, user_id: int) -> Membership:

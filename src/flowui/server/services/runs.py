@@ -5,6 +5,7 @@ the run directory (never a path that a request names without validation)."""
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import os
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaViolation
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,9 @@ from flowui.server.context import ServerContext
 from flowui.server.errors import ApiError, ErrorDetail, not_found, pointer
 from flowui.server.models import Workflow, WorkflowVersion
 from flowui.storage import FileSystemRoot, InvalidIdError, TaskRunPaths
+from flowui.workflows.spec import Runtime
+
+log = logging.getLogger(__name__)
 
 # A task in one of these states writes nothing more to its run directory (until a retry).
 FINISHED_TASK_STATES: frozenset[str] = frozenset(
@@ -268,6 +273,34 @@ def displayed_result(paths: TaskRunPaths) -> DisplayedResult | None:
     if not file.is_relative_to(results) or not file.is_file():
         return None
     return DisplayedResult(str(declared.get("file_type", "")), file.relative_to(results).as_posix())
+
+
+class TaskPlacement(BaseModel):
+    """Where a task's latest try ran, as its runtime recorded it (placement.json)."""
+
+    runtime: Runtime
+    host: str | None = Field(default=None, description="The machine that started the try.")
+    container_id: str | None = Field(default=None, description="docker: the container's id.")
+    image: str | None = Field(default=None, description="docker: the image it ran.")
+    pod: str | None = Field(default=None, description="kubernetes: the pod's name.")
+    namespace: str | None = Field(default=None, description="kubernetes: the pod's namespace.")
+    job_id: str | None = Field(default=None, description="aws_batch: the Batch job's id.")
+    queue: str | None = Field(default=None, description="aws_batch: the job queue.")
+
+
+def task_placement(
+    root: FileSystemRoot, workflow: Workflow, run_id: str, task_id: str
+) -> TaskPlacement | None:
+    """Where the task's latest try ran; None before a runtime has recorded it (or if what it
+    recorded cannot be read)."""
+    try:
+        file = root.task_run(workflow.dag_id, run_id, task_id).placement
+        return TaskPlacement.model_validate_json(file.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (InvalidIdError, OSError, ValidationError) as error:
+        log.warning("placement of task %s in run %s is unreadable: %s", task_id, run_id, error)
+        return None
 
 
 def result_file(paths: TaskRunPaths, relative: str) -> Path:

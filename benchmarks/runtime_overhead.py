@@ -1,0 +1,157 @@
+"""Benchmark: the cost of running a no-op operator in each runtime that runs here, against
+calling its `operator_function` directly.
+
+Prints, one figure per line (`name: value`), the median milliseconds of `--tasks` runs (after
+one warm-up) of:
+1. `direct`: the operator's class imported once, `operator_function` called in this process;
+2. `process`: `run_task_process`, forked from the environment's fork server, as the platform
+   runs a task (TaskSpec in, output.json and log.txt written, outcome read back);
+3. `docker`: `FlowUIDockerOperator.execute` with the repository's image, built by
+   `flowui operators build`'s code on the tests' debootstrap base image, through Podman's
+   Docker-compatible API (container created, started, waited for, removed);
+4. `aws_batch`: `FlowUIBatchOperator.execute` against moto's server, which runs the job as a
+   container through the same Podman; Airflow's Batch hook polls the job's state with its own
+   back-off, which is most of this figure.
+and each runtime's overhead (its median less the direct one). Airflow's scheduling is not in
+these figures (see workflow_runs.py); the operators run outside a DAG run, as their execute()
+would inside one.
+
+Usage: uv run --frozen python benchmarks/runtime_overhead.py [--tasks 10] [--batch-tasks 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workflow_runs import make_noop_repository
+
+from flowui.airflow.operators.batch import FlowUIBatchOperator
+from flowui.airflow.operators.common import FlowUITask
+from flowui.airflow.operators.docker import FlowUIDockerOperator
+from flowui.operators.loading import import_operator_module
+from flowui.runtime.forkserver import stop_forkservers
+from flowui.runtime.process import run_task_process
+from flowui.runtime.spec import TaskSpec
+from flowui.storage import FileSystemRoot
+
+ROOT = Path(__file__).resolve().parents[1]
+# The tests' Podman and moto set-ups (configuration, cached base image, wheel cache).
+sys.path.insert(0, str(ROOT / "tests"))
+import aws  # noqa: E402
+import containers  # noqa: E402
+
+
+@dataclass
+class TaskInstance:
+    task_id: str
+    try_number: int = 1
+    map_index: int = -1
+
+
+def context_for(task_id: str) -> dict[str, Any]:
+    return {"run_id": "bench", "ti": TaskInstance(task_id), "params": {}, "logical_date": None}
+
+
+def median_ms(run: Callable[[int], object], tasks: int) -> float:
+    run(-1)  # warm-up: first-run costs are not the steady state
+    seconds = []
+    for index in range(tasks):
+        started = time.perf_counter()
+        run(index)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=10, help="Runs of each runtime.")
+    parser.add_argument("--batch-tasks", type=int, default=3, help="Runs of aws_batch.")
+    arguments = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+
+    with tempfile.TemporaryDirectory(prefix="flowui-bench-runtimes-") as directory:
+        work = Path(directory)
+        repository = make_noop_repository(work / "repository")
+        root = FileSystemRoot(work / "fs").create()
+        environ = containers.podman_environment()
+        base = containers.ensure_base_image(environ)
+        [image] = containers.build_repository_images(repository, base, environ).images.values()
+        task = FlowUITask(
+            root=str(root.path),
+            repository="bench",
+            repository_path=str(repository),
+            operator="NoOpOperator",
+            version="1.0",
+            dependency={},
+            image=image,
+        )
+
+        operator_dir = repository / "operators" / "NoOpOperator"
+        operator_class = import_operator_module(operator_dir, "operator").NoOpOperator
+        input_model = import_operator_module(operator_dir, "model").InputModel
+        direct = median_ms(
+            lambda _i: operator_class.__new__(operator_class).operator_function(input_model()),
+            arguments.tasks,
+        )
+        print(f"direct_call_ms_median: {direct:.3f}")
+
+        def process(index: int) -> None:
+            spec = TaskSpec.model_validate(
+                {
+                    "operator": {"repository_path": str(repository), "name": "NoOpOperator"},
+                    "context": {"dag_id": "bench", "run_id": "process", "task_id": f"t{index}"},
+                    "root": str(root.path),
+                }
+            )
+            outcome = run_task_process(
+                spec,
+                python=sys.executable,
+                environ={"PATH": os.environ["PATH"]},
+                timeout=60,
+                forkserver_idle_seconds=60,
+            )
+            assert outcome.succeeded, outcome.error
+
+        figures = {"process": median_ms(process, arguments.tasks)}
+        stop_forkservers(root.path)
+
+        with containers.podman_service(work, environ) as docker_host:
+            os.environ["DOCKER_HOST"] = docker_host
+
+            def docker(index: int) -> None:
+                name = f"docker{index + 1}"
+                FlowUIDockerOperator(task_id=name, flowui_task=task).execute(context_for(name))
+
+            figures["docker"] = median_ms(docker, arguments.tasks)
+            extra = {"DOCKER_HOST": docker_host, "MOTO_DOCKER_NETWORK_MODE": "host"}
+            with aws.moto_server(work, extra) as endpoint:
+                os.environ.update(aws.MOTO_ENVIRONMENT)
+                os.environ["AWS_ENDPOINT_URL"] = endpoint
+                os.environ.update(
+                    aws.register_batch(endpoint, image, root, {"NoOpOperator": "1.0"})
+                )
+
+                def batch(index: int) -> None:
+                    name = f"batch{index + 1}"
+                    FlowUIBatchOperator(task_id=name, flowui_task=task, aws_conn_id=None).execute(
+                        context_for(name)
+                    )
+
+                figures["aws_batch"] = median_ms(batch, arguments.batch_tasks)
+
+    for runtime, milliseconds in figures.items():
+        print(f"{runtime}_task_ms_median: {milliseconds:.1f}")
+        print(f"{runtime}_overhead_ms: {milliseconds - direct:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""The `aws_batch` runtime: the task runs as an AWS Batch job, through Airflow's BatchOperator.
+
+The job definition and queue of an operator version come from the worker's environment, under
+the seed's names `AWS_BATCH_JOB_DEFINITION_{operator}_{version}` and
+`AWS_BATCH_JOB_QUEUE_{operator}_{version}` (`workflows.runtimes.batch_variable`), the region from
+`AWS_REGION_NAME`. The job definition mounts the shared file system (EFS on AWS) at the root's
+paths (and, for a `docker_image` group, the root's checkout of the repository); the job reads
+its TaskSpec from the run directory and writes its outputs there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+from airflow.providers.amazon.aws.operators.batch import BatchOperator
+from airflow.sdk.exceptions import AirflowException
+
+from flowui.airflow.operators.common import FlowUITask, finished_output, record_placement
+from flowui.storage import write_json_atomically
+from flowui.workflows.runtimes import batch_variable
+
+REGION_VARIABLE = "AWS_REGION_NAME"
+_LOG_HEADER = "===== AWS Batch job {job} ended {status}; its CloudWatch log:"
+
+
+class FlowUIBatchOperator(BatchOperator):
+    """Runs one FlowUI operator with `flowui-task` as an AWS Batch job.
+
+    vCPUs and memory come from the task's resources (limits), job attempts from `batch_attempts`;
+    the job's CloudWatch log streams into Airflow's log and, when the job fails, is appended to
+    the task's `log.txt`. Secrets are the job definition's own (Secrets Manager or SSM
+    references): FlowUI never passes a value to Batch.
+
+    :param flowui_task: the task, as the DAG document gives it
+    :param batch_attempts: attempts of the job itself (Batch's retry strategy), default 1
+    """
+
+    ui_color = "#ffe6cc"
+
+    def __init__(self, *, flowui_task: FlowUITask, batch_attempts: int = 1, **kwargs: Any) -> None:
+        resources = flowui_task.resources or {}
+        limits = resources.get("limits") or {}
+        requirements = []
+        if limits.get("cpu"):
+            requirements.append({"type": "VCPU", "value": str(max(limits["cpu"] / 1000, 0.25))})
+        if limits.get("memory"):
+            requirements.append({"type": "MEMORY", "value": str(int(limits["memory"]))})
+        if resources.get("gpu"):
+            requirements.append({"type": "GPU", "value": str(resources["gpu"])})
+        super().__init__(
+            job_name=re.sub(r"[^A-Za-z0-9_-]", "-", f"flowui-{flowui_task.operator}")[:128],
+            # Named by the environment at run time: a missing variable fails the task, not the
+            # parse of the whole DAG.
+            job_definition="",
+            job_queue="",
+            container_overrides={"resourceRequirements": requirements},
+            region_name=os.environ.get(REGION_VARIABLE),
+            retry_strategy={"attempts": batch_attempts},
+            awslogs_enabled=True,
+            **kwargs,
+        )
+        self.flowui_task = flowui_task
+
+    def execute(self, context: Any) -> Any:
+        task = self.flowui_task
+        names = {
+            kind: batch_variable(kind, task.operator, task.version)
+            for kind in ("DEFINITION", "QUEUE")
+        }
+        missing = [name for name in names.values() if not os.environ.get(name)]
+        if missing:
+            raise AirflowException(
+                f"{' and '.join(missing)} not set in the worker's environment: the aws_batch "
+                f"runtime takes the job definition and queue of {task.operator} {task.version} "
+                "from there"
+            )
+        self.job_definition = os.environ[names["DEFINITION"]]
+        self.job_queue = os.environ[names["QUEUE"]]
+        paths = task.run_paths(self.dag_id, context).create()
+        spec = task.task_spec(self.dag_id, context, repository_path=task.container_repository_path)
+        write_json_atomically(paths.task_spec, spec.model_dump(mode="json"))
+        self.container_overrides = {
+            **(self.container_overrides or {}),
+            "command": ["flowui-task", "--spec", str(paths.task_spec)],
+            "environment": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
+        }
+        self.tags = {
+            "flowui:dag-id": self.dag_id,
+            "flowui:run-id": context["run_id"][:256],
+            "flowui:task-id": self.task_id,
+        }
+        try:
+            super().execute(context)
+        except AirflowException:
+            self._append_job_log(paths.log, "FAILED")
+            raise
+        finally:
+            record_placement(paths, "aws_batch", job_id=self.job_id, queue=self.job_queue)
+        return finished_output(paths, task.operator, None)
+
+    def _append_job_log(self, log_file: Path, status: str) -> None:
+        """The job's CloudWatch log, appended to the task's log.txt (a job that failed before
+        `flowui-task` wrote anything still tells why)."""
+        if not self.job_id:
+            return
+        logs = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        lines = [
+            event["message"]
+            for info in self.hook.get_job_all_awslogs_info(self.job_id)
+            for event in logs.get_log_events(info["awslogs_group"], info["awslogs_stream_name"])
+        ]
+        with log_file.open("a", encoding="utf-8") as stream:
+            stream.write(_LOG_HEADER.format(job=self.job_id, status=status) + "\n")
+            stream.writelines(line + "\n" for line in lines)

@@ -1,0 +1,123 @@
+"""The `docker` runtime: the task runs in a container of its dependency group's image, through
+Airflow's DockerOperator, on a Docker engine or Podman's Docker-compatible API (`DOCKER_HOST`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.docker.exceptions import DockerContainerFailedException
+from airflow.providers.docker.operators.docker import DockerOperator
+from docker.types import DeviceRequest, Mount
+
+from flowui.airflow.operators.common import (
+    FlowUITask,
+    container_resources,
+    finished_output,
+    record_placement,
+)
+from flowui.runtime.process import last_outcome_line
+from flowui.runtime.secrets import SECRETS_FILE_VARIABLE, SecretsSource
+from flowui.storage import write_json_atomically
+
+DEFAULT_DOCKER_URL = "unix://var/run/docker.sock"
+# Where a task's container finds its secrets file (mounted read-only, only while it runs).
+CONTAINER_SECRETS_FILE = "/run/flowui/secrets.json"
+
+
+class FlowUIDockerOperator(DockerOperator):
+    """Runs one FlowUI operator with `flowui-task` in a container of its group's image.
+
+    The root's `runs/` and `dataset/` are mounted at the same paths (and the repository's
+    checkout, read-only, for a `docker_image` group's image); the TaskSpec is a file of
+    the task's run directory; secrets are a file mounted read-only from a private directory
+    that is removed when the container ends (never in the container's environment, labels or
+    command). Requests and limits apply as CPU shares, a memory limit and GPUs.
+
+    :param flowui_task: the task, as the DAG document gives it
+    :param secrets_source: where secrets come from (default: FlowUI's server or the environment)
+    """
+
+    ui_color = "#c9e4f5"
+
+    def __init__(
+        self,
+        *,
+        flowui_task: FlowUITask,
+        secrets_source: SecretsSource | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not flowui_task.image:
+            raise ValueError(f"{flowui_task.operator} has no image for the docker runtime")
+        _requests, limits, gpus = container_resources(flowui_task.resources)
+        super().__init__(
+            image=flowui_task.image,
+            docker_url=os.environ.get("DOCKER_HOST", DEFAULT_DOCKER_URL),
+            mount_tmp_dir=False,
+            # Removed here after a success; a failed one stays for a look (`docker logs ID`).
+            auto_remove="never",
+            cpus=int(limits["cpu"].removesuffix("m")) / 1000 if "cpu" in limits else 1.0,
+            mem_limit=limits["memory"].replace("Mi", "m") if "memory" in limits else None,
+            device_requests=([DeviceRequest(count=gpus, capabilities=[["gpu"]])] if gpus else None),
+            **kwargs,
+        )
+        self.flowui_task = flowui_task
+        self.secrets_source = secrets_source
+
+    def execute(self, context: Any) -> Any:
+        task = self.flowui_task
+        paths = task.run_paths(self.dag_id, context).create()
+        spec = task.task_spec(self.dag_id, context, repository_path=task.container_repository_path)
+        write_json_atomically(paths.task_spec, spec.model_dump(mode="json"))
+        secrets = task.secrets(self.secrets_source)
+        runs, datasets = task.file_system.runs, task.file_system.datasets
+        datasets.mkdir(parents=True, exist_ok=True)
+        self.command = ["flowui-task", "--spec", str(paths.task_spec)]
+        self.labels = {
+            "io.flowui.dag-id": self.dag_id,
+            "io.flowui.run-id": context["run_id"],
+            "io.flowui.task-id": self.task_id,
+        }
+        self.environment = {"PYTHONUNBUFFERED": "1"}
+        mounts = [
+            Mount(target=str(runs), source=str(runs), type="bind"),
+            Mount(target=str(datasets), source=str(datasets), type="bind"),
+        ]
+        if not task.image_holds_repository:
+            checkout = task.repository_path
+            mounts.append(Mount(target=checkout, source=checkout, type="bind", read_only=True))
+        lines: list[str] = []
+        with tempfile.TemporaryDirectory(prefix="flowui-secrets-") as private:  # mode 0700
+            if secrets:
+                secrets_file = Path(private) / "secrets.json"
+                with os.fdopen(
+                    os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w"
+                ) as stream:
+                    json.dump(secrets, stream)
+                mounts.append(
+                    Mount(
+                        target=CONTAINER_SECRETS_FILE,
+                        source=str(secrets_file),
+                        type="bind",
+                        read_only=True,
+                    )
+                )
+                self.environment[SECRETS_FILE_VARIABLE] = CONTAINER_SECRETS_FILE
+            self.mounts = mounts
+            self.do_xcom_push, self.xcom_all = True, True  # every line, to find the outcome
+            try:
+                returned = super().execute(context)
+                lines = returned if isinstance(returned, list) else []
+                self.cli.remove_container(self.container["Id"])
+            except DockerContainerFailedException as failure:
+                lines = [
+                    line if isinstance(line, str) else line.decode(errors="replace")
+                    for line in failure.logs or []
+                ]
+            finally:
+                container = (self.container or {}).get("Id")
+                record_placement(paths, "docker", container_id=container, image=self.image)
+        return finished_output(paths, task.operator, last_outcome_line(lines))

@@ -1,0 +1,80 @@
+"""What deploying checks per runtime (`workflows.runtimes`), below the server and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flowui.operators.install import install_repository
+from flowui.storage import FileSystemRoot
+from flowui.workflows.catalog import catalog_from_root
+from flowui.workflows.runtimes import batch_variable, resolved_runtime, runtime_problems
+from flowui.workflows.validate import parse_workflow
+from operator_repositories import make_repository, metadata, write_operator
+
+HELLO = {"repository": "demo", "name": "HelloOperator", "version": "0.1.0"}
+IMAGED = {"repository": "demo", "name": "ImagedOperator", "version": "0.1.0"}
+
+
+@pytest.mark.parametrize(
+    ("version", "variable"),
+    [
+        ("1.2.0", "AWS_BATCH_JOB_DEFINITION_TrainModelOperator_1_2_0"),
+        ("2.0.0-rc.1", "AWS_BATCH_JOB_DEFINITION_TrainModelOperator_2_0_0_rc_1"),
+    ],
+)
+def test_a_version_becomes_part_of_a_valid_variable_name(version: str, variable: str) -> None:
+    assert batch_variable("DEFINITION", "TrainModelOperator", version) == variable
+
+
+def test_a_task_without_a_runtime_takes_the_default_then_process() -> None:
+    assert resolved_runtime("docker", "kubernetes") == "docker"
+    assert resolved_runtime(None, "aws_batch") == "aws_batch"
+    assert resolved_runtime(None, None) == "process"
+    with pytest.raises(ValueError, match="unknown runtime 'dock'"):
+        resolved_runtime(None, "dock")
+
+
+def problems_of(tmp_path: Path, tasks: list[dict], environ: dict[str, str]) -> list[str]:
+    repository = make_repository(tmp_path / "repo")
+    write_operator(
+        repository,
+        "ImagedOperator",
+        meta=metadata("ImagedOperator", dependency={"docker_image": "team/tool:1"}),
+    )
+    root = FileSystemRoot(tmp_path / "fs").create()
+    install_repository(repository, root)
+    catalog = catalog_from_root(root)
+    workflow, errors = parse_workflow({"name": "checks", "tasks": tasks}, catalog)
+    assert workflow is not None and not errors, errors
+
+    def no_lookup(runtime: str, image: str) -> bool | str:
+        raise AssertionError(f"no image lookup expected for {runtime} {image}")
+
+    found = runtime_problems(
+        workflow, catalog, default_runtime="process", environ=environ, image_available=no_lookup
+    )
+    return [str(problem) for problem in found]
+
+
+def test_a_batch_task_needs_its_job_definition_and_queue_variables(tmp_path: Path) -> None:
+    tasks = [{"id": "hello", "operator": HELLO, "runtime": "aws_batch"}]
+    definition = "AWS_BATCH_JOB_DEFINITION_HelloOperator_0_1_0"
+    queue = "AWS_BATCH_JOB_QUEUE_HelloOperator_0_1_0"
+
+    assert problems_of(tmp_path / "none", tasks, {}) == [
+        f"/tasks/0/runtime: task hello (HelloOperator 0.1.0) runs in aws_batch, but {definition}"
+        f" and {queue} are not set in the platform's environment: give the job definition and"
+        " queue of this operator version"
+    ]
+    assert problems_of(tmp_path / "both", tasks, {definition: "def", queue: "q"}) == []
+
+
+def test_a_process_task_cannot_run_a_group_that_needs_an_image(tmp_path: Path) -> None:
+    tasks = [{"id": "tool", "operator": IMAGED}]
+
+    [problem] = problems_of(tmp_path, tasks, {})
+
+    assert problem.startswith("/tasks/0/runtime: task tool (ImagedOperator 0.1.0) runs in process")
+    assert "choose the docker, kubernetes or aws_batch runtime" in problem

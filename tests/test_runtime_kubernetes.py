@@ -1,0 +1,235 @@
+"""The `kubernetes` runtime's pods, built as KubernetesPodOperator builds them before it creates
+one, and checked against the Kubernetes schemas offline (kubernetes-validate).
+
+No cluster can run here: what is checked is the pod FlowUI would create (image, command, shared
+volume mounts, resources with GPUs, secret references, node selector, tolerations, labels), not
+a pod that ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+from kubernetes.client import ApiClient
+
+from flowui.airflow.dag_factory import load_dag
+from flowui.airflow.operators.kubernetes import kubernetes_secret_name
+from flowui.operators.images import IMAGE_REPOSITORY_PATH
+from flowui.operators.install import install_repository
+from flowui.storage import FileSystemRoot
+from flowui.workflows.catalog import catalog_from_root
+from flowui.workflows.compile import compile_workflow
+from flowui.workflows.validate import parse_workflow
+from operator_repositories import make_repository, metadata, write_operator
+
+KUBERNETES_VERSION = "1.35"
+SECRETS_MODEL = """\
+from pydantic import BaseModel
+
+
+class InputModel(BaseModel):
+    name: str = "world"
+    times: int = 1
+
+
+class OutputModel(BaseModel):
+    message: str
+
+
+class SecretsModel(BaseModel):
+    API_TOKEN: str
+    OTHER_KEY: str
+"""
+RUN_ID = "manual__2026-12-04T10:00:00.123456+00:00"
+
+
+@dataclass
+class TaskInstance:
+    dag_id: str
+    task_id: str
+    run_id: str = RUN_ID
+    try_number: int = 1
+    map_index: int = -1
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> FileSystemRoot:
+    root = FileSystemRoot(tmp_path / "fs").create()
+    repository = make_repository(tmp_path / "repo")
+    write_operator(
+        repository,
+        "GpuOperator",
+        model=SECRETS_MODEL,
+        meta=metadata(
+            "GpuOperator",
+            container_resources={
+                "requests": {"cpu": 500, "memory": 1024},
+                "limits": {"cpu": 2000, "memory": 4096},
+                "gpu": 1,
+            },
+        ),
+    )
+    write_operator(
+        repository,
+        "ToolOperator",
+        meta=metadata("ToolOperator", dependency={"docker_image": "team/tool:2"}),
+    )
+    install_repository(repository, root)
+    return root
+
+
+def built_pod(root: FileSystemRoot, task: dict[str, Any], workspace_id: int | None = 7) -> dict:
+    """The pod of `task` (in a one-task workflow), as the operator would create it."""
+    catalog = catalog_from_root(root)
+    workflow, problems = parse_workflow({"name": "pods", "tasks": [task]}, catalog)
+    assert workflow is not None and not problems, problems
+    compiled = compile_workflow(
+        workflow, "wf_pods", catalog, root, workspace_id=workspace_id, default_runtime="process"
+    )
+    dag = load_dag(str(compiled.stub_path))
+    operator = dag.get_task(task["id"])
+    context = {
+        "run_id": RUN_ID,
+        "ti": TaskInstance(dag.dag_id, task["id"]),
+        "params": {},
+        "logical_date": None,
+        "dag": dag,
+    }
+    operator.prepare(context)
+    pod = operator.build_pod_request_obj(context, dry_run=True)
+    manifest: dict[str, Any] = ApiClient().sanitize_for_serialization(pod)
+    return manifest
+
+
+def test_a_gpu_task_with_secrets_becomes_a_valid_pod_with_references_not_values(
+    root: FileSystemRoot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWUI_KUBERNETES_NAMESPACE", "flowui-jobs")
+    monkeypatch.setenv("FLOWUI_KUBERNETES_VOLUME_CLAIM", "shared-root")
+    monkeypatch.setenv("FLOWUI_KUBERNETES_NODE_SELECTOR", '{"pool": "gpu"}')
+    monkeypatch.setenv("API_TOKEN", "value-that-must-not-appear")
+    task = {
+        "id": "train_gpu",
+        "operator": {"repository": "demo", "name": "GpuOperator", "version": "0.1.0"},
+        "runtime": "kubernetes",
+        "inputs": {"name": {"value": "ada"}},
+    }
+
+    pod = built_pod(root, task)
+
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+    assert "value-that-must-not-appear" not in str(pod)
+    assert pod["metadata"]["namespace"] == "flowui-jobs"
+    labels = pod["metadata"]["labels"]
+    assert labels["flowui.io/workflow"] == "wf_pods"
+    assert labels["flowui.io/task"] == "train_gpu"
+    assert labels["flowui.io/run"].startswith("manual__2026-12-04T10_00_00.123456_00_00"[:40])
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == "localhost/demo:0.1.0-group0"
+    paths = root.task_run("wf_pods", RUN_ID, "train_gpu")
+    assert [container["command"], container["args"]] == [
+        ["flowui-task"],
+        ["--spec", str(paths.task_spec)],
+    ]
+    spec = paths.task_spec.read_text()
+    assert IMAGE_REPOSITORY_PATH in spec and '"ada"' in spec
+    assert container["resources"] == {
+        "requests": {"cpu": "500m", "memory": "1024Mi"},
+        "limits": {"cpu": "2000m", "memory": "4096Mi", "nvidia.com/gpu": "1"},
+    }
+    mounts = {m["mountPath"]: (m["name"], m["subPath"]) for m in container["volumeMounts"]}
+    assert mounts == {
+        str(root.runs): ("flowui-root", "runs"),
+        str(root.datasets): ("flowui-root", "dataset"),
+    }
+    [volume] = pod["spec"]["volumes"]
+    assert volume == {"name": "flowui-root", "persistentVolumeClaim": {"claimName": "shared-root"}}
+    secret_name = kubernetes_secret_name(7, "demo")
+    environment = {variable["name"]: variable for variable in container["env"]}
+    for name in ("API_TOKEN", "OTHER_KEY"):
+        assert environment[name] == {
+            "name": name,
+            "valueFrom": {"secretKeyRef": {"name": secret_name, "key": name}},
+        }
+    assert pod["spec"]["nodeSelector"] == {"pool": "gpu"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"][
+        "tolerations"
+    ]
+
+
+def test_a_task_without_gpus_asks_for_none_and_tolerates_nothing(root: FileSystemRoot) -> None:
+    task = {
+        "id": "hello",
+        "operator": {"repository": "demo", "name": "HelloOperator", "version": "0.1.0"},
+        "runtime": "kubernetes",
+        "resources": {
+            "requests": {"cpu": 250, "memory": 256},
+            "limits": {"cpu": 500, "memory": 512},
+        },
+    }
+
+    pod = built_pod(root, task, workspace_id=None)
+
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+    [container] = pod["spec"]["containers"]
+    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
+    assert not pod["spec"].get("tolerations")
+    assert [variable["name"] for variable in container["env"]] == ["PYTHONUNBUFFERED"]
+
+
+@pytest.mark.parametrize(
+    ("workspace", "repository", "expected"),
+    [
+        (3, "flowui_examples", "flowui-secrets-w3-flowui-examples"),
+        (None, "My.Repo", "flowui-secrets-my-repo"),
+    ],
+)
+def test_secret_names_are_valid_kubernetes_names(
+    workspace: int | None, repository: str, expected: str
+) -> None:
+    assert kubernetes_secret_name(workspace, repository) == expected
+
+
+def test_a_bad_node_selector_setting_is_named(
+    root: FileSystemRoot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWUI_KUBERNETES_NODE_SELECTOR", "pool=gpu")
+    task = {
+        "id": "hello",
+        "operator": {"repository": "demo", "name": "HelloOperator", "version": "0.1.0"},
+        "runtime": "kubernetes",
+    }
+    with pytest.raises(ValueError, match="FLOWUI_KUBERNETES_NODE_SELECTOR is not JSON"):
+        built_pod(root, task)
+
+
+def test_an_image_used_as_is_gets_the_repository_from_the_claim_read_only(
+    root: FileSystemRoot,
+) -> None:
+    task = {
+        "id": "tool",
+        "operator": {"repository": "demo", "name": "ToolOperator", "version": "0.1.0"},
+        "runtime": "kubernetes",
+    }
+
+    pod = built_pod(root, task)
+
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == "team/tool:2"
+    [checkout] = root.operators_repositories.iterdir()
+    repository = (
+        str(checkout / "repository") if (checkout / "repository").is_dir() else str(checkout)
+    )
+    assert {
+        "name": "flowui-root",
+        "mountPath": repository,
+        "subPath": str(Path(repository).relative_to(root.path)),
+        "readOnly": True,
+    } in container["volumeMounts"]
+    spec = root.task_run("wf_pods", RUN_ID, "tool").task_spec.read_text()
+    assert repository in spec and IMAGE_REPOSITORY_PATH not in spec
