@@ -20,7 +20,6 @@ from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.sdk.exceptions import AirflowException
 
 from flowui.airflow.operators.common import FlowUITask, finished_output, record_placement
-from flowui.storage import write_json_atomically
 from flowui.workflows.runtimes import batch_variable
 
 REGION_VARIABLE = "AWS_REGION_NAME"
@@ -30,13 +29,13 @@ _LOG_HEADER = "===== AWS Batch job {job} ended {status}; its CloudWatch log:"
 class FlowUIBatchOperator(BatchOperator):
     """Runs one FlowUI operator with `flowui-task` as an AWS Batch job.
 
-    vCPUs and memory come from the task's resources (limits), job attempts from `batch_attempts`;
-    the job's CloudWatch log streams into Airflow's log and, when the job fails, is appended to
+    vCPUs, memory and GPUs come from the task's resources (limits); retries are Airflow's (the
+    task's `retries`: a new job each try), so the job itself is attempted once; the job's
+    CloudWatch log streams into Airflow's log and, when the job fails, is appended to
     the task's `log.txt`. Secrets are the job definition's own (Secrets Manager or SSM
     references): FlowUI never passes a value to Batch.
 
     :param flowui_task: the task, as the DAG document gives it
-    :param batch_attempts: attempts of the job itself (Batch's retry strategy), default 1
     """
 
     ui_color = "#ffe6cc"
@@ -59,7 +58,7 @@ class FlowUIBatchOperator(BatchOperator):
             job_queue="",
             container_overrides={"resourceRequirements": requirements},
             region_name=os.environ.get(REGION_VARIABLE),
-            retry_strategy={"attempts": batch_attempts},
+            retry_strategy={"attempts": 1},
             awslogs_enabled=True,
             **kwargs,
         )
@@ -80,9 +79,7 @@ class FlowUIBatchOperator(BatchOperator):
             )
         self.job_definition = os.environ[names["DEFINITION"]]
         self.job_queue = os.environ[names["QUEUE"]]
-        paths = task.run_paths(self.dag_id, context).create()
-        spec = task.task_spec(self.dag_id, context, repository_path=task.container_repository_path)
-        write_json_atomically(paths.task_spec, spec.model_dump(mode="json"))
+        paths = task.write_container_task_spec(self.dag_id, context)
         self.container_overrides = {
             **(self.container_overrides or {}),
             "command": ["flowui-task", "--spec", str(paths.task_spec)],

@@ -107,6 +107,14 @@ class FlowUITask:
             try_number=context["ti"].try_number,
         )
 
+    def write_container_task_spec(self, dag_id: str, context: Any) -> TaskRunPaths:
+        """Write this try's TaskSpec, as a container sees the repository, into the task's run
+        directory (`task_spec.json`, where `flowui-task --spec` reads it); return the paths."""
+        paths = self.run_paths(dag_id, context).create()
+        spec = self.task_spec(dag_id, context, repository_path=self.container_repository_path)
+        write_json_atomically(paths.task_spec, spec.model_dump(mode="json"))
+        return paths
+
     def secrets(self, source: SecretsSource | None = None) -> dict[str, str]:
         """The values of the operator's secrets, each masked in Airflow's logs from now on."""
         try:

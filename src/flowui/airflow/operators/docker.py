@@ -21,7 +21,6 @@ from flowui.airflow.operators.common import (
 )
 from flowui.runtime.process import last_outcome_line
 from flowui.runtime.secrets import SECRETS_FILE_VARIABLE, SecretsSource
-from flowui.storage import write_json_atomically
 
 DEFAULT_DOCKER_URL = "unix://var/run/docker.sock"
 # Where a task's container finds its secrets file (mounted read-only, only while it runs).
@@ -69,9 +68,7 @@ class FlowUIDockerOperator(DockerOperator):
 
     def execute(self, context: Any) -> Any:
         task = self.flowui_task
-        paths = task.run_paths(self.dag_id, context).create()
-        spec = task.task_spec(self.dag_id, context, repository_path=task.container_repository_path)
-        write_json_atomically(paths.task_spec, spec.model_dump(mode="json"))
+        paths = task.write_container_task_spec(self.dag_id, context)
         secrets = task.secrets(self.secrets_source)
         runs, datasets = task.file_system.runs, task.file_system.datasets
         datasets.mkdir(parents=True, exist_ok=True)

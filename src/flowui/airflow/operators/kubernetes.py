@@ -24,7 +24,7 @@ from flowui.airflow.operators.common import (
     finished_output,
     record_placement,
 )
-from flowui.storage import write_json_atomically
+from flowui.storage import TaskRunPaths
 
 NAMESPACE_VARIABLE = "FLOWUI_KUBERNETES_NAMESPACE"
 VOLUME_CLAIM_VARIABLE = "FLOWUI_KUBERNETES_VOLUME_CLAIM"
@@ -149,12 +149,9 @@ class FlowUIKubernetesOperator(KubernetesPodOperator):
         )
         self.flowui_task = flowui_task
 
-    def prepare(self, context: Any) -> None:
+    def prepare(self, context: Any) -> TaskRunPaths:
         """Write the TaskSpec of this try into the run directory and point the pod at it."""
-        task = self.flowui_task
-        paths = task.run_paths(self.dag_id, context).create()
-        spec = task.task_spec(self.dag_id, context, repository_path=task.container_repository_path)
-        write_json_atomically(paths.task_spec, spec.model_dump(mode="json"))
+        paths = self.flowui_task.write_container_task_spec(self.dag_id, context)
         self.arguments = ["--spec", str(paths.task_spec)]
         self.labels = {
             **self.labels,
@@ -162,10 +159,10 @@ class FlowUIKubernetesOperator(KubernetesPodOperator):
             "flowui.io/run": label_value(context["run_id"]),
             "flowui.io/task": label_value(self.task_id),
         }
+        return paths
 
     def execute(self, context: Any) -> Any:
-        self.prepare(context)
-        paths = self.flowui_task.run_paths(self.dag_id, context)
+        paths = self.prepare(context)
         try:
             super().execute(context)
         finally:
