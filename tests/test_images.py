@@ -242,6 +242,10 @@ def test_build_organizes_a_repository_whose_flowui_dir_is_missing(tmp_path: Path
     assert "organized .flowui/ was missing or out of date: rewritten" in first.stdout
     assert (repository / ".flowui" / "dependencies_map.json").is_file()
     assert "organized" not in second.stdout
+    # Shown whole, line by line as generated, however narrow the terminal: it can be copied.
+    shown = flowui("operators", "build", str(repository), "--dry-run", "--json")
+    for entry in json.loads(shown.stdout)["images"]:
+        assert entry["dockerfile"] in second.stdout
 
 
 def test_build_refuses_an_invalid_repository_and_builds_nothing(tmp_path: Path) -> None:

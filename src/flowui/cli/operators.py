@@ -20,7 +20,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.syntax import Syntax
 from rich.table import Table
 
 from flowui.cli.output import (
@@ -522,6 +521,7 @@ def _show_plan(plan: images.ImagePlan, json_output: bool) -> None:
     for entry in entries:
         console.rule(f"{entry['group']}: {entry['image']}")
         if "dockerfile" in entry:
-            console.print(Syntax(entry["dockerfile"], "docker", word_wrap=True))
+            # As it is, never cropped to the terminal: a reader copies it.
+            console.print(entry["dockerfile"], markup=False, highlight=False, soft_wrap=True)
         else:
             console.print("a ready-made image: used as is, not built", highlight=False)
