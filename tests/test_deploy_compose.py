@@ -1,0 +1,274 @@
+"""`flowui deploy compose`: the generated docker-compose.yaml and .env (README, "Deploying with
+docker-compose"). Generated and checked here; not run: there is no Docker engine or compose."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+
+from flowui.config import load_settings
+from flowui.platform.compose import (
+    AIRFLOW_SERVICES,
+    GENERATED_SECRETS,
+    ComposeOptions,
+    compose_document,
+    read_env_file,
+    write_compose,
+)
+
+FLOWUI = Path(sys.executable).parent / "flowui"
+LONG_RUNNING = (*AIRFLOW_SERVICES, "flowui-server", "postgres", "redis")
+FLOWUI_AND_AIRFLOW = (*AIRFLOW_SERVICES, "flowui-server", "airflow-init")
+REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _clean_environment(**extra: str) -> dict[str, str]:
+    """The test's environment without FlowUI/AWS settings a developer's shell may carry."""
+    names = ("FLOWUI_", "AWS_", "PROJECT_NAME", "VOLUME_MOUNT_PATH_HOST", "GITHUB_", "CODE_")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(names)}
+    return environ | extra
+
+
+def _deploy(project: Path, *args: str, **environ: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(FLOWUI), "deploy", "compose", "--project", str(project), *args],
+        capture_output=True,
+        text=True,
+        env=_clean_environment(**environ),
+        timeout=120,
+    )
+
+
+def _load(directory: Path) -> dict[str, Any]:
+    document = yaml.safe_load((directory / "docker-compose.yaml").read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    directory = tmp_path / "platform"
+    directory.mkdir()
+    (directory / "config.ini").write_text(
+        "[project]\nPROJECT_NAME = fromfile\nVOLUME_MOUNT_PATH_HOST = file-root\n"
+        "[aws]\nAWS_REGION_NAME = eu-west-1\n",
+        encoding="utf-8",
+    )
+    return directory
+
+
+def test_cli_writes_parsable_compose_file_and_private_env_file(project: Path) -> None:
+    result = _deploy(project, "--workers", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["compose_file"] == str(project / "docker-compose.yaml")
+    assert set(report["generated_secrets"]) == set(GENERATED_SECRETS)
+
+    document = _load(project)
+    assert document["name"] == "fromfile"
+    assert set(document["services"]) == {*LONG_RUNNING, "airflow-init"}
+    assert document["services"]["airflow-worker"]["deploy"] == {"replicas": 3}
+    assert document["volumes"] == {"postgres-data": {}}
+    env_file = project / ".env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert set(GENERATED_SECRETS) <= set(read_env_file(env_file))
+
+
+def test_every_long_running_service_has_its_health_check(project: Path) -> None:
+    services = compose_document(load_settings(project, environ={}))["services"]
+    tests = {name: " ".join(services[name]["healthcheck"]["test"]) for name in LONG_RUNNING}
+    assert "/api/v2/monitor/health" in tests["airflow-api-server"]
+    assert ":8974/health" in tests["airflow-scheduler"]
+    assert "--job-type DagProcessorJob" in tests["airflow-dag-processor"]
+    assert "--job-type TriggererJob" in tests["airflow-triggerer"]
+    assert (
+        "inspect ping" in tests["airflow-worker"]
+        and "celery@$${HOSTNAME}" in tests["airflow-worker"]
+    )
+    assert "/api/health/ready" in tests["flowui-server"]
+    assert tests["postgres"].startswith("CMD pg_isready")
+    assert tests["redis"] == "CMD redis-cli ping"
+    assert "healthcheck" not in services["airflow-init"]
+    assert services["airflow-init"]["restart"] == "no"
+    assert '["airflow", "db", "migrate"]' in services["airflow-init"]["command"][-1]
+
+
+def test_start_order_waits_for_init_and_healthy_dependencies(project: Path) -> None:
+    services = compose_document(load_settings(project, environ={}))["services"]
+    for name in AIRFLOW_SERVICES:
+        assert services[name]["depends_on"] == {
+            "airflow-init": {"condition": "service_completed_successfully"},
+            "postgres": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
+        }
+    assert services["airflow-init"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert services["flowui-server"]["depends_on"] == {
+        "airflow-init": {"condition": "service_completed_successfully"},
+        "postgres": {"condition": "service_healthy"},
+        "airflow-api-server": {"condition": "service_healthy"},
+    }
+    assert services["flowui-server"]["command"][:3] == ["flowui", "server", "run"]
+    assert "--host" in services["flowui-server"]["command"]  # reachable by the workers' tasks
+
+
+def test_shared_root_is_mounted_at_the_same_path_in_every_flowui_and_airflow_service(
+    project: Path,
+) -> None:
+    settings = load_settings(project, environ={})
+    root = str(project / "file-root")
+    services = compose_document(settings)["services"]
+    for name in FLOWUI_AND_AIRFLOW:
+        mounts = [m for m in services[name]["volumes"] if m["target"] == root]
+        assert mounts == [{"type": "bind", "source": root, "target": root}], name
+        assert services[name]["environment"]["VOLUME_MOUNT_PATH_HOST"] == root
+    socket = {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock"}
+    assert socket in services["airflow-worker"]["volumes"]
+
+
+def test_airflow_settings_are_celery_postgres_redis_and_mirror_the_embedded_platform(
+    project: Path,
+) -> None:
+    services = compose_document(load_settings(project, environ={}))["services"]
+    root = project / "file-root"
+    for name in (*AIRFLOW_SERVICES, "airflow-init"):
+        environment = services[name]["environment"]
+        assert environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith(
+            "postgresql+psycopg2://airflow:${POSTGRES_PASSWORD"
+        )
+        assert environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres:5432/airflow")
+        assert environment["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+        assert environment["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://airflow:")
+        assert environment["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+        assert environment["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
+        assert environment["AIRFLOW__CORE__DAGS_FOLDER"] == str(root / "airflow" / "dags")
+        assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
+            "http://airflow-api-server:8080/execution/"
+        )
+        assert environment["AIRFLOW__CORE__FERNET_KEY"].startswith("${AIRFLOW__CORE__FERNET_KEY")
+        assert environment["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW__API_AUTH__")
+        assert environment["FLOWUI_DEFAULT_RUNTIME"] == "docker"
+        assert environment["FLOWUI_DEPLOY_MODE"] == "compose"
+        # FlowUI's own server secrets stay out of Airflow's components.
+        assert "FLOWUI_SECRET_KEY" not in environment
+    server = services["flowui-server"]["environment"]
+    assert server["FLOWUI_AIRFLOW_URL"] == "http://airflow-api-server:8080"
+    assert server["FLOWUI_DATABASE_URL"].startswith("postgresql+psycopg2://airflow:${POSTGRES_")
+    assert server["FLOWUI_SECRET_KEY"].startswith("${FLOWUI_SECRET_KEY")
+    worker = services["airflow-worker"]["environment"]
+    assert worker["FLOWUI_SERVER_URL"] == "http://flowui-server:8000"
+    assert services["airflow-api-server"]["ports"] == ["127.0.0.1:8080:8080"]
+    assert services["flowui-server"]["ports"] == ["127.0.0.1:8000:8000"]
+
+
+def test_default_runtime_set_by_the_project_is_kept(project: Path) -> None:
+    settings = load_settings(project, {"FLOWUI_DEFAULT_RUNTIME": "process"}, environ={})
+    services = compose_document(settings)["services"]
+    assert services["flowui-server"]["environment"]["FLOWUI_DEFAULT_RUNTIME"] == "process"
+
+
+def test_secrets_are_only_in_env_file_and_referenced_from_the_yaml(project: Path) -> None:
+    token = "ghp_" + "s3cret" * 5
+    result = _deploy(project, GITHUB_ACCESS_TOKEN=token)
+    assert result.returncode == 0, result.stderr
+    values = read_env_file(project / ".env")
+    assert values["GITHUB_ACCESS_TOKEN"] == token
+    Fernet(values["AIRFLOW__CORE__FERNET_KEY"].encode())  # a valid Fernet key
+    text = (project / "docker-compose.yaml").read_text(encoding="utf-8")
+    for name, value in values.items():
+        assert value not in text, f"the value of {name} is in docker-compose.yaml"
+    # Every ${NAME} of the YAML is a value of .env: compose refuses to start otherwise.
+    assert set(REFERENCE.findall(text)) <= set(values)
+    assert {"POSTGRES_PASSWORD", "FLOWUI_SECRET_KEY", "GITHUB_ACCESS_TOKEN"} <= set(
+        REFERENCE.findall(text)
+    )
+
+
+def test_second_run_keeps_the_generated_secrets(project: Path) -> None:
+    settings = load_settings(project, environ={})
+    first = write_compose(settings, project)
+    kept = read_env_file(project / ".env")
+    second = write_compose(settings, project, ComposeOptions(workers=2))
+    assert set(first.generated) == set(GENERATED_SECRETS)
+    assert second.generated == ()
+    assert read_env_file(project / ".env") == kept
+    assert stat.S_IMODE((project / ".env").stat().st_mode) == 0o600
+
+
+def test_admin_password_from_the_environment_wins_over_the_kept_one(project: Path) -> None:
+    write_compose(load_settings(project, environ={}), project)
+    settings = load_settings(project, environ={"FLOWUI_ADMIN_PASSWORD": "chosen-by-me"})
+    files = write_compose(settings, project)
+    assert read_env_file(project / ".env")["FLOWUI_ADMIN_PASSWORD"] == "chosen-by-me"
+    assert files.generated == ()
+
+
+def test_layering_environment_beats_set_beats_config_ini_beats_default(
+    project: Path, tmp_path: Path
+) -> None:
+    result = _deploy(
+        project,
+        "--set",
+        "PROJECT_NAME=fromset",
+        "--set",
+        "AWS_REGION_NAME=ap-south-1",
+        "--set",
+        f"VOLUME_MOUNT_PATH_HOST={tmp_path / 'set-root'}",
+        "--output",
+        str(tmp_path / "out"),
+        PROJECT_NAME="fromenv",
+    )
+    assert result.returncode == 0, result.stderr
+    document = _load(tmp_path / "out")
+    environment = document["services"]["flowui-server"]["environment"]
+    assert document["name"] == "fromenv"  # environment > --set
+    assert environment["PROJECT_NAME"] == "fromenv"
+    assert environment["AWS_REGION_NAME"] == "ap-south-1"  # --set > config.ini
+    assert environment["VOLUME_MOUNT_PATH_HOST"] == str(tmp_path / "set-root")
+    assert not (project / "docker-compose.yaml").exists()
+
+    defaults = tmp_path / "bare"
+    defaults.mkdir()
+    assert _deploy(defaults).returncode == 0
+    environment = _load(defaults)["services"]["flowui-server"]["environment"]
+    assert environment["AWS_REGION_NAME"] == "us-east-1"  # default
+    assert environment["PROJECT_NAME"] == "flowui"
+    assert environment["VOLUME_MOUNT_PATH_HOST"] == str(defaults / "fs")
+    from_file = _load_settings_environment(project)
+    assert from_file["PROJECT_NAME"] == "fromfile"  # config.ini > default
+    assert from_file["AWS_REGION_NAME"] == "eu-west-1"
+
+
+def _load_settings_environment(project: Path) -> dict[str, str]:
+    services = compose_document(load_settings(project, environ={}))["services"]
+    environment: dict[str, str] = services["flowui-server"]["environment"]
+    return environment
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--set", "AWS_REGION_NAME=nowhere"], "--set AWS_REGION_NAME: 'nowhere' is not an AWS"),
+        (["--set", "PROJECT_NAM=x"], "unknown setting PROJECT_NAM (did you mean PROJECT_NAME?)"),
+        (["--set", "FLOWUI_SECRET_KEY=x"], "FLOWUI_SECRET_KEY is a secret"),
+        (["--set", "no-equals-sign"], "expected KEY=VALUE"),
+    ],
+)
+def test_bad_set_value_exits_2_naming_it_and_writes_nothing(
+    project: Path, arguments: list[str], message: str
+) -> None:
+    result = _deploy(project, *arguments)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert not (project / "docker-compose.yaml").exists()
+    assert not (project / ".env").exists()
