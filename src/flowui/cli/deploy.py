@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from flowui.cli.output import JsonOption, console, fail, print_json
-from flowui.cli.project import _parse_set_options
+from flowui.cli.project import SetOption, parse_set_options
 from flowui.config import PROJECT_DIR_VARIABLE, ConfigError, load_settings
 from flowui.platform.compose import (
     COMPOSE_FILE_NAME,
@@ -63,13 +63,7 @@ def compose(
         max=65535,
         help="Host port (on 127.0.0.1) of FlowUI's server and GUI.",
     ),
-    set_values: list[str] | None = typer.Option(
-        None,
-        "--set",
-        metavar="KEY=VALUE",
-        help="Set a value for this command only (beats config.ini, not the environment). "
-        "Repeat for several.",
-    ),
+    set_values: list[str] | None = SetOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Write docker-compose.yaml and .env: FlowUI's server, Airflow (CeleryExecutor),
@@ -80,7 +74,7 @@ def compose(
 
     Example: [bold]flowui deploy compose --project ./platform --workers 2 --set PROJECT_NAME=acme[/]
     """
-    overrides = _parse_set_options(set_values or [])
+    overrides = parse_set_options(set_values or [])
     try:
         settings = load_settings(project, overrides)
         directory = output if output is not None else settings.project_dir

@@ -142,7 +142,17 @@ def init(
     )
 
 
-def _parse_set_options(items: list[str]) -> dict[str, str]:
+# `--set KEY=VALUE` of the commands that read the project's settings (parse_set_options).
+SetOption = typer.Option(
+    None,
+    "--set",
+    metavar="KEY=VALUE",
+    help="Set a value for this command only (beats config.ini, not the environment). "
+    "Repeat for several.",
+)
+
+
+def parse_set_options(items: list[str]) -> dict[str, str]:
     overrides: dict[str, str] = {}
     for item in items:
         key, separator, value = item.partition("=")
@@ -160,13 +170,7 @@ def show_config(
         help=f"Project directory (default: ${PROJECT_DIR_VARIABLE}, else the current directory).",
         show_default=False,
     ),
-    set_values: list[str] | None = typer.Option(
-        None,
-        "--set",
-        metavar="KEY=VALUE",
-        help="Set a value for this command only (beats config.ini, not the environment). "
-        "Repeat for several.",
-    ),
+    set_values: list[str] | None = SetOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Show every effective setting and the layer it came from; secrets are masked.
@@ -175,7 +179,7 @@ def show_config(
 
     Example: [bold]flowui config show --project ./platform --set FLOWUI_DEPLOY_MODE=k8s[/]
     """
-    overrides = _parse_set_options(set_values or [])
+    overrides = parse_set_options(set_values or [])
     try:
         settings = load_settings(project, overrides)
     except ConfigError as error:
