@@ -246,6 +246,17 @@ def ensure_base_image(environ: dict[str, str] | None = None) -> str:
 # --- the Docker-compatible API ---------------------------------------------------------------
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to a service a test started, SIGKILL if it is still there after 10 s."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def docker_client(docker_host: str, timeout: float = 60.0):  # type: ignore[no-untyped-def]
     """A docker-py client of the socket (the `docker` package comes with the docker provider)."""
     try:
@@ -297,13 +308,7 @@ def podman_service(directory: Path, environ: dict[str, str] | None = None) -> It
             )
         yield url
     finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process(process)
 
 
 # --- images of operators repositories --------------------------------------------------------
@@ -425,13 +430,7 @@ def local_registry(directory: Path, port: int) -> Iterator[LocalRegistry]:
             time.sleep(0.1)
         yield LocalRegistry(host, username, password, registries_conf)
     finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process(process)
 
 
 def _answers(url: str) -> bool:

@@ -8,8 +8,8 @@ import typer
 from rich.markup import escape
 
 from flowui.cli.output import JsonOption, console, fail, print_json
-from flowui.cli.project import SetOption, parse_set_options
-from flowui.config import PROJECT_DIR_VARIABLE, ConfigError, load_settings
+from flowui.cli.project import ProjectDirOption, SetOption, parse_set_options
+from flowui.config import ConfigError, load_settings
 from flowui.platform.compose import (
     COMPOSE_FILE_NAME,
     DEFAULT_AIRFLOW_PORT,
@@ -31,13 +31,7 @@ app = typer.Typer(
 
 @app.command()
 def compose(
-    project: Path | None = typer.Option(
-        None,
-        "--project",
-        "-p",
-        help=f"Project directory (default: ${PROJECT_DIR_VARIABLE}, else the current directory).",
-        show_default=False,
-    ),
+    project: Path | None = ProjectDirOption,
     output: Path | None = typer.Option(
         None,
         "--output",

@@ -142,6 +142,15 @@ def init(
     )
 
 
+# `--project DIR` of the commands that read the project's settings.
+ProjectDirOption = typer.Option(
+    None,
+    "--project",
+    "-p",
+    help=f"Project directory (default: ${PROJECT_DIR_VARIABLE}, else the current directory).",
+    show_default=False,
+)
+
 # `--set KEY=VALUE` of the commands that read the project's settings (parse_set_options).
 SetOption = typer.Option(
     None,
@@ -163,13 +172,7 @@ def parse_set_options(items: list[str]) -> dict[str, str]:
 
 
 def show_config(
-    project: Path | None = typer.Option(
-        None,
-        "--project",
-        "-p",
-        help=f"Project directory (default: ${PROJECT_DIR_VARIABLE}, else the current directory).",
-        show_default=False,
-    ),
+    project: Path | None = ProjectDirOption,
     set_values: list[str] | None = SetOption,
     json_output: bool = JsonOption,
 ) -> None:
