@@ -224,6 +224,9 @@ def test_a_secret_reaches_the_container_masked_and_never_in_its_configuration(
     try:
         container = client.containers.get(placement(platform, run, "echo")["container_id"])
         inspected = json.dumps(container.attrs)
+        limits = container.attrs["HostConfig"]
+        # The operator's container_resources (defaults: 1000 millicores, 1024 MiB) applied.
+        assert (limits["Memory"], limits["CpuShares"]) == (1024 * 2**20, 1024)
         logs = container.logs().decode()
         container.remove(force=True)
     finally:
