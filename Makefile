@@ -78,6 +78,7 @@ bench: install gui browser containers
 	$(UV) run --frozen python benchmarks/workflow_runs.py
 	$(UV) run --frozen python benchmarks/server_api.py
 	$(UV) run --frozen python benchmarks/gui_editor.py
+	$(UV) run --frozen python benchmarks/executors.py
 	$(UV) run --frozen python benchmarks/image_build.py
 	cd benchmarks && ../$(UV) run --frozen python runtime_overhead.py
 

@@ -167,6 +167,7 @@ def test_every_secret_is_typed_secret_and_has_no_default() -> None:
         "AWS_SECRET_ACCESS_KEY",
         "FLOWUI_SECRET_KEY",
         "FLOWUI_ADMIN_PASSWORD",
+        "AIRFLOW__CORE__FERNET_KEY",
     }
     assert all(SETTINGS[name].default is None for name in secrets)
 
@@ -231,7 +232,7 @@ def test_unknown_section_in_config_ini(project: Path) -> None:
     write_ini(project, "[database]\nURL = x\n")
     assert config_error(project, environ={}) == (
         "config.ini [database]: unknown section; "
-        "the sections are project, code_repository, aws, platform"
+        "the sections are project, code_repository, aws, platform, production"
     )
 
 

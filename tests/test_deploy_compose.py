@@ -84,6 +84,21 @@ def test_cli_writes_parsable_compose_file_and_private_env_file(project: Path) ->
     assert set(GENERATED_SECRETS) <= set(read_env_file(env_file))
 
 
+def test_workers_and_their_concurrency_come_from_the_production_settings(project: Path) -> None:
+    with (project / "config.ini").open("a", encoding="utf-8") as config:
+        config.write(
+            "[production]\nFLOWUI_CELERY_WORKERS = 4\nAIRFLOW__CELERY__WORKER_CONCURRENCY = 3\n"
+        )
+
+    result = _deploy(project, FLOWUI_TASK_HEARTBEAT_TIMEOUT="45")
+
+    assert result.returncode == 0, result.stderr
+    worker = _load(project)["services"]["airflow-worker"]
+    assert worker["deploy"] == {"replicas": 4}
+    assert worker["environment"]["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "3"
+    assert worker["environment"]["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] == "45"
+
+
 def test_every_long_running_service_has_its_health_check(project: Path) -> None:
     services = compose_document(load_settings(project, environ={}))["services"]
     tests = {name: " ".join(services[name]["healthcheck"]["test"]) for name in LONG_RUNNING}

@@ -22,6 +22,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    PositiveInt,
     PrivateAttr,
     SecretStr,
     ValidationError,
@@ -80,6 +81,20 @@ class TaskRuntime(StrEnum):
     DOCKER = "docker"
     KUBERNETES = "kubernetes"
     AWS_BATCH = "aws_batch"
+
+
+class Profile(StrEnum):
+    """The shape `flowui up` starts (deploy mode `local`)."""
+
+    EMBEDDED = "embedded"  # SQLite, LocalExecutor: nothing else to install
+    PRODUCTION = "production"  # PostgreSQL, Redis, CeleryExecutor workers, triggerer
+
+
+class AirflowExecutor(StrEnum):
+    """Executors of the production profile (the embedded one is always LocalExecutor)."""
+
+    CELERY = "CeleryExecutor"
+    LOCAL = "LocalExecutor"
 
 
 @dataclass(frozen=True)
@@ -199,6 +214,59 @@ class Settings(BaseModel):
         ),
     ] = TaskRuntime.PROCESS
 
+    FLOWUI_PROFILE: Annotated[
+        Profile,
+        Setting(
+            "platform",
+            "What `flowui up` starts: embedded (SQLite, LocalExecutor) or production "
+            "(PostgreSQL, Redis, Celery workers, triggerer; settings of [production]).",
+        ),
+    ] = Profile.EMBEDDED
+    FLOWUI_TASK_HEARTBEAT_TIMEOUT: Annotated[
+        PositiveInt,
+        Setting(
+            "platform",
+            "Seconds a running task may go without a heartbeat before Airflow counts it as lost "
+            "(its worker died) and retries it.",
+        ),
+    ] = 60
+
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: Annotated[
+        Url | None,
+        Setting(
+            "production",
+            "Airflow's metadata database: PostgreSQL, postgresql+psycopg2://user@host:5432/db.",
+        ),
+    ] = None
+    AIRFLOW__CORE__EXECUTOR: Annotated[
+        AirflowExecutor, Setting("production", "Airflow's executor.")
+    ] = AirflowExecutor.CELERY
+    AIRFLOW__CELERY__BROKER_URL: Annotated[
+        Url | None,
+        Setting(
+            "production",
+            "Celery's broker: Redis, redis://host:6379/N (a database N of this platform's own).",
+        ),
+    ] = None
+    AIRFLOW__CELERY__RESULT_BACKEND: Annotated[
+        Url | None,
+        Setting("production", "Celery's result backend (default: Airflow's metadata database)."),
+    ] = None
+    FLOWUI_CELERY_WORKERS: Annotated[
+        PositiveInt, Setting("production", "Celery workers `flowui up` starts and supervises.")
+    ] = 2
+    AIRFLOW__CELERY__WORKER_CONCURRENCY: Annotated[
+        PositiveInt, Setting("production", "Tasks each Celery worker runs at once.")
+    ] = 4
+    AIRFLOW__CORE__FERNET_KEY: Annotated[
+        SecretStr | None,
+        Setting(
+            "production",
+            "Key that encrypts Airflow's connections and variables "
+            "(default: generated once and kept under the root).",
+        ),
+    ] = None
+
     _sources: dict[str, Layer] = PrivateAttr(default_factory=dict)
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _config_file: Path | None = PrivateAttr(default=None)
@@ -225,6 +293,10 @@ class Settings(BaseModel):
         """The layer the value of setting `name` came from."""
         _spec(name)
         return self._sources.get(name, Layer.DEFAULT)
+
+    def where(self, name: str) -> str:
+        """Where the value of setting `name` was set, for error messages."""
+        return _where(self.source(name), name)
 
     def display_value(self, name: str) -> str | None:
         """The value as text for people: secrets are masked, unset values are None."""

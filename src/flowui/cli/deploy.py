@@ -39,7 +39,13 @@ def compose(
         help="Directory to write docker-compose.yaml and .env into (default: the project).",
         show_default=False,
     ),
-    workers: int = typer.Option(1, "--workers", min=1, help="Celery workers (replicas)."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Celery workers (replicas); default: FLOWUI_CELERY_WORKERS.",
+        show_default=False,
+    ),
     image: str = typer.Option(
         DEFAULT_IMAGE, "--image", help="FlowUI platform image (FlowUI + Airflow); not built here."
     ),
@@ -72,6 +78,7 @@ def compose(
     try:
         settings = load_settings(project, overrides)
         directory = output if output is not None else settings.project_dir
+        workers = workers if workers is not None else settings.FLOWUI_CELERY_WORKERS
         files = write_compose(
             settings,
             directory.absolute(),

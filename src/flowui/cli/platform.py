@@ -21,6 +21,7 @@ from flowui.config import (
     CONFIG_FILE_NAME,
     PROJECT_DIR_VARIABLE,
     ConfigError,
+    Profile,
     Settings,
     find_project_dir,
     load_settings,
@@ -35,7 +36,15 @@ from flowui.platform import (
     StartCancelled,
     platform_status,
 )
-from flowui.platform.supervisor import DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_GRACE, HEALTHY
+from flowui.platform.environment import airflow_executor
+from flowui.platform.production import WORKER_PREFIX
+from flowui.platform.supervisor import (
+    DEFAULT_STARTUP_TIMEOUT,
+    DEFAULT_STOP_GRACE,
+    HEALTHY,
+    ComponentDied,
+    ComponentState,
+)
 
 DEFAULT_SERVER_PORT = 8000
 
@@ -53,9 +62,9 @@ ProjectOption = typer.Option(
 )
 
 
-def _settings(project: Path | None) -> Settings:
+def _settings(project: Path | None, overrides: Mapping[str, str] | None = None) -> Settings:
     try:
-        return load_settings(project)
+        return load_settings(project, overrides)
     except ConfigError as error:
         fail(str(error), hint=error.hint)
 
@@ -119,6 +128,13 @@ def _print_ready(platform: Platform, credentials: AdminCredentials, took: float)
     else:
         password = f"in {escape(str(credentials.passwords_file))}"
     console.print(f"[green]FlowUI platform is up[/] (healthy in {took:.1f} s)", highlight=False)
+    settings = platform.settings
+    if settings.FLOWUI_PROFILE is Profile.PRODUCTION:
+        workers = [name for name in platform.components if name.startswith(WORKER_PREFIX)]
+        parts = [airflow_executor(settings), "PostgreSQL"]
+        if workers:
+            parts.append(f"{len(workers)} Celery workers on Redis")
+        console.print("  production profile: " + ", ".join(parts), highlight=False)
     if platform.server_url is not None:
         email = escape(platform.settings.admin_email)
         console.print(
@@ -161,19 +177,40 @@ def up(
     timeout: float = typer.Option(
         DEFAULT_STARTUP_TIMEOUT, "--timeout", min=1, help="Seconds allowed to become healthy."
     ),
+    profile: Profile | None = typer.Option(
+        None,
+        "--profile",
+        help="embedded (SQLite, LocalExecutor) or production (PostgreSQL, Redis, Celery "
+        "workers, triggerer); default: FLOWUI_PROFILE.",
+        show_default=False,
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Celery workers of the production profile; default: FLOWUI_CELERY_WORKERS.",
+        show_default=False,
+    ),
 ) -> None:
     """Start the local platform: FlowUI's server and Airflow's api-server, scheduler and
-    dag-processor.
+    dag-processor; in the production profile also a triggerer and Celery workers.
 
     Creates the project (config.ini and root) if it has none.
     Waits until Airflow is healthy, prints its URLs and the admin's login, then supervises it.
-    Ctrl-C stops everything; if a component dies, the others are stopped (exit code 1).
+    Ctrl-C stops everything. If a component dies, the embedded profile stops the others
+    (exit code 1); the production profile starts it again (at most 5 times in 10 minutes).
+    The production profile checks PostgreSQL and Redis before anything starts.
     The admin's password is FLOWUI_ADMIN_PASSWORD, else one generated and shown once.
 
     Example: [bold]flowui up --project ./platform --port 8080[/]
     """
     _ensure_project(project)
-    settings = _settings(project)
+    overrides = {}
+    if profile is not None:
+        overrides["FLOWUI_PROFILE"] = profile.value
+    if workers is not None:
+        overrides["FLOWUI_CELERY_WORKERS"] = str(workers)
+    settings = _settings(project, overrides)
     cancel = threading.Event()
     with _stop_on_signals(cancel):
         platform = Platform(
@@ -203,7 +240,7 @@ def up(
             console.print("Running in the background; stop it with `flowui down`.")
             return
         console.print("Press Ctrl-C to stop, or run `flowui down` in another terminal.")
-        died = platform.supervise()
+        died = platform.supervise(on_restart=_report_restart)
         if died is not None:
             err_console.print(f"[bold red]error:[/] {escape(str(died))}", highlight=False)
             if died.hint:
@@ -214,6 +251,14 @@ def up(
         with _spinner("Stopping"):
             platform.stop()
         console.print("Stopped.")
+
+
+def _report_restart(died: ComponentDied, restarted: ComponentState) -> None:
+    err_console.print(f"[bold yellow]warning:[/] {escape(str(died))}", highlight=False)
+    err_console.print(
+        f"Started {restarted.name} again (pid {restarted.pid}, restart {restarted.restarts}).",
+        highlight=False,
+    )
 
 
 def status(project: Path | None = ProjectOption, json_output: bool = JsonOption) -> None:
@@ -234,7 +279,8 @@ def status(project: Path | None = ProjectOption, json_output: bool = JsonOption)
             else ""
         )
         console.print(
-            f"Platform of {escape(str(settings.project_dir))}: [bold]{report.state}[/]{started}",
+            f"Platform of {escape(str(settings.project_dir))}: [bold]{report.state}[/]{started}"
+            f" ({report.profile.value} profile, {report.executor})",
             highlight=False,
         )
         if report.gui_url and report.admin_email:
@@ -244,7 +290,7 @@ def status(project: Path | None = ProjectOption, json_output: bool = JsonOption)
                 highlight=False,
             )
         table = Table(show_edge=False, pad_edge=False)
-        for column in ("COMPONENT", "STATE", "PID", "HEALTH", "URL"):
+        for column in ("COMPONENT", "STATE", "PID", "HEALTH", "RESTARTS", "URL"):
             table.add_column(column, no_wrap=True)
         for component in report.components:
             running = component.running
@@ -253,6 +299,7 @@ def status(project: Path | None = ProjectOption, json_output: bool = JsonOption)
                 Text("running", style="green") if running else Text("stopped", style="red"),
                 str(component.pid) if running and component.pid else "",
                 component.health or "",
+                str(component.restarts) if component.restarts else "",
                 component.url or "",
             )
         console.print(table)

@@ -28,6 +28,7 @@ from flowui.platform.environment import (
     AIRFLOW_USERNAME_VARIABLE,
     PlatformPaths,
 )
+from flowui.platform.production import new_fernet_key
 from flowui.storage import write_text_atomically
 
 COMPOSE_FILE_NAME = "docker-compose.yaml"
@@ -77,15 +78,9 @@ class ComposeOptions:
     server_port: int = DEFAULT_SERVER_PORT
 
 
-def _fernet_key() -> str:
-    from cryptography.fernet import Fernet
-
-    return Fernet.generate_key().decode("ascii")
-
-
 def _generate(name: str) -> str:
     if name == "AIRFLOW__CORE__FERNET_KEY":
-        return _fernet_key()
+        return new_fernet_key()
     return secrets.token_urlsafe(32)
 
 
@@ -179,6 +174,10 @@ def airflow_settings(settings: Settings, options: ComposeOptions) -> dict[str, s
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(
+            settings.FLOWUI_TASK_HEARTBEAT_TIMEOUT
+        ),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.AIRFLOW__CELERY__WORKER_CONCURRENCY),
         "AIRFLOW__API__HOST": "0.0.0.0",  # inside its container; published on 127.0.0.1 only
         "AIRFLOW__API__PORT": str(DEFAULT_AIRFLOW_PORT),
         "AIRFLOW__API__BASE_URL": f"http://localhost:{options.airflow_port}",

@@ -16,6 +16,8 @@ from flowui.config import (
     INTERNAL_TOKEN_VARIABLE,
     PROJECT_DIR_VARIABLE,
     SERVER_URL_VARIABLE,
+    AirflowExecutor,
+    Profile,
     Settings,
 )
 from flowui.storage import FileSystemRoot, write_text_atomically
@@ -56,6 +58,11 @@ class PlatformPaths:
         return self.directory / "airflow_passwords.json"
 
     @property
+    def fernet_key_file(self) -> Path:
+        """The production profile's generated Fernet key, mode 0600."""
+        return self.directory / "fernet_key"
+
+    @property
     def logs(self) -> Path:
         return self.directory / "logs"
 
@@ -90,19 +97,27 @@ def api_url(port: int) -> str:
     return f"http://{HOST}:{port}"
 
 
+def airflow_executor(settings: Settings) -> str:
+    """The executor of the project's profile."""
+    if settings.FLOWUI_PROFILE is Profile.EMBEDDED:
+        return AirflowExecutor.LOCAL.value
+    return settings.AIRFLOW__CORE__EXECUTOR.value
+
+
 def airflow_settings(settings: Settings, port: int) -> dict[str, str]:
-    """The AIRFLOW__* settings of the local platform (deploy mode `local`)."""
+    """The AIRFLOW__* settings of the local platform (deploy mode `local`) in its profile;
+    the production profile's Fernet key is not among them (`Platform.environment` adds it)."""
     paths = PlatformPaths(settings.root)
     root = settings.root
     url = api_url(port)
-    return {
+    embedded = {
         "AIRFLOW_HOME": str(paths.airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(root.airflow_dags),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(root.airflow_plugins),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(root.airflow_logs),
         "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(paths.dag_bundles),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{paths.database}",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": airflow_executor(settings),
         # LocalExecutor forks this many workers up front, about 130 MB each.
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -127,7 +142,31 @@ def airflow_settings(settings: Settings, port: int) -> dict[str, str]:
         ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USERNAME}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(paths.passwords_file),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(
+            settings.FLOWUI_TASK_HEARTBEAT_TIMEOUT
+        ),
     }
+    if settings.FLOWUI_PROFILE is Profile.EMBEDDED:
+        return embedded
+    del embedded["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    # As many task slots as the Celery workers have; LocalExecutor gets the same number.
+    slots = settings.FLOWUI_CELERY_WORKERS * settings.AIRFLOW__CELERY__WORKER_CONCURRENCY
+    production = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": str(settings.AIRFLOW__DATABASE__SQL_ALCHEMY_CONN),
+        "AIRFLOW__CORE__PARALLELISM": str(slots),
+    }
+    if settings.AIRFLOW__CORE__EXECUTOR is AirflowExecutor.CELERY:
+        production |= {
+            "AIRFLOW__CELERY__BROKER_URL": str(settings.AIRFLOW__CELERY__BROKER_URL),
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(
+                settings.AIRFLOW__CELERY__WORKER_CONCURRENCY
+            ),
+        }
+        if settings.AIRFLOW__CELERY__RESULT_BACKEND is not None:
+            production["AIRFLOW__CELERY__RESULT_BACKEND"] = str(
+                settings.AIRFLOW__CELERY__RESULT_BACKEND
+            )
+    return embedded | production
 
 
 def bytecode_cache(environ: Mapping[str, str]) -> Path:

@@ -13,14 +13,14 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from flowui.config import DeployMode, Settings
+from flowui.config import ConfigError, DeployMode, Profile, Settings
 from flowui.platform.environment import (
     DEFAULT_PORT,
     HOST,
@@ -28,6 +28,7 @@ from flowui.platform.environment import (
     PlatformPaths,
     airflow_command,
     airflow_environment,
+    airflow_executor,
     api_url,
     ensure_admin_credentials,
     flowui_command,
@@ -41,6 +42,14 @@ from flowui.platform.processes import (
     signal_group,
     start_ticks,
 )
+from flowui.platform.production import (
+    WORKER_PREFIX,
+    celery_node,
+    check_production,
+    ensure_fernet_key,
+    ping_workers,
+    worker_names,
+)
 from flowui.runtime.forkserver import stop_forkservers
 from flowui.storage import write_json_atomically
 
@@ -50,13 +59,41 @@ MIGRATE_TIMEOUT = 600.0
 HEALTHY = "healthy"
 
 API_SERVER, SCHEDULER, DAG_PROCESSOR = "api-server", "scheduler", "dag-processor"
+TRIGGERER = "triggerer"
 SERVER = "server"  # FlowUI's own REST API, started after Airflow's components
+# Task logs are files on this machine: no component serves them on 0.0.0.0.
 COMPONENTS: dict[str, tuple[str, ...]] = {
     API_SERVER: ("api-server", "--host", HOST, "--port", "{port}"),
-    # LocalExecutor task logs are files on this machine: no log server listening on 0.0.0.0.
     SCHEDULER: ("scheduler", "--skip-serve-logs"),
     DAG_PROCESSOR: ("dag-processor",),
 }
+# Airflow's components that report a heartbeat in its health answer, by its key there.
+_HEARTBEATS = {
+    SCHEDULER: ("scheduler", "latest_scheduler_heartbeat"),
+    DAG_PROCESSOR: ("dag_processor", "latest_dag_processor_heartbeat"),
+    TRIGGERER: ("triggerer", "latest_triggerer_heartbeat"),
+}
+# The production profile restarts a component that dies, up to this many times in the window.
+RESTART_LIMIT = 5
+RESTART_WINDOW = 600.0
+
+
+def platform_components(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Airflow's components of the project's profile: `airflow` arguments by name."""
+    if settings.FLOWUI_PROFILE is Profile.EMBEDDED:
+        return dict(COMPONENTS)
+    components = COMPONENTS | {TRIGGERER: ("triggerer", "--skip-serve-logs")}
+    for worker in worker_names(settings):
+        components[worker] = (
+            "celery",
+            "worker",
+            "--celery-hostname",
+            celery_node(worker),
+            "--concurrency",
+            str(settings.AIRFLOW__CELERY__WORKER_CONCURRENCY),
+            "--skip-serve-logs",
+        )
+    return components
 
 
 class PlatformError(Exception):
@@ -137,6 +174,7 @@ class ComponentState(BaseModel):
     process_group: int
     start_ticks: int | None
     log_file: Path
+    restarts: int = 0  # times the supervisor started it again after it died
 
 
 class PlatformState(BaseModel):
@@ -147,6 +185,8 @@ class PlatformState(BaseModel):
     port: int
     api_url: str
     server_url: str | None = None  # None when started without the FlowUI server
+    profile: Profile = Profile.EMBEDDED
+    executor: str = "LocalExecutor"
     started_at: datetime
     components: list[ComponentState]
 
@@ -189,10 +229,13 @@ class ComponentStatus(BaseModel):
     health: str | None  # Airflow's word (healthy/unhealthy), None when it could not be asked
     url: str | None
     log_file: Path
+    restarts: int = 0
 
 
 class PlatformStatus(BaseModel):
     state: Literal["running", "degraded", "stopped"]
+    profile: Profile
+    executor: str
     gui_url: str | None  # FlowUI's web GUI (the server's root): where a user starts
     admin_email: str | None  # the first administrator's login to the GUI
     api_url: str | None  # Airflow's API
@@ -237,20 +280,28 @@ def _timestamp(value: object) -> datetime | None:
 
 
 def component_health(
-    health: Mapping[str, object] | None, since: datetime | None = None
+    components: Iterable[str],
+    health: Mapping[str, object] | None,
+    since: datetime | None = None,
+    workers: set[str] | None = None,
 ) -> dict[str, str | None]:
-    """Each component's health from Airflow's health answer.
+    """The health of each of Airflow's `components` from its health answer, and of the Celery
+    workers from the nodes that answered a ping (`workers`, None when not asked).
 
-    With `since`, a scheduler or dag-processor counts as healthy only after a heartbeat at or
-    after that time: a job of the previous start can look alive for up to 30 s after it died.
+    With `since`, a scheduler, dag-processor or triggerer counts as healthy only after a
+    heartbeat at or after that time: a job of the previous start can look alive for a while.
     """
+    components = list(components)
+    result: dict[str, str | None] = dict.fromkeys(components)
+    for name in components:
+        if name.startswith(WORKER_PREFIX) and workers is not None:
+            result[name] = HEALTHY if celery_node(name) in workers else "no answer"
     if health is None:
-        return dict.fromkeys(COMPONENTS)
-    result: dict[str, str | None] = {API_SERVER: HEALTHY}
-    for name, key, beat in (
-        (SCHEDULER, "scheduler", "latest_scheduler_heartbeat"),
-        (DAG_PROCESSOR, "dag_processor", "latest_dag_processor_heartbeat"),
-    ):
+        return result
+    result[API_SERVER] = HEALTHY
+    for name, (key, beat) in _HEARTBEATS.items():
+        if name not in result:
+            continue
         part = health.get(key)
         status = part.get("status") if isinstance(part, dict) else None
         if status == HEALTHY and since is not None:
@@ -276,6 +327,8 @@ def platform_status(settings: Settings, timeout: float = 2.0) -> PlatformStatus:
     if state is None:
         return PlatformStatus(
             state="stopped",
+            profile=settings.FLOWUI_PROFILE,
+            executor=airflow_executor(settings),
             gui_url=None,
             admin_email=None,
             api_url=None,
@@ -292,11 +345,20 @@ def platform_status(settings: Settings, timeout: float = 2.0) -> PlatformStatus:
                     url=None,
                     log_file=paths.log(name),
                 )
-                for name in COMPONENTS
+                for name in platform_components(settings)
             ],
         )
     alive = {c.name: state.component_alive(c.name) for c in state.components}
-    health = component_health(fetch_health(state.api_url, timeout) if any(alive.values()) else None)
+    workers = None
+    broker = settings.AIRFLOW__CELERY__BROKER_URL
+    running_workers = [n for n in alive if n.startswith(WORKER_PREFIX) and alive[n]]
+    if broker is not None and running_workers:
+        workers = ping_workers(broker, timeout, expected=len(running_workers))
+    health = component_health(
+        alive,
+        fetch_health(state.api_url, timeout) if any(alive.values()) else None,
+        workers=workers,
+    )
     if state.server_url is not None and alive.get(SERVER):
         health[SERVER] = server_health(state.server_url, timeout)
     components = [
@@ -307,6 +369,7 @@ def platform_status(settings: Settings, timeout: float = 2.0) -> PlatformStatus:
             health=health.get(c.name) if alive[c.name] else None,
             url=_component_url(state, c.name) if alive[c.name] else None,
             log_file=c.log_file,
+            restarts=c.restarts,
         )
         for c in state.components
     ]
@@ -321,6 +384,8 @@ def platform_status(settings: Settings, timeout: float = 2.0) -> PlatformStatus:
     serving_gui = state.server_url is not None and alive.get(SERVER, False)
     return PlatformStatus(
         state=overall,
+        profile=state.profile,
+        executor=state.executor,
         gui_url=f"{state.server_url}/" if serving_gui else None,
         admin_email=settings.admin_email if serving_gui else None,
         api_url=state.api_url,
@@ -365,7 +430,11 @@ class Platform:
         self.state: PlatformState | None = None
         # New at every start; only the platform's processes know it (tasks' secrets).
         self._internal_token = secrets.token_urlsafe(32)
+        self._fernet_key: str | None = None  # the production profile's, read at start
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        # How each component was started, to start it again (production profile).
+        self._launches: dict[str, tuple[list[str], dict[str, str]]] = {}
+        self._restart_times: dict[str, list[float]] = {}
         self._lock: IO[str] | None = None
 
     @classmethod
@@ -391,19 +460,27 @@ class Platform:
     def component_pids(self) -> dict[str, int]:
         return {c.name: c.pid for c in self.state.components} if self.state else {}
 
+    @property
+    def components(self) -> dict[str, tuple[str, ...]]:
+        return platform_components(self.settings)
+
     def environment(self) -> dict[str, str]:
         server = None
         if self.server_url is not None:
             server = (self.server_url, self._internal_token)
-        return airflow_environment(self.settings, self.port, server=server)
+        environment = airflow_environment(self.settings, self.port, server=server)
+        if self._fernet_key is not None:
+            environment["AIRFLOW__CORE__FERNET_KEY"] = self._fernet_key
+        return environment
 
     # -- start --------------------------------------------------------------------------------
 
     def start(self, on_progress: ProgressCallback | None = None) -> AdminCredentials:
-        """Migrate the database and start the three components; returns the admin's login.
+        """Migrate the database and start the profile's components; returns the admin's login.
 
         Raises PlatformAlreadyRunning if this project's platform runs, PlatformError if the
-        port is taken or the migration fails, StartCancelled if `cancel` was set.
+        port is taken, a server of the production profile is missing or unreachable (before
+        anything is written), or the migration fails; StartCancelled if `cancel` was set.
         """
         if self.settings.FLOWUI_DEPLOY_MODE is not DeployMode.LOCAL:
             raise PlatformError(
@@ -412,6 +489,13 @@ class Platform:
                 hint="set FLOWUI_DEPLOY_MODE=local, or deploy with the tools of that mode",
             )
         report = on_progress or (lambda _message: None)
+        production = self.settings.FLOWUI_PROFILE is Profile.PRODUCTION
+        if production:
+            report("Checking PostgreSQL and Redis")
+            try:
+                check_production(self.settings)
+            except ConfigError as error:
+                raise PlatformError(str(error), hint=error.hint) from None
         self.settings.root.create()
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         self._take_lock()
@@ -427,9 +511,11 @@ class Platform:
                     hint="choose another with --server-port N",
                 )
             credentials = ensure_admin_credentials(self.settings)
+            if production:
+                self._fernet_key = ensure_fernet_key(self.settings, self.paths.fernet_key_file)
             report("Migrating Airflow's database")
             self._migrate_database()
-            report("Starting " + ", ".join(COMPONENTS))
+            report("Starting " + ", ".join(self.components))
             started_at = datetime.now(UTC)
             components = [
                 self._spawn(
@@ -437,7 +523,7 @@ class Platform:
                     [str(airflow_command()), *(a.format(port=self.port) for a in arguments)],
                     self.environment(),
                 )
-                for name, arguments in COMPONENTS.items()
+                for name, arguments in self.components.items()
             ]
             if self.server_port is not None:
                 command = [str(flowui_command()), "server", "run", "--port", str(self.server_port)]
@@ -452,6 +538,8 @@ class Platform:
                 port=self.port,
                 api_url=self.api_url,
                 server_url=self.server_url,
+                profile=self.settings.FLOWUI_PROFILE,
+                executor=airflow_executor(self.settings),
                 started_at=started_at,
                 components=components,
             )
@@ -543,6 +631,7 @@ class Platform:
     ) -> ComponentState:
         process = self._popen(name, command, environment)
         self._processes[name] = process
+        self._launches[name] = (command, dict(environment))
         return ComponentState(
             name=name,
             pid=process.pid,
@@ -590,7 +679,13 @@ class Platform:
                 raise StartCancelled("stopped before the platform was healthy")
             if (died := self.poll()) is not None:
                 raise died
-            health = component_health(fetch_health(self.api_url, timeout=1.0), since)
+            workers = None
+            broker = self.settings.AIRFLOW__CELERY__BROKER_URL
+            if broker is not None and (names := worker_names(self.settings)):
+                workers = ping_workers(broker, timeout=0.5, expected=len(names))
+            health = component_health(
+                self.components, fetch_health(self.api_url, timeout=1.0), since, workers
+            )
             if health[API_SERVER] == HEALTHY and warm_up is None:
                 # In a thread, so that Ctrl-C and a dying component are noticed meanwhile.
                 warm_up = threading.Thread(
@@ -630,13 +725,53 @@ class Platform:
                     return
             self.cancel.wait(0.5)
 
-    def supervise(self, poll_interval: float = 0.5) -> ComponentDied | None:
-        """Block until `cancel` is set (returns None) or a component dies (returns it)."""
+    def supervise(
+        self,
+        poll_interval: float = 0.5,
+        on_restart: Callable[[ComponentDied, ComponentState], None] | None = None,
+    ) -> ComponentDied | None:
+        """Block until `cancel` is set (returns None) or a component dies (returns it).
+
+        In the production profile a component that dies is started again (`on_restart` is
+        told), unless it died RESTART_LIMIT times within RESTART_WINDOW seconds.
+        """
         while not self.cancel.is_set():
             if (died := self.poll()) is not None:
-                return died
+                if not self._may_restart(died.component.name):
+                    return died
+                restarted = self.restart(died.component.name)
+                if on_restart is not None:
+                    on_restart(died, restarted)
+                continue
             self.cancel.wait(poll_interval)
         return None
+
+    def _may_restart(self, name: str) -> bool:
+        if self.settings.FLOWUI_PROFILE is not Profile.PRODUCTION or name not in self._launches:
+            return False
+        now = time.monotonic()
+        recent = [t for t in self._restart_times.get(name, []) if now - t < RESTART_WINDOW]
+        self._restart_times[name] = recent
+        return len(recent) < RESTART_LIMIT
+
+    def restart(self, name: str) -> ComponentState:
+        """Start component `name` again as it was started (its old process group is killed
+        first, so nothing of it is left) and record it in the state file."""
+        assert self.state is not None
+        old = next(c for c in self.state.components if c.name == name)
+        self._terminate(process_trees([(old.pid, old.start_ticks)]), grace=0)
+        signal_group(old.process_group, signal.SIGKILL)
+        self._processes.pop(name).wait()
+        command, environment = self._launches[name]
+        new = self._spawn(name, command, environment).model_copy(
+            update={"restarts": old.restarts + 1}
+        )
+        self._restart_times.setdefault(name, []).append(time.monotonic())
+        self.state = self.state.model_copy(
+            update={"components": [new if c.name == name else c for c in self.state.components]}
+        )
+        write_json_atomically(self.paths.state_file, self.state.model_dump(mode="json"))
+        return new
 
     # -- stop ----------------------------------------------------------------------------------
 
