@@ -55,7 +55,13 @@ def moto_server(
             [str(executable), "-H", "127.0.0.1", "-p", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**environ, **MOTO_ENVIRONMENT, **(extra_environ or {})},
+            # AWS's managed policies (AWSBatchServiceRole, ...) exist, as in a real account.
+            env={
+                **environ,
+                **MOTO_ENVIRONMENT,
+                "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+                **(extra_environ or {}),
+            },
             start_new_session=True,
         )
     try:

@@ -189,6 +189,25 @@ class Settings(BaseModel):
         None
     )
     AWS_REGION_NAME: Annotated[AwsRegion, Setting("aws", "AWS region.")] = "us-east-1"
+    FLOWUI_AWS_SUBNETS: Annotated[
+        str | None,
+        Setting("aws", "Subnet ids (comma-separated) of the Batch compute and EFS mount targets."),
+    ] = None
+    FLOWUI_AWS_SECURITY_GROUPS: Annotated[
+        str | None,
+        Setting("aws", "Security group ids (comma-separated) of Batch's instances and of EFS."),
+    ] = None
+    FLOWUI_AWS_MAX_VCPUS: Annotated[
+        PositiveInt, Setting("aws", "Most vCPUs each Batch compute environment may run at once.")
+    ] = 16
+    FLOWUI_AWS_GPU_INSTANCE_TYPES: Annotated[
+        str | None,
+        Setting(
+            "aws",
+            "EC2 instance types (comma-separated) of a GPU compute environment and queue; "
+            "none when unset.",
+        ),
+    ] = None
 
     FLOWUI_DATABASE_URL: Annotated[
         Url | None, Setting("platform", "Database of the platform server (SQLAlchemy URL).")

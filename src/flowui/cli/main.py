@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from flowui import __version__
-from flowui.cli import deploy, operators, platform, project, server, workflows
+from flowui.cli import aws, deploy, operators, platform, project, server, workflows
 
 app = typer.Typer(
     name="flowui",
@@ -41,5 +41,6 @@ app.add_typer(operators.app, name="operators")
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(server.app, name="server")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(aws.app, name="aws")
 project.register(app)
 platform.register(app)

@@ -32,7 +32,11 @@ from flowui.server.airflow_client import AirflowApiError, AirflowClient, DagRun,
 from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import CatalogError, OperatorCatalog, catalog_from_root
 from flowui.workflows.compile import CompiledDag, compile_workflow, remove_workflow
-from flowui.workflows.runtimes import platform_image_lookup, runtime_problems
+from flowui.workflows.runtimes import (
+    platform_image_lookup,
+    runtime_environment,
+    runtime_problems,
+)
 from flowui.workflows.spec import Workflow, workflow_json_schema
 from flowui.workflows.validate import WorkflowError, parse_workflow
 
@@ -122,11 +126,15 @@ def deployable_workflow(
     root = settings.root
     workflow = validated_workflow(path, root, json_output=json_output)
     catalog = catalog_from_root(root)
+    try:
+        environ = runtime_environment(root)
+    except ValueError as error:
+        fail(str(error), hint="run `flowui aws apply` to write it again")
     problems = runtime_problems(
         workflow,
         catalog,
         default_runtime=settings.FLOWUI_DEFAULT_RUNTIME.value,
-        environ=os.environ,
+        environ=environ,
         image_available=platform_image_lookup(os.environ),
     )
     if problems:

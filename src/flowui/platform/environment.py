@@ -20,7 +20,7 @@ from flowui.config import (
     Profile,
     Settings,
 )
-from flowui.storage import FileSystemRoot, write_text_atomically
+from flowui.storage import FileSystemRoot, read_environment_file, write_text_atomically
 
 # Given by `flowui up` to FlowUI's server only: where Airflow answers and the login it uses there.
 AIRFLOW_URL_VARIABLE = "FLOWUI_AIRFLOW_URL"
@@ -203,6 +203,8 @@ def airflow_environment(
     clean.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # never probe a metadata endpoint
     if server is not None:
         clean[SERVER_URL_VARIABLE], clean[INTERNAL_TOKEN_VARIABLE] = server
+    # The aws_batch runtime's job definitions and queues, from `flowui aws apply`.
+    clean |= read_environment_file(settings.root.cloud_environment)
     return clean | airflow_settings(settings, port)
 
 

@@ -51,7 +51,7 @@ from flowui.platform.production import (
     worker_names,
 )
 from flowui.runtime.forkserver import stop_forkservers
-from flowui.storage import write_json_atomically
+from flowui.storage import read_environment_file, write_json_atomically
 
 DEFAULT_STARTUP_TIMEOUT = 180.0
 DEFAULT_STOP_GRACE = 20.0
@@ -489,6 +489,12 @@ class Platform:
                 hint="set FLOWUI_DEPLOY_MODE=local, or deploy with the tools of that mode",
             )
         report = on_progress or (lambda _message: None)
+        try:
+            read_environment_file(self.settings.root.cloud_environment)
+        except ValueError as error:
+            raise PlatformError(
+                str(error), hint="run `flowui aws apply` to write it again"
+            ) from None
         production = self.settings.FLOWUI_PROFILE is Profile.PRODUCTION
         if production:
             report("Checking PostgreSQL and Redis")

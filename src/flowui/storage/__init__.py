@@ -1,6 +1,10 @@
 """The file-system root: the one place that knows every path FlowUI reads or writes."""
 
-from flowui.storage.files import write_json_atomically, write_text_atomically
+from flowui.storage.files import (
+    read_environment_file,
+    write_json_atomically,
+    write_text_atomically,
+)
 from flowui.storage.paths import (
     FileSystemRoot,
     InvalidIdError,
@@ -13,6 +17,7 @@ __all__ = [
     "FileSystemRoot",
     "InvalidIdError",
     "TaskRunPaths",
+    "read_environment_file",
     "run_directory_name",
     "validate_id",
     "write_json_atomically",

@@ -29,3 +29,21 @@ def write_json_atomically(path: Path, data: Any, *, mode: int = 0o644) -> Path:
     """Deterministic JSON (sorted keys, fixed indent), written atomically."""
     text = json.dumps(data, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
     return write_text_atomically(path, text, mode=mode)
+
+
+def read_environment_file(path: Path) -> dict[str, str]:
+    """The variables of a JSON file of name: value text pairs; empty when there is none.
+
+    Raises ValueError naming the file when it is not such a file.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a JSON file of variables: {error}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ValueError(f"{path}: not a JSON object of text values")
+    return data

@@ -129,6 +129,11 @@ class FileSystemRoot:
         return self.path / "platform"
 
     @property
+    def cloud_environment(self) -> Path:
+        """Variables `flowui aws apply` wrote for Airflow's processes (JSON, name: value)."""
+        return self.platform / "cloud_environment.json"
+
+    @property
     def server_database(self) -> Path:
         """The platform server's SQLite database (the embedded default)."""
         return self.platform / "flowui.db"

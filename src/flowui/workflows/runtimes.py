@@ -4,10 +4,12 @@ variables for AWS Batch, an environment the process runtime can build."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from flowui.storage import FileSystemRoot, read_environment_file
 from flowui.workflows.catalog import OperatorCatalog
 from flowui.workflows.spec import RUNTIMES, Workflow
 from flowui.workflows.validate import WorkflowError, json_pointer
@@ -26,6 +28,16 @@ def batch_variable(kind: str, operator: str, version: str) -> str:
     variable names allow only letters, digits and '_'."""
     safe_version = re.sub(r"[^A-Za-z0-9_]", "_", version)
     return f"AWS_BATCH_JOB_{kind}_{operator}_{safe_version}"
+
+
+def runtime_environment(
+    root: FileSystemRoot, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The variables the runtimes read: `environ` (default os.environ) with those
+    `flowui aws apply` wrote under the root (Batch job definitions and queues) over it.
+    Raises ValueError naming the file when it is broken."""
+    base = os.environ if environ is None else environ
+    return {**base, **read_environment_file(root.cloud_environment)}
 
 
 def resolved_runtime(task_runtime: str | None, default_runtime: str | None) -> str:

@@ -35,7 +35,11 @@ from flowui.server.services.workflows import (
 )
 from flowui.workflows import spec
 from flowui.workflows.compile import compile_workflow, remove_workflow
-from flowui.workflows.runtimes import platform_image_lookup, runtime_problems
+from flowui.workflows.runtimes import (
+    platform_image_lookup,
+    runtime_environment,
+    runtime_problems,
+)
 from flowui.workflows.validate import WorkflowError, parse_workflow
 
 router = APIRouter(prefix="/api/workspaces/{workspace_id}/workflows", tags=["workflows"])
@@ -484,7 +488,7 @@ def deploy(
         parsed,
         catalog,
         default_runtime=default_runtime,
-        environ=os.environ,
+        environ=runtime_environment(context.root),
         image_available=platform_image_lookup(os.environ),
     )
     if problems:

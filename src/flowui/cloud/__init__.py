@@ -1,0 +1,1 @@
+"""Provisioning of what a platform needs in the cloud (AWS): plan, apply, destroy."""

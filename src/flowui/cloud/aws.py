@@ -1,0 +1,692 @@
+"""The platform's AWS resources made real with boto3: read what exists, plan the difference with
+what `cloud.desired` says is needed, apply it, destroy it.
+
+AWS itself is the state: nothing is remembered between runs but the tags on what FlowUI created
+(`flowui:project`), so an apply that failed half-way is completed by the next one, and destroy
+removes what carries the project's tag and nothing else. Every call goes to boto3's endpoint
+(`AWS_ENDPOINT_URL` reaches moto's server in the tests).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from flowui.cloud.desired import KINDS, PROJECT_TAG, Resource, split_revision_key, tags
+from flowui.config import Settings
+
+Action = Literal["create", "update", "delete"]
+WAIT_TIMEOUT = 600.0
+VERSION_TAG = "flowui:operator-version"  # on each job definition revision
+USER_TAG_PREFIX = "flowui:used-by:"  # on an ECR repository, one per platform that uses it
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    kind: str
+    name: str
+    detail: str = ""  # what differs, for an update
+
+    def describe(self) -> str:
+        sign = {"create": "+", "update": "~", "delete": "-"}[self.action]
+        return f"{sign} {self.kind} {self.name}" + (f" ({self.detail})" if self.detail else "")
+
+
+class AwsError(Exception):
+    """AWS refused a call; says which resource and why."""
+
+
+class Aws:
+    """boto3 clients of one account and region, and how each kind of resource is read,
+    created, changed and deleted."""
+
+    def __init__(self, settings: Settings) -> None:
+        import boto3
+
+        secret = settings.AWS_SECRET_ACCESS_KEY
+        self.session = boto3.Session(
+            aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
+            aws_secret_access_key=secret.get_secret_value() if secret else None,
+            region_name=settings.AWS_REGION_NAME,
+        )
+        self.settings = settings
+        self.tags = tags(settings)
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)
+        return self._clients[service]
+
+    def _ours(self, found: Mapping[str, str] | list[dict[str, str]] | None) -> bool:
+        if isinstance(found, list):
+            found = {
+                t.get("Key", t.get("key", "")): t.get("Value", t.get("value", "")) for t in found
+            }
+        return (found or {}).get(PROJECT_TAG) == self.settings.PROJECT_NAME
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def current(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The project's resources of `kind` in AWS, by name, with their managed properties
+        (`arn` and `id` beside them)."""
+        return dict(getattr(self, "_read_" + kind.replace("-", "_"))())
+
+    def _read_iam_role(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        iam = self.client("iam")
+        systems = {s["arn"]: token for token, s in self._read_efs_file_system()}
+        for page in iam.get_paginator("list_roles").paginate():
+            for role in page["Roles"]:
+                name = role["RoleName"]
+                if not self._ours(iam.list_role_tags(RoleName=name)["Tags"]):
+                    continue
+                attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+                inline = iam.list_role_policies(RoleName=name)["PolicyNames"]
+                efs = None
+                if inline:
+                    document = iam.get_role_policy(RoleName=name, PolicyName=inline[0])
+                    statements = _policy_document(document["PolicyDocument"])["Statement"]
+                    efs = systems.get(statements[0].get("Resource"), "(another file system)")
+                trust = _policy_document(role["AssumeRolePolicyDocument"])
+                yield (
+                    name,
+                    {
+                        "arn": role["Arn"],
+                        "trust": json.dumps(trust, sort_keys=True),
+                        "managed_policies": tuple(sorted(p["PolicyArn"] for p in attached)),
+                        "efs_client": efs,
+                    },
+                )
+
+    def _read_iam_instance_profile(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        iam = self.client("iam")
+        for page in iam.get_paginator("list_instance_profiles").paginate():
+            for profile in page["InstanceProfiles"]:
+                if not self._ours(profile.get("Tags")):
+                    continue
+                roles = [role["RoleName"] for role in profile["Roles"]]
+                yield (
+                    profile["InstanceProfileName"],
+                    {
+                        "arn": profile["Arn"],
+                        "role": roles[0] if roles else None,
+                    },
+                )
+
+    @property
+    def _user_tag(self) -> str:
+        """An ECR repository is the operators repository's, which platforms share: each one
+        that uses it tags it, and the last one to let go deletes it."""
+        return f"{USER_TAG_PREFIX}{self.settings.PROJECT_NAME}"
+
+    def _read_ecr_repository(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        ecr = self.client("ecr")
+        for page in ecr.get_paginator("describe_repositories").paginate():
+            for repository in page["repositories"]:
+                arn = repository["repositoryArn"]
+                found = ecr.list_tags_for_resource(resourceArn=arn)["tags"]
+                if self._user_tag not in {tag["Key"] for tag in found}:
+                    continue
+                scan = repository.get("imageScanningConfiguration", {}).get("scanOnPush", False)
+                yield (
+                    repository["repositoryName"],
+                    {
+                        "arn": arn,
+                        "uri": repository["repositoryUri"],
+                        "scan_on_push": scan,
+                    },
+                )
+
+    def _read_efs_file_system(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        efs = self.client("efs")
+        for page in efs.get_paginator("describe_file_systems").paginate():
+            for system in page["FileSystems"]:
+                if not self._ours(system.get("Tags")) or system["LifeCycleState"] == "deleted":
+                    continue
+                yield (
+                    system["CreationToken"],
+                    {
+                        "arn": system["FileSystemArn"],
+                        "id": system["FileSystemId"],
+                        "encrypted": system.get("Encrypted", False),
+                    },
+                )
+
+    def _read_efs_mount_target(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        efs = self.client("efs")
+        for token, system in self._read_efs_file_system():
+            targets = efs.describe_mount_targets(FileSystemId=system["id"])["MountTargets"]
+            for target in targets:
+                groups = efs.describe_mount_target_security_groups(
+                    MountTargetId=target["MountTargetId"]
+                )["SecurityGroups"]
+                yield (
+                    target["SubnetId"],
+                    {
+                        "id": target["MountTargetId"],
+                        "file_system": token,
+                        "security_groups": tuple(groups),
+                    },
+                )
+
+    def _read_batch_compute_environment(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        batch = self.client("batch")
+        for page in batch.get_paginator("describe_compute_environments").paginate():
+            for environment in page["computeEnvironments"]:
+                if not self._ours(environment.get("tags")):
+                    continue
+                resources = environment.get("computeResources", {})
+                yield (
+                    environment["computeEnvironmentName"],
+                    {
+                        "arn": environment["computeEnvironmentArn"],
+                        "instance_types": tuple(resources.get("instanceTypes", ())),
+                        "max_vcpus": resources.get("maxvCpus"),
+                        "subnets": tuple(resources.get("subnets", ())),
+                        "security_groups": tuple(resources.get("securityGroupIds", ())),
+                        "instance_role": _name_of(resources.get("instanceRole", "")),
+                        "service_role": _name_of(environment.get("serviceRole", "")),
+                    },
+                )
+
+    def _read_batch_job_queue(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        batch = self.client("batch")
+        for page in batch.get_paginator("describe_job_queues").paginate():
+            for queue in page["jobQueues"]:
+                if not self._ours(queue.get("tags")) or queue.get("status") == "DELETED":
+                    continue
+                order = queue.get("computeEnvironmentOrder", [])
+                yield (
+                    queue["jobQueueName"],
+                    {
+                        "arn": queue["jobQueueArn"],
+                        "state": queue.get("state"),
+                        "compute_environment": _name_of(order[0]["computeEnvironment"])
+                        if order
+                        else None,
+                    },
+                )
+
+    def _read_batch_job_definition(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The newest ACTIVE revision of each operator version's job definition, named
+        `definition@version` (the version is the revision's tag)."""
+        batch = self.client("batch")
+        systems = {s["id"]: token for token, s in self._read_efs_file_system()}
+        newest: dict[str, dict[str, Any]] = {}
+        pages = batch.get_paginator("describe_job_definitions").paginate(status="ACTIVE")
+        for page in pages:
+            for definition in page["jobDefinitions"]:
+                found = definition.get("tags") or {}
+                if not self._ours(found):
+                    continue
+                name = f"{definition['jobDefinitionName']}@{found.get(VERSION_TAG, '')}"
+                if definition["revision"] > newest.get(name, {}).get("revision", 0):
+                    newest[name] = definition
+        for name, definition in newest.items():
+            container = definition.get("containerProperties", {})
+            amounts = {r["type"]: r["value"] for r in container.get("resourceRequirements", [])}
+            volumes = container.get("volumes") or [{}]
+            system = volumes[0].get("efsVolumeConfiguration", {}).get("fileSystemId")
+            mounts = container.get("mountPoints") or [{}]
+            yield (
+                name,
+                {
+                    "arn": definition["jobDefinitionArn"],
+                    "revision": definition["revision"],
+                    "image": container.get("image"),
+                    "vcpus": float(amounts.get("VCPU", 0)),
+                    "memory": int(amounts.get("MEMORY", 0)),
+                    "gpu": int(amounts.get("GPU", 0)),
+                    "job_role": _name_of(container.get("jobRoleArn", "")),
+                    "file_system": systems.get(system, system),
+                    "mount_path": mounts[0].get("containerPath"),
+                    "attempts": definition.get("retryStrategy", {}).get("attempts"),
+                },
+            )
+
+    # -- creating and changing ---------------------------------------------------------------
+
+    def put(
+        self, resource: Resource, exists: bool, known: dict[tuple[str, str], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Create the resource (or bring an existing one to its spec); returns what `current`
+        would say of it now. `known` holds what was applied before, by (kind, name)."""
+        method = getattr(self, "_put_" + resource.kind.replace("-", "_"))
+        result: dict[str, Any] = method(resource, exists, known)
+        return result
+
+    def _put_iam_role(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
+        iam = self.client("iam")
+        spec = resource.spec
+        if exists:
+            iam.update_assume_role_policy(RoleName=resource.name, PolicyDocument=spec["trust"])
+            arn = iam.get_role(RoleName=resource.name)["Role"]["Arn"]
+        else:
+            arn = iam.create_role(
+                RoleName=resource.name,
+                AssumeRolePolicyDocument=spec["trust"],
+                Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()],
+            )["Role"]["Arn"]
+        attached = {
+            p["PolicyArn"]
+            for p in iam.list_attached_role_policies(RoleName=resource.name)["AttachedPolicies"]
+        }
+        for policy in set(spec["managed_policies"]) - attached:
+            iam.attach_role_policy(RoleName=resource.name, PolicyArn=policy)
+        for policy in attached - set(spec["managed_policies"]):
+            iam.detach_role_policy(RoleName=resource.name, PolicyArn=policy)
+        if spec["efs_client"]:
+            system = known[("efs-file-system", spec["efs_client"])]
+            document = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "flowuiefs",
+                        "Effect": "Allow",
+                        "Action": [
+                            "elasticfilesystem:ClientMount",
+                            "elasticfilesystem:ClientWrite",
+                        ],
+                        "Resource": system["arn"],
+                    }
+                ],
+            }
+            iam.put_role_policy(
+                RoleName=resource.name,
+                PolicyName="flowui-file-system",
+                PolicyDocument=json.dumps(document),
+            )
+        return {"arn": arn, **spec}
+
+    def _put_iam_instance_profile(
+        self, resource: Resource, exists: bool, known: Any
+    ) -> dict[str, Any]:
+        iam = self.client("iam")
+        if not exists:
+            iam.create_instance_profile(
+                InstanceProfileName=resource.name,
+                Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()],
+            )
+        profile = iam.get_instance_profile(InstanceProfileName=resource.name)["InstanceProfile"]
+        roles = [role["RoleName"] for role in profile["Roles"]]
+        for role in roles:
+            if role != resource.spec["role"]:
+                iam.remove_role_from_instance_profile(
+                    InstanceProfileName=resource.name, RoleName=role
+                )
+        if resource.spec["role"] not in roles:
+            iam.add_role_to_instance_profile(
+                InstanceProfileName=resource.name, RoleName=resource.spec["role"]
+            )
+        return {"arn": profile["Arn"], **resource.spec}
+
+    def _put_ecr_repository(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
+        ecr = self.client("ecr")
+        scanning = {"scanOnPush": resource.spec["scan_on_push"]}
+        use = [{"Key": self._user_tag, "Value": "uses"}]
+        try:
+            repository = ecr.create_repository(
+                repositoryName=resource.name,
+                imageScanningConfiguration=scanning,
+                tags=[{"Key": k, "Value": v} for k, v in self.tags.items()] + use,
+            )["repository"]
+        except ecr.exceptions.RepositoryAlreadyExistsException:
+            # Ours already, or another platform's with the same operators: use it too.
+            repository = ecr.describe_repositories(repositoryNames=[resource.name])
+            repository = repository["repositories"][0]
+            ecr.tag_resource(resourceArn=repository["repositoryArn"], tags=use)
+            ecr.put_image_scanning_configuration(
+                repositoryName=resource.name, imageScanningConfiguration=scanning
+            )
+        return {
+            "arn": repository["repositoryArn"],
+            "uri": repository["repositoryUri"],
+            **resource.spec,
+        }
+
+    def _put_efs_file_system(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
+        efs = self.client("efs")
+        if exists:
+            return {**known[resource.key], **resource.spec}  # nothing of it can change
+        system = efs.create_file_system(
+            CreationToken=resource.name,  # a repeated create returns the same file system
+            Encrypted=resource.spec["encrypted"],
+            PerformanceMode="generalPurpose",
+            Tags=[{"Key": "Name", "Value": resource.name}]
+            + [{"Key": k, "Value": v} for k, v in self.tags.items()],
+        )
+        self._wait(
+            lambda: (
+                efs.describe_file_systems(FileSystemId=system["FileSystemId"])["FileSystems"][0][
+                    "LifeCycleState"
+                ]
+                == "available"
+            ),
+            f"EFS file system {resource.name} to become available",
+        )
+        return {"arn": system["FileSystemArn"], "id": system["FileSystemId"], **resource.spec}
+
+    def _put_efs_mount_target(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
+        efs = self.client("efs")
+        groups = list(resource.spec["security_groups"])
+        if exists:
+            target_id = known[resource.key]["id"]
+            efs.modify_mount_target_security_groups(MountTargetId=target_id, SecurityGroups=groups)
+        else:
+            system = known[("efs-file-system", resource.spec["file_system"])]
+            target_id = efs.create_mount_target(
+                FileSystemId=system["id"], SubnetId=resource.name, SecurityGroups=groups
+            )["MountTargetId"]
+        return {"id": target_id, **resource.spec}
+
+    def _put_batch_compute_environment(
+        self, resource: Resource, exists: bool, known: Any
+    ) -> dict[str, Any]:
+        batch = self.client("batch")
+        spec = resource.spec
+        profile = known[("iam-instance-profile", spec["instance_role"])]["arn"]
+        service = known[("iam-role", spec["service_role"])]["arn"]
+        if exists:
+            # Only these can change in place; the others need a new compute environment.
+            batch.update_compute_environment(
+                computeEnvironment=resource.name,
+                computeResources={
+                    "maxvCpus": spec["max_vcpus"],
+                    "subnets": list(spec["subnets"]),
+                    "securityGroupIds": list(spec["security_groups"]),
+                },
+                serviceRole=service,
+            )
+            arn = known[resource.key]["arn"]
+        else:
+            arn = batch.create_compute_environment(
+                computeEnvironmentName=resource.name,
+                type="MANAGED",
+                state="ENABLED",
+                computeResources={
+                    "type": "EC2",
+                    "minvCpus": 0,
+                    "maxvCpus": spec["max_vcpus"],
+                    "instanceTypes": list(spec["instance_types"]),
+                    "subnets": list(spec["subnets"]),
+                    "securityGroupIds": list(spec["security_groups"]),
+                    "instanceRole": profile,
+                },
+                serviceRole=service,
+                tags=self.tags,
+            )["computeEnvironmentArn"]
+        self._wait_valid("describe_compute_environments", "computeEnvironments", resource.name)
+        return {"arn": arn, **spec}
+
+    def _put_batch_job_queue(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
+        batch = self.client("batch")
+        order = [{"order": 1, "computeEnvironment": resource.spec["compute_environment"]}]
+        if exists:
+            batch.update_job_queue(
+                jobQueue=resource.name, state="ENABLED", computeEnvironmentOrder=order
+            )
+            arn = known[resource.key]["arn"]
+        else:
+            arn = batch.create_job_queue(
+                jobQueueName=resource.name,
+                state="ENABLED",
+                priority=1,
+                computeEnvironmentOrder=order,
+                tags=self.tags,
+            )["jobQueueArn"]
+        self._wait_valid("describe_job_queues", "jobQueues", resource.name)
+        return {"arn": arn, "state": "ENABLED", **resource.spec}
+
+    def _put_batch_job_definition(
+        self, resource: Resource, exists: bool, known: Any
+    ) -> dict[str, Any]:
+        """A new revision: a job definition never changes, its next revision does."""
+        spec = resource.spec
+        system = known[("efs-file-system", spec["file_system"])]
+        requirements = [
+            {"type": "VCPU", "value": f"{spec['vcpus']:g}"},
+            {"type": "MEMORY", "value": str(spec["memory"])},
+        ]
+        if spec["gpu"]:
+            requirements.append({"type": "GPU", "value": str(spec["gpu"])})
+        # The whole root at its own path, as on every other runtime (Contract 2).
+        volume = {
+            "name": "flowui-root",
+            "efsVolumeConfiguration": {
+                "fileSystemId": system["id"],
+                "rootDirectory": "/",
+                "transitEncryption": "ENABLED",
+                "authorizationConfig": {"iam": "ENABLED"},
+            },
+        }
+        name, version = split_revision_key(resource.name)
+        definition = self.client("batch").register_job_definition(
+            jobDefinitionName=name,
+            type="container",
+            containerProperties={
+                "image": spec["image"],
+                "command": ["flowui-task", "--help"],  # each job gives its own
+                "jobRoleArn": known[("iam-role", spec["job_role"])]["arn"],
+                "resourceRequirements": requirements,
+                "volumes": [volume],
+                "mountPoints": [
+                    {"sourceVolume": "flowui-root", "containerPath": spec["mount_path"]}
+                ],
+            },
+            retryStrategy={"attempts": spec["attempts"]},
+            tags=self.tags | {VERSION_TAG: version},
+        )
+        return {"arn": definition["jobDefinitionArn"], "revision": definition["revision"], **spec}
+
+    # -- deleting ----------------------------------------------------------------------------
+
+    def delete(self, kind: str, name: str, current: dict[str, Any]) -> None:
+        getattr(self, "_delete_" + kind.replace("-", "_"))(name, current)
+
+    def _delete_iam_role(self, name: str, current: dict[str, Any]) -> None:
+        iam = self.client("iam")
+        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy)
+        for policy in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+        iam.delete_role(RoleName=name)
+
+    def _delete_iam_instance_profile(self, name: str, current: dict[str, Any]) -> None:
+        iam = self.client("iam")
+        profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+        for role in profile["Roles"]:
+            iam.remove_role_from_instance_profile(
+                InstanceProfileName=name, RoleName=role["RoleName"]
+            )
+        iam.delete_instance_profile(InstanceProfileName=name)
+
+    def _delete_ecr_repository(self, name: str, current: dict[str, Any]) -> None:
+        """Let go of it; delete it (with its images) when no other platform uses it."""
+        ecr = self.client("ecr")
+        arn = current["arn"]
+        found = {t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(resourceArn=arn)["tags"]}
+        others = [key for key in found if key.startswith(USER_TAG_PREFIX) and key != self._user_tag]
+        if others:
+            mine = [self._user_tag]
+            if found.get(PROJECT_TAG) == self.settings.PROJECT_NAME:
+                mine.append(PROJECT_TAG)
+            ecr.untag_resource(resourceArn=arn, tagKeys=mine)
+        else:
+            ecr.delete_repository(repositoryName=name, force=True)
+
+    def _delete_efs_file_system(self, name: str, current: dict[str, Any]) -> None:
+        self.client("efs").delete_file_system(FileSystemId=current["id"])
+
+    def _delete_efs_mount_target(self, name: str, current: dict[str, Any]) -> None:
+        efs = self.client("efs")
+        efs.delete_mount_target(MountTargetId=current["id"])
+
+        def gone() -> bool:
+            targets = efs.describe_mount_targets(FileSystemId=self._file_system_id(current))
+            return all(t["MountTargetId"] != current["id"] for t in targets["MountTargets"])
+
+        self._wait(gone, f"EFS mount target in {name} to be deleted")
+
+    def _file_system_id(self, target: dict[str, Any]) -> str:
+        systems = self.current("efs-file-system")
+        return str(systems[target["file_system"]]["id"])
+
+    def _delete_batch_job_queue(self, name: str, current: dict[str, Any]) -> None:
+        batch = self.client("batch")
+        batch.update_job_queue(jobQueue=name, state="DISABLED")
+        self._wait_valid("describe_job_queues", "jobQueues", name)
+        batch.delete_job_queue(jobQueue=name)
+
+    def _delete_batch_compute_environment(self, name: str, current: dict[str, Any]) -> None:
+        batch = self.client("batch")
+        batch.update_compute_environment(computeEnvironment=name, state="DISABLED")
+        self._wait_valid("describe_compute_environments", "computeEnvironments", name)
+        batch.delete_compute_environment(computeEnvironment=name)
+
+    def _delete_batch_job_definition(self, name: str, current: dict[str, Any]) -> None:
+        """Every ACTIVE revision of the operator version: Batch keeps deregistered ones as
+        INACTIVE, never reused."""
+        batch = self.client("batch")
+        definition_name, version = split_revision_key(name)
+        pages = batch.get_paginator("describe_job_definitions").paginate(
+            jobDefinitionName=definition_name, status="ACTIVE"
+        )
+        for page in pages:
+            for definition in page["jobDefinitions"]:
+                found = definition.get("tags") or {}
+                if self._ours(found) and found.get(VERSION_TAG, "") == version:
+                    batch.deregister_job_definition(jobDefinition=definition["jobDefinitionArn"])
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def _wait_valid(self, operation: str, key: str, name: str) -> None:
+        describe = getattr(self.client("batch"), operation)
+        argument = "computeEnvironments" if key == "computeEnvironments" else "jobQueues"
+
+        def settled() -> bool:
+            found = describe(**{argument: [name]})[key]
+            return bool(found) and found[0].get("status") in ("VALID", "INVALID", "DELETED")
+
+        self._wait(settled, f"{name} to settle")
+
+    @staticmethod
+    def _wait(condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + WAIT_TIMEOUT
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AwsError(f"waited {WAIT_TIMEOUT:.0f} s for {what}")
+            time.sleep(1.0)
+
+
+def _policy_document(document: Any) -> dict[str, Any]:
+    """IAM returns a policy document as a dict or as URL-encoded JSON text."""
+    if isinstance(document, dict):
+        return document
+    from urllib.parse import unquote
+
+    parsed: dict[str, Any] = json.loads(unquote(document))
+    return parsed
+
+
+def _name_of(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+# --- plan, apply, destroy -----------------------------------------------------------------
+
+
+def _differences(wanted: Mapping[str, Any], found: Mapping[str, Any]) -> list[str]:
+    return [name for name, value in wanted.items() if _normal(found.get(name)) != _normal(value)]
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_normal(v) for v in value)
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            return json.dumps(json.loads(value), sort_keys=True)
+        except ValueError:
+            return value
+    return value
+
+
+def read_state(aws: Aws) -> dict[tuple[str, str], dict[str, Any]]:
+    """Everything of the project in AWS now, by (kind, name); AwsError when AWS refuses."""
+    with _refused("reading the project's resources"):
+        return {(kind, name): found for kind in KINDS for name, found in aws.current(kind).items()}
+
+
+@contextmanager
+def _refused(what: str) -> Iterator[None]:
+    """AWS's and boto's errors as AwsError saying what was being done."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError) as error:
+        raise AwsError(f"{what}: {error}") from None
+
+
+def plan(
+    resources: list[Resource], state: Mapping[tuple[str, str], dict[str, Any]]
+) -> list[Change]:
+    """What apply would do: create what is missing, change what differs, delete what FlowUI
+    created and no longer needs (never a job definition: workflows pinned to an older
+    operator version still run on it; destroy removes those)."""
+    changes: list[Change] = []
+    wanted = {resource.key for resource in resources}
+    for resource in resources:
+        found = state.get(resource.key)
+        if found is None:
+            changes.append(Change("create", resource.kind, resource.name))
+        elif differing := _differences(resource.spec, found):
+            changes.append(Change("update", resource.kind, resource.name, ", ".join(differing)))
+    for kind, name in sorted(state, key=lambda key: -KINDS.index(key[0])):
+        if (kind, name) not in wanted and kind != "batch-job-definition":
+            changes.append(Change("delete", kind, name))
+    return changes
+
+
+def apply(
+    aws: Aws, resources: list[Resource], progress: Progress | None = None
+) -> tuple[list[Change], dict[tuple[str, str], dict[str, Any]]]:
+    """Bring AWS to `resources`; returns the changes made and the state after them.
+
+    Each step is a call AWS completes on its own: a failure stops here with AwsError, and the
+    next apply reads what exists and does only what is left."""
+    say = progress or (lambda _line: None)
+    state = read_state(aws)
+    changes = plan(resources, state)
+    by_key = {resource.key: resource for resource in resources}
+    for change in changes:
+        say(change.describe())
+        with _refused(f"{change.kind} {change.name}"):
+            if change.action == "delete":
+                aws.delete(change.kind, change.name, state.pop((change.kind, change.name)))
+            else:
+                resource = by_key[(change.kind, change.name)]
+                state[resource.key] = aws.put(resource, change.action == "update", state)
+    return changes, state
+
+
+def destroy(aws: Aws, dry_run: bool = False, progress: Progress | None = None) -> list[Change]:
+    """Delete everything tagged with the project, dependents first; nothing else."""
+    say = progress or (lambda _line: None)
+    state = read_state(aws)
+    changes = [
+        Change("delete", kind, name)
+        for kind, name in sorted(state, key=lambda key: -KINDS.index(key[0]))
+    ]
+    for change in changes:
+        say(change.describe())
+        if dry_run:
+            continue
+        with _refused(f"{change.kind} {change.name}"):
+            aws.delete(change.kind, change.name, state[(change.kind, change.name)])
+    return changes
