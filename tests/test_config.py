@@ -232,7 +232,7 @@ def test_unknown_section_in_config_ini(project: Path) -> None:
     write_ini(project, "[database]\nURL = x\n")
     assert config_error(project, environ={}) == (
         "config.ini [database]: unknown section; "
-        "the sections are project, code_repository, aws, platform, production"
+        "the sections are project, code_repository, aws, platform, production, storage"
     )
 
 

@@ -286,6 +286,28 @@ class Settings(BaseModel):
         ),
     ] = None
 
+    FLOWUI_STORAGE_BUCKET: Annotated[
+        str | None,
+        Setting(
+            "storage",
+            "S3 bucket that datasets are synced with and old runs archived to (none: no S3).",
+        ),
+    ] = None
+    FLOWUI_ARCHIVE_RUNS_AFTER_DAYS: Annotated[
+        PositiveInt,
+        Setting(
+            "storage",
+            "Housekeeping moves runs that ended more than this many days ago to the bucket.",
+        ),
+    ] = 30
+    FLOWUI_HOUSEKEEPING_INTERVAL_HOURS: Annotated[
+        PositiveInt, Setting("storage", "How often the housekeeping DAG runs, in hours.")
+    ] = 24
+    FLOWUI_HOUSEKEEPING_DRY_RUN: Annotated[
+        bool,
+        Setting("storage", "Housekeeping only reports what it would archive; moves nothing."),
+    ] = False
+
     _sources: dict[str, Layer] = PrivateAttr(default_factory=dict)
     _project_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _config_file: Path | None = PrivateAttr(default=None)

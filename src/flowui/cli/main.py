@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from flowui import __version__
-from flowui.cli import aws, deploy, operators, platform, project, server, workflows
+from flowui.cli import aws, datasets, deploy, operators, platform, project, server, workflows
 
 app = typer.Typer(
     name="flowui",
@@ -42,5 +42,6 @@ app.add_typer(workflows.app, name="workflows")
 app.add_typer(server.app, name="server")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(aws.app, name="aws")
+app.add_typer(datasets.app, name="datasets")
 project.register(app)
 platform.register(app)

@@ -252,6 +252,21 @@ def run(
 
 
 @app.command()
+def builtin(json_output: bool = JsonOption) -> None:
+    """Where the operators repositories shipped with FlowUI are; give one to --repo, or import
+    it like any other (LoadDataset, LoadModel, SaveToS3: S3 and the shared file system).
+
+    Example: [bold]flowui workflows run my.json --repo $(flowui operators builtin)[/]
+    """
+    from flowui.builtin import STORAGE_OPERATORS
+
+    if json_output:
+        print_json({"storage": str(STORAGE_OPERATORS)})
+    else:
+        typer.echo(str(STORAGE_OPERATORS))
+
+
+@app.command()
 def schema(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file."),
 ) -> None:

@@ -50,7 +50,7 @@ def run(
     import uvicorn
 
     from flowui.server.app import create_app
-    from flowui.server.context import AirflowConnection, ServerContext
+    from flowui.server.context import AirflowConnection, ServerContext, StorageBucket
     from flowui.server.services.bootstrap import (
         default_workspace,
         ensure_first_admin,
@@ -81,6 +81,9 @@ def run(
         allow_registration=settings.FLOWUI_ALLOW_REGISTRATION,
         # The setting's choices are the runtimes (a test keeps them the same).
         default_runtime=cast(Runtime, settings.FLOWUI_DEFAULT_RUNTIME.value),
+        storage=StorageBucket(settings.FLOWUI_STORAGE_BUCKET, settings.AWS_REGION_NAME)
+        if settings.FLOWUI_STORAGE_BUCKET
+        else None,
     )
     if settings.FLOWUI_ADMIN_PASSWORD is not None:
         user, _ = ensure_first_admin(

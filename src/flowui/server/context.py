@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,6 +50,20 @@ class AirflowConnection:
 
 
 @dataclass(frozen=True)
+class StorageBucket:
+    """The platform's S3 bucket; credentials and endpoint come from boto3's own lookup (the
+    environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, or a role)."""
+
+    name: str
+    region: str = "us-east-1"
+
+    def client(self) -> Any:
+        import boto3  # here: only a server with a bucket needs it
+
+        return boto3.client("s3", region_name=self.region)
+
+
+@dataclass(frozen=True)
 class ServerContext:
     root: FileSystemRoot
     engine: Engine
@@ -63,6 +78,8 @@ class ServerContext:
     # The platform's FLOWUI_DEFAULT_RUNTIME: where tasks run that name no runtime, in
     # workspaces without a default of their own.
     default_runtime: Runtime = "process"
+    # FLOWUI_STORAGE_BUCKET: where datasets are synced and old runs archived; None: no S3.
+    storage: StorageBucket | None = None
 
     @classmethod
     def open(
@@ -76,6 +93,7 @@ class ServerContext:
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         internal_token: str | None = None,
         default_runtime: Runtime = "process",
+        storage: StorageBucket | None = None,
     ) -> ServerContext:
         """Connect to the database (migrated to the newest schema) and load the server key."""
         root.create()
@@ -92,6 +110,7 @@ class ServerContext:
             max_upload_bytes=max_upload_bytes,
             internal_token=internal_token,
             default_runtime=default_runtime,
+            storage=storage,
         )
 
     def close(self) -> None:

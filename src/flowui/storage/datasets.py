@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +25,17 @@ META_FILE = "meta.json"
 LATEST = "latest"
 _VERSION_DIRECTORY = re.compile(r"v(\d{4,})")
 _VERSION_REFERENCE = re.compile(r"v?(\d+)")
+_DATA_FILE = re.compile(r"data(\.[a-z0-9]{1,16})?")
 
 
 def version_name(number: int) -> str:
     return f"v{number:04d}"
+
+
+def version_number(name: str) -> int | None:
+    """The number of a version directory's name (`v0003` gives 3), None for anything else."""
+    match = _VERSION_DIRECTORY.fullmatch(name)
+    return int(match.group(1)) if match else None
 
 
 def file_sha256(path: Path) -> str:
@@ -147,6 +155,41 @@ class DatasetStore:
                 return DatasetVersion(
                     dataset_id, number, directory / version_name(number), full_meta
                 ), True
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def install_version(
+        self, dataset_id: str, number: int, write: Callable[[Path], None], meta: dict[str, Any]
+    ) -> DatasetVersion:
+        """Add version `number` as it exists elsewhere (a bucket): `write(path)` puts its data
+        file at `path`, whose sha256 must be `meta["sha256"]`. Appears whole or not at all;
+        raises FileExistsError when the number is taken, ValueError when the data differs."""
+        name = str(meta.get("file", ""))
+        if not _DATA_FILE.fullmatch(name):
+            raise ValueError(
+                f"dataset {dataset_id} {version_name(number)}: meta.json names data file "
+                f"{name!r}; a data file is data.<extension>"
+            )
+        directory = self.root.dataset(dataset_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=directory))
+        try:
+            staging.chmod(0o755)
+            data_file = staging / name
+            write(data_file)
+            data_file.chmod(0o644)
+            if (found := file_sha256(data_file)) != meta.get("sha256"):
+                raise ValueError(
+                    f"dataset {dataset_id} {version_name(number)}: received data has sha256 "
+                    f"{found}, its meta.json says {meta.get('sha256')}"
+                )
+            (staging / META_FILE).write_text(json.dumps(meta, indent=2), "utf-8")
+            target = directory / version_name(number)
+            if target.exists():
+                raise FileExistsError(f"dataset {dataset_id} already has {version_name(number)}")
+            os.rename(staging, target)
+            return DatasetVersion(dataset_id, number, target, meta)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

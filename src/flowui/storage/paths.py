@@ -159,6 +159,16 @@ class FileSystemRoot:
     def dataset(self, dataset_id: str) -> Path:
         return self.datasets / validate_id(dataset_id, "dataset id")
 
+    @property
+    def models(self) -> Path:
+        """Model artifacts loaded from a bucket (LoadModelOperator), under their object keys."""
+        return self.path / "models"
+
+    def model(self, key: str) -> Path:
+        """Where the artifact of object key `key` lives: each part of the key is an id."""
+        parts = key.split("/")
+        return self.models.joinpath(*(validate_id(part, "model key part") for part in parts))
+
     def task_run(self, dag_id: str, run_id: str, task_id: str) -> TaskRunPaths:
         return TaskRunPaths(
             self.runs

@@ -1,0 +1,178 @@
+"""`flowui datasets list | sync`: the root's datasets and an S3 bucket, with checksums."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from flowui.cli.output import JsonOption, console, err_console, fail, print_json
+from flowui.cli.project import ProjectDirOption
+from flowui.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    help="The root's datasets and their copies in an S3 bucket: list, sync.",
+    no_args_is_help=True,
+)
+
+BucketOption = typer.Option(
+    None,
+    "--bucket",
+    help="S3 bucket (default: FLOWUI_STORAGE_BUCKET).",
+    show_default=False,
+)
+
+
+def _settings(project: Path | None) -> Settings:
+    try:
+        return load_settings(project)
+    except ConfigError as error:
+        fail(str(error), hint=error.hint, code=2)
+
+
+def _bucket(settings: Settings, bucket: str | None) -> str:
+    chosen = bucket or settings.FLOWUI_STORAGE_BUCKET
+    if not chosen:
+        fail(
+            "no bucket: give --bucket NAME or set FLOWUI_STORAGE_BUCKET",
+            hint="in config.ini [storage] or the environment",
+            code=2,
+        )
+    return chosen
+
+
+def _s3(settings: Settings) -> Any:
+    import boto3
+
+    secret = settings.AWS_SECRET_ACCESS_KEY
+    return boto3.Session(
+        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
+        aws_secret_access_key=secret.get_secret_value() if secret else None,
+        region_name=settings.AWS_REGION_NAME,
+    ).client("s3")
+
+
+@app.command("list")
+def list_datasets(
+    project: Path | None = ProjectDirOption,
+    bucket: str | None = BucketOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """Each dataset and where it lives: the shared file system (root), the bucket, or both.
+
+    Example: [bold]flowui datasets list --bucket acme-data[/]
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from flowui.storage.s3sync import dataset_ids
+
+    settings = _settings(project)
+    name = _bucket(settings, bucket)
+    try:
+        where = dataset_ids(settings.root, _s3(settings), name)
+    except (BotoCoreError, ClientError) as error:
+        fail(f"s3://{name}: {error}")
+    places = {
+        dataset: "both" if len(found) == 2 else next(iter(found))
+        for dataset, found in sorted(where.items())
+    }
+    if json_output:
+        print_json({"bucket": name, "datasets": places})
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("DATASET")
+    table.add_column("WHERE")
+    for dataset, place in places.items():
+        table.add_row(escape(dataset), place)
+    console.print(table)
+
+
+@app.command()
+def sync(
+    dataset_ids: list[str] | None = typer.Argument(
+        None, help="Datasets to sync (default: every dataset on either side).", show_default=False
+    ),
+    project: Path | None = ProjectDirOption,
+    bucket: str | None = BucketOption,
+    push: bool = typer.Option(False, "--push", help="Only copy from the root to the bucket."),
+    pull: bool = typer.Option(False, "--pull", help="Only copy from the bucket to the root."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Copy the dataset versions one side lacks to the other, checking every file's sha256.
+
+    A version that exists on both sides with other data stops the sync of that dataset before
+    anything of it is copied (exit code 1).
+
+    Example: [bold]flowui datasets sync sales --bucket acme-data --push[/]
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from flowui.storage.s3sync import Direction, SyncError, sync_dataset
+    from flowui.storage.s3sync import dataset_ids as all_ids
+
+    if push and pull:
+        fail("--push and --pull: give one, or neither for both ways", code=2)
+    direction: Direction = "push" if push else "pull" if pull else "both"
+    settings = _settings(project)
+    name = _bucket(settings, bucket)
+    s3 = _s3(settings)
+    reports, failures = [], []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
+        transient=True,
+        disable=json_output,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def advance(what: str, amount: int) -> None:
+            if what not in tasks:
+                tasks[what] = progress.add_task(escape(what), total=None)
+            progress.advance(tasks[what], amount)
+
+        try:
+            targets = dataset_ids or sorted(all_ids(settings.root, s3, name))
+        except (BotoCoreError, ClientError) as error:
+            fail(f"s3://{name}: {error}")
+        for dataset in targets:
+            try:
+                reports.append(sync_dataset(settings.root, s3, name, dataset, direction, advance))
+            except (SyncError, ValueError) as error:
+                failures.append(str(error))
+    if json_output:
+        print_json(
+            {
+                "bucket": name,
+                "direction": direction,
+                "datasets": [
+                    {
+                        "dataset_id": r.dataset_id,
+                        "pushed": r.pushed,
+                        "pulled": r.pulled,
+                        "unchanged": r.unchanged,
+                        "bytes_copied": r.bytes_copied,
+                    }
+                    for r in reports
+                ],
+                "errors": failures,
+            }
+        )
+    else:
+        for report in reports:
+            console.print(
+                f"{escape(report.dataset_id)}: pushed {', '.join(report.pushed) or 'nothing'}, "
+                f"pulled {', '.join(report.pulled) or 'nothing'} "
+                f"({report.bytes_copied} bytes, every sha256 checked)",
+                highlight=False,
+            )
+        for failure in failures:
+            err_console.print(f"[bold red]error:[/] {escape(failure)}", highlight=False)
+    if failures:
+        raise typer.Exit(1)

@@ -1,0 +1,179 @@
+"""`flowui datasets list | sync` between the root's dataset store and a bucket of moto's server,
+run as a user runs the installed `flowui`."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws import MOTO_ENVIRONMENT, aws_client
+from flowui.config import load_settings, write_config_file
+from flowui.storage import FileSystemRoot
+from flowui.storage.datasets import DatasetStore, file_sha256
+
+FLOWUI = Path(sys.executable).parent / "flowui"
+
+
+def make_project(path: Path) -> FileSystemRoot:
+    path.mkdir(parents=True)
+    settings = load_settings(path, {"VOLUME_MOUNT_PATH_HOST": str(path / "fs")}, environ={})
+    write_config_file(settings)
+    return settings.root.create()
+
+
+def new_bucket(endpoint: str) -> str:
+    name = f"flowui-test-{secrets.token_hex(4)}"
+    aws_client(endpoint, "s3").create_bucket(Bucket=name)
+    return name
+
+
+def datasets(endpoint: str, project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLOWUI_"))}
+    return subprocess.run(
+        [str(FLOWUI), "datasets", *arguments],
+        capture_output=True,
+        text=True,
+        env=base
+        | MOTO_ENVIRONMENT
+        | {"AWS_ENDPOINT_URL": endpoint, "FLOWUI_PROJECT_DIR": str(project)},
+        timeout=120,
+        check=False,
+    )
+
+
+def report_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert result.returncode == 0, result.stdout + result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def publish(root: FileSystemRoot, dataset_id: str, text: str, tmp_path: Path) -> str:
+    source = tmp_path / f"{secrets.token_hex(4)}.csv"
+    source.write_text(text)
+    version, _ = DatasetStore(root).publish(dataset_id, source, {"note": text[:10]})
+    return version.name
+
+
+def test_a_dataset_round_trip_through_the_bucket_keeps_every_version_and_checksum(
+    moto_server: str, tmp_path: Path
+) -> None:
+    here, there = make_project(tmp_path / "here"), make_project(tmp_path / "there")
+    bucket = new_bucket(moto_server)
+    publish(here, "sales", "region,amount\nnorth,3\n", tmp_path)
+    publish(here, "sales", "region,amount\nnorth,3\nsouth,4\n", tmp_path)
+    publish(here, "local_only", "a\n1\n", tmp_path)
+
+    pushed = report_of(
+        datasets(
+            moto_server, here.path.parent, "sync", "sales", "--bucket", bucket, "--push", "--json"
+        )
+    )
+    pulled = report_of(
+        datasets(moto_server, there.path.parent, "sync", "--bucket", bucket, "--pull", "--json")
+    )
+    again = report_of(datasets(moto_server, here.path.parent, "sync", "--bucket", bucket, "--json"))
+    where = report_of(
+        datasets(moto_server, there.path.parent, "list", "--bucket", bucket, "--json")
+    )
+
+    assert [(d["dataset_id"], d["pushed"]) for d in pushed["datasets"]] == [
+        ("sales", ["v0001", "v0002"])
+    ]
+    assert [(d["dataset_id"], d["pulled"]) for d in pulled["datasets"]] == [
+        ("sales", ["v0001", "v0002"])
+    ]
+    # Both ways: local_only goes up; sales is on both sides already.
+    by_id = {d["dataset_id"]: d for d in again["datasets"]}
+    assert by_id["local_only"]["pushed"] == ["v0001"]
+    assert by_id["sales"] == {
+        "dataset_id": "sales",
+        "pushed": [],
+        "pulled": [],
+        "unchanged": ["v0001", "v0002"],
+        "bytes_copied": 0,
+    }
+    assert where["datasets"] == {"local_only": "bucket", "sales": "both"}
+    for number in (1, 2):
+        mine, theirs = (
+            DatasetStore(here).get("sales", str(number)),
+            DatasetStore(there).get("sales", str(number)),
+        )
+        assert theirs.file.read_bytes() == mine.file.read_bytes()
+        assert theirs.meta == mine.meta and file_sha256(theirs.file) == mine.meta["sha256"]
+    s3 = aws_client(moto_server, "s3")
+    head = s3.head_object(Bucket=bucket, Key="dataset/sales/v0002/data.csv", ChecksumMode="ENABLED")
+    assert head["Metadata"]["sha256"] == DatasetStore(here).get("sales", "2").meta["sha256"]
+    assert head.get("ChecksumSHA256")  # S3's own checksum of the upload
+
+
+def test_data_that_does_not_match_its_checksum_never_becomes_a_version(
+    moto_server: str, tmp_path: Path
+) -> None:
+    here, there = make_project(tmp_path / "here"), make_project(tmp_path / "there")
+    bucket = new_bucket(moto_server)
+    publish(here, "sales", "region,amount\nnorth,3\n", tmp_path)
+    report_of(datasets(moto_server, here.path.parent, "sync", "--bucket", bucket, "--json"))
+    aws_client(moto_server, "s3").put_object(
+        Bucket=bucket, Key="dataset/sales/v0001/data.csv", Body=b"tampered\n"
+    )
+
+    result = datasets(moto_server, there.path.parent, "sync", "--bucket", bucket, "--pull")
+
+    assert result.returncode == 1
+    assert "dataset sales v0001: received data has sha256" in result.stderr
+    assert list((there.datasets / "sales").iterdir()) == []  # no version, no leftover
+
+
+def test_a_version_that_differs_on_the_two_sides_stops_its_sync_before_any_copy(
+    moto_server: str, tmp_path: Path
+) -> None:
+    here, there = make_project(tmp_path / "here"), make_project(tmp_path / "there")
+    bucket = new_bucket(moto_server)
+    publish(here, "sales", "one\n", tmp_path)
+    report_of(datasets(moto_server, here.path.parent, "sync", "--bucket", bucket, "--json"))
+    publish(there, "sales", "other\n", tmp_path)
+    publish(there, "sales", "second\n", tmp_path)
+
+    result = datasets(moto_server, there.path.parent, "sync", "--bucket", bucket, "--json")
+
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["errors"] == [
+        f"dataset sales: v0001 differ between the root and s3://{bucket}/dataset/sales/ (same "
+        "version, other data); nothing was copied"
+    ]
+    keys = [
+        o["Key"] for o in aws_client(moto_server, "s3").list_objects_v2(Bucket=bucket)["Contents"]
+    ]
+    assert not any(key.startswith("dataset/sales/v0002") for key in keys)
+
+
+def test_a_meta_file_naming_a_path_outside_its_version_is_refused(
+    moto_server: str, tmp_path: Path
+) -> None:
+    root = make_project(tmp_path / "here")
+    bucket = new_bucket(moto_server)
+    s3 = aws_client(moto_server, "s3")
+    s3.put_object(Bucket=bucket, Key="dataset/evil/v0001/data.csv", Body=b"x")
+    meta = {"version": "v0001", "file": "../../../escaped.csv", "sha256": "0" * 64}
+    s3.put_object(Bucket=bucket, Key="dataset/evil/v0001/meta.json", Body=json.dumps(meta))
+
+    result = datasets(moto_server, root.path.parent, "sync", "evil", "--bucket", bucket)
+
+    assert result.returncode == 1
+    assert "meta.json names data file '../../../escaped.csv'" in result.stderr
+    assert not list(tmp_path.rglob("escaped.csv"))
+
+
+def test_sync_without_a_bucket_names_the_setting(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "here")
+
+    result = datasets("http://127.0.0.1:9", root.path.parent, "sync")
+
+    assert result.returncode == 2
+    assert "FLOWUI_STORAGE_BUCKET" in result.stderr
