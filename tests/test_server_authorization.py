@@ -138,6 +138,8 @@ def calls(world: World) -> list[Call]:
         Call("GET", ws + "/datasets", "read", 200),
         Call("GET", ws + "/datasets/{dataset_id}", "read", 200),
         Call("GET", ws + "/datasets/{dataset_id}/download", "read", 200),
+        # No bucket in this world: the writer gets the 409 that names FLOWUI_STORAGE_BUCKET.
+        Call("POST", ws + "/datasets/{dataset_id}/sync", "write", 409, body={"direction": "push"}),
         Call("GET", ws + "/workflows", "read", 200),
         Call("POST", ws + "/workflows/validate", "read", 200, body=document),
         Call("GET", wf, "read", 200),

@@ -1,6 +1,20 @@
-// The workspace's datasets: upload a file as a new dataset, download or delete one. Tasks read a
-// dataset by its id (dataset inputs of the editor offer these).
-import { Button, Code, CopyButton, FileInput, Group, Stack, Table, Text, TextInput, Tooltip } from "@mantine/core";
+// The workspace's datasets: upload a file as a new dataset, download or delete one, see where each
+// one is and sync it with the platform's bucket. Tasks read a dataset by its id from the file
+// system (dataset inputs of the editor offer these).
+import {
+  Badge,
+  Button,
+  Code,
+  CopyButton,
+  FileInput,
+  Group,
+  Loader,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Tooltip,
+} from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
@@ -9,12 +23,28 @@ import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { formatSize, saveBlobAs } from "../components/blobFiles";
 import { ConfirmActionDialog } from "../components/ConfirmDialog";
 import { roleAllows, type SettingsTabProps } from "../workspaces/useWorkspace";
-import { type Dataset, datasetsKey, useDatasets } from "./queries";
+import { type Dataset, datasetsKey, type SyncDirection, type SyncReport, useDatasets, useSyncDataset } from "./queries";
+
+const LOCATION_LABELS: Record<Dataset["location"], string> = {
+  file_system: "File system",
+  bucket: "Bucket",
+  both: "Both",
+};
+
+const SYNC_ACTIONS: Record<SyncDirection, { label: string; verb: string; preposition: string }> = {
+  push: { label: "Push to bucket", verb: "Push", preposition: "to" },
+  pull: { label: "Pull from bucket", verb: "Pull", preposition: "from" },
+};
 
 export function DatasetsTab({ workspaceId, role }: SettingsTabProps) {
   const datasets = useDatasets(workspaceId);
   const [deleting, setDeleting] = useState<Dataset | null>(null);
   const canWrite = roleAllows(role, "write");
+  const sync = useSyncDataset(workspaceId);
+  // The server's one bucket, the same on every dataset; null without one.
+  const bucket = datasets.data?.[0]?.storage_bucket ?? null;
+  const syncing = (dataset: Dataset, direction: SyncDirection) =>
+    sync.isPending && sync.variables.dataset.id === dataset.id && sync.variables.direction === direction;
   const download = useMutation({
     mutationFn: async (dataset: Dataset) => {
       const blob = unwrap(
@@ -44,6 +74,34 @@ export function DatasetsTab({ workspaceId, role }: SettingsTabProps) {
       )}
       {datasets.isError && <ApiErrorAlert error={datasets.error} onRetry={() => datasets.refetch()} />}
       {download.isError && <ApiErrorAlert error={download.error} />}
+      {canWrite && !!datasets.data?.length && !bucket && (
+        <Text size="sm" c="dimmed" data-testid="dataset-sync-unavailable">
+          This server has no bucket (FLOWUI_STORAGE_BUCKET): datasets stay on its file system and cannot be pushed or
+          pulled.
+        </Text>
+      )}
+      {sync.isPending && (
+        <Group gap="xs" data-testid="dataset-sync-running">
+          <Loader size="xs" />
+          <Text size="sm">
+            {SYNC_ACTIONS[sync.variables.direction].verb}ing {sync.variables.dataset.name}{" "}
+            {SYNC_ACTIONS[sync.variables.direction].preposition} the bucket {bucket}…
+          </Text>
+        </Group>
+      )}
+      {sync.isSuccess && (
+        <Text size="sm" c="green" role="status" data-testid="dataset-sync-result">
+          {describeSync(sync.variables.dataset.name, sync.data)}
+        </Text>
+      )}
+      {sync.isError && (
+        <ApiErrorAlert
+          error={sync.error}
+          title={`Syncing ${sync.variables.dataset.name} with the bucket failed`}
+          onClose={() => sync.reset()}
+          data-testid="dataset-sync-error"
+        />
+      )}
       {datasets.data?.length === 0 && <Text c="dimmed">No dataset uploaded yet.</Text>}
       {!!datasets.data?.length && (
         <Table data-testid="datasets-table">
@@ -53,6 +111,7 @@ export function DatasetsTab({ workspaceId, role }: SettingsTabProps) {
               <Table.Th>Dataset id</Table.Th>
               <Table.Th>File</Table.Th>
               <Table.Th>Uploaded</Table.Th>
+              <Table.Th>Where</Table.Th>
               <Table.Th />
             </Table.Tr>
           </Table.Thead>
@@ -86,6 +145,17 @@ export function DatasetsTab({ workspaceId, role }: SettingsTabProps) {
                   </Text>
                 </Table.Td>
                 <Table.Td>
+                  <Tooltip label={describeLocation(dataset)}>
+                    <Badge
+                      variant="light"
+                      color={dataset.location === "bucket" ? "orange" : "blue"}
+                      data-testid="dataset-location"
+                    >
+                      {LOCATION_LABELS[dataset.location]}
+                    </Badge>
+                  </Tooltip>
+                </Table.Td>
+                <Table.Td>
                   <Group gap={4} justify="flex-end" wrap="nowrap">
                     <Button
                       size="xs"
@@ -96,6 +166,21 @@ export function DatasetsTab({ workspaceId, role }: SettingsTabProps) {
                     >
                       Download
                     </Button>
+                    {canWrite &&
+                      bucket &&
+                      (["push", "pull"] as const).map((direction) => (
+                        <Button
+                          key={direction}
+                          size="xs"
+                          variant="light"
+                          loading={syncing(dataset, direction)}
+                          disabled={sync.isPending && !syncing(dataset, direction)}
+                          onClick={() => sync.mutate({ dataset, direction })}
+                          aria-label={`${SYNC_ACTIONS[direction].verb} ${dataset.name} ${SYNC_ACTIONS[direction].preposition} bucket`}
+                        >
+                          {SYNC_ACTIONS[direction].label}
+                        </Button>
+                      ))}
                     {canWrite && (
                       <Button
                         size="xs"
@@ -217,4 +302,29 @@ function DeleteDataset({
       Its files leave the dataset store: tasks that read {dataset.storage_id} will fail.
     </ConfirmActionDialog>
   );
+}
+
+function describeLocation({ location, storage_bucket: bucket }: Dataset): string {
+  if (!bucket) return "On the file system; this server has no bucket (FLOWUI_STORAGE_BUCKET)";
+  if (location === "both") return `On the file system and in the bucket ${bucket}`;
+  if (location === "bucket") return `Only in the bucket ${bucket}: pull it for tasks to read it`;
+  return `Only on the file system, not in the bucket ${bucket}`;
+}
+
+function versions(names: string[]): string {
+  return `${names.length} version${names.length === 1 ? "" : "s"} (${names.join(", ")})`;
+}
+
+/** What a sync copied, in a sentence. */
+function describeSync(name: string, report: SyncReport): string {
+  const copied = [
+    report.pushed.length > 0 && `pushed ${versions(report.pushed)} to the bucket ${report.bucket}`,
+    report.pulled.length > 0 && `pulled ${versions(report.pulled)} from the bucket ${report.bucket}`,
+  ].filter(Boolean);
+  if (copied.length === 0) {
+    return report.unchanged.length > 0
+      ? `${name}: nothing to copy, ${versions(report.unchanged)} already on both sides.`
+      : `${name}: nothing to copy.`;
+  }
+  return `${name}: ${copied.join(" and ")}, ${formatSize(report.bytes_copied)}; every sha256 checked.`;
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from flowui import __version__
-from flowui.cli import aws, datasets, deploy, operators, platform, project, server, workflows
+from flowui.cli import aws, datasets, deploy, operators, platform, project, runs, server, workflows
 
 app = typer.Typer(
     name="flowui",
@@ -43,5 +43,6 @@ app.add_typer(server.app, name="server")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(aws.app, name="aws")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(runs.app, name="runs")
 project.register(app)
 platform.register(app)

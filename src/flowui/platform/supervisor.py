@@ -52,6 +52,7 @@ from flowui.platform.production import (
 )
 from flowui.runtime.forkserver import stop_forkservers
 from flowui.storage import read_environment_file, write_json_atomically
+from flowui.storage.housekeeping import HousekeepingSettings, write_housekeeping_dag
 
 DEFAULT_STARTUP_TIMEOUT = 180.0
 DEFAULT_STOP_GRACE = 20.0
@@ -517,6 +518,18 @@ class Platform:
                     hint="choose another with --server-port N",
                 )
             credentials = ensure_admin_credentials(self.settings)
+            # Refreshed at every start: the housekeeping DAG runs with the current settings.
+            write_housekeeping_dag(
+                self.settings.root,
+                HousekeepingSettings(
+                    root=str(self.settings.root.path),
+                    bucket=self.settings.FLOWUI_STORAGE_BUCKET,
+                    region=self.settings.AWS_REGION_NAME,
+                    archive_runs_after_days=self.settings.FLOWUI_ARCHIVE_RUNS_AFTER_DAYS,
+                    interval_hours=self.settings.FLOWUI_HOUSEKEEPING_INTERVAL_HOURS,
+                    dry_run=self.settings.FLOWUI_HOUSEKEEPING_DRY_RUN,
+                ),
+            )
             if production:
                 self._fernet_key = ensure_fernet_key(self.settings, self.paths.fernet_key_file)
             report("Migrating Airflow's database")

@@ -177,6 +177,12 @@ class FileSystemRoot:
             / validate_id(task_id, "task id")
         )
 
+    def run_tombstone(self, dag_id: str, run_id: str) -> Path:
+        """What housekeeping leaves in place of a run it moved to the bucket (JSON: bucket,
+        prefix, archived_at, files), beside where the run's directory was."""
+        directory = run_directory_name(run_id)
+        return self.runs / validate_id(dag_id, "dag id") / f"{directory}.archived.json"
+
     def create(self) -> FileSystemRoot:
         """Create every top-level directory of the tree; existing content is left alone."""
         for directory in (

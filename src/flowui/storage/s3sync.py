@@ -40,6 +40,17 @@ class SyncError(Exception):
     cannot be reached, data that does not match its checksum. Says which and where."""
 
 
+class BucketUnavailable(SyncError):
+    """S3 refused or could not be reached (no bucket, no access, no network)."""
+
+
+def _s3_errors() -> tuple[type[Exception], ...]:
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, S3UploadFailedError)
+
+
 @dataclass
 class SyncReport:
     dataset_id: str
@@ -101,7 +112,6 @@ def sync_dataset(
 ) -> SyncReport:
     """Copy the versions of `dataset_id` that one side lacks to it; see the module's text."""
     from boto3.s3.transfer import TransferConfig
-    from botocore.exceptions import BotoCoreError, ClientError
 
     validate_id(dataset_id, "dataset id")
     tell = progress or (lambda _what, _amount: None)
@@ -172,8 +182,8 @@ def sync_dataset(
                     raise SyncError(str(error)) from None
                 report.pulled.append(name)
                 report.bytes_copied += installed.file.stat().st_size
-    except (BotoCoreError, ClientError) as error:
-        raise SyncError(f"dataset {dataset_id} with s3://{bucket}: {error}") from None
+    except _s3_errors() as error:
+        raise BucketUnavailable(f"dataset {dataset_id} with s3://{bucket}: {error}") from None
     return report
 
 
@@ -215,8 +225,6 @@ def load_object(root: FileSystemRoot, s3: Any, bucket: str, key: str) -> LoadedO
     """Copy s3://bucket/key to the root's `models/{key}`, unless the same file is there: the
     object's sha256 (metadata of an upload by FlowUI) or, without it, the downloaded data's.
     The file is replaced whole, never seen half-written."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     target = root.model(key)
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
@@ -241,16 +249,14 @@ def load_object(root: FileSystemRoot, s3: Any, bucket: str, key: str) -> LoadedO
             os.replace(staging, target)
         finally:
             staging.unlink(missing_ok=True)
-    except (BotoCoreError, ClientError) as error:
-        raise SyncError(f"s3://{bucket}/{key}: {error}") from None
+    except _s3_errors() as error:
+        raise BucketUnavailable(f"s3://{bucket}/{key}: {error}") from None
     return LoadedObject(target, received, copied=True)
 
 
 def save_object(root: FileSystemRoot, s3: Any, bucket: str, path: str, key: str) -> SavedObject:
     """Upload a file of the root to s3://bucket/key with its sha256 (metadata and S3's own
     SHA-256 checksum). Refuses a path outside the root."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     source = Path(path).resolve()
     if not source.is_relative_to(root.path.resolve()):
         raise SyncError(f"{path} is not on the shared file system ({root.path})")
@@ -264,6 +270,6 @@ def save_object(root: FileSystemRoot, s3: Any, bucket: str, path: str, key: str)
             key,
             ExtraArgs={"Metadata": {"sha256": sha256}, "ChecksumAlgorithm": "SHA256"},
         )
-    except (BotoCoreError, ClientError) as error:
-        raise SyncError(f"s3://{bucket}/{key}: {error}") from None
+    except _s3_errors() as error:
+        raise BucketUnavailable(f"s3://{bucket}/{key}: {error}") from None
     return SavedObject(f"s3://{bucket}/{key}", sha256, source.stat().st_size)

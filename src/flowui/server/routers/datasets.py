@@ -1,4 +1,5 @@
-"""Datasets of a workspace: upload (streamed, with a size limit), list, read, download, delete.
+"""Datasets of a workspace: upload (streamed, with a size limit), list, read, download, delete,
+and sync with the platform's bucket.
 
 The multipart body of an upload is parsed as it arrives: the file goes straight to disk under
 the root's dataset folder, so an upload of any size never sits in memory.
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from flowui.server.context import ServerContext
+from flowui.server.context import ServerContext, StorageBucket
 from flowui.server.deps import (
     ContextDep,
     ReadAccess,
@@ -35,13 +36,24 @@ from flowui.server.models import Dataset, User
 from flowui.server.services.datasets import (
     MAX_FILENAME_LENGTH,
     IncomingFile,
+    Location,
     UploadTooLarge,
     content_disposition,
     content_type_of,
     dataset_file,
+    location_of,
+    match_latest_version,
     new_storage_id,
     publish_upload,
     remove_dataset_files,
+)
+from flowui.storage.datasets import DatasetStore
+from flowui.storage.s3sync import (
+    BucketUnavailable,
+    Direction,
+    SyncError,
+    dataset_ids,
+    sync_dataset,
 )
 
 if TYPE_CHECKING:
@@ -91,9 +103,38 @@ class DatasetOut(BaseModel):
     sha256: str
     created_at: datetime
     created_by: str | None = Field(description="E-mail of who uploaded it.")
+    location: Location = Field(
+        description="Where its versions are: the root's dataset store (file_system), the "
+        "platform's bucket, or both."
+    )
+    storage_bucket: str | None = Field(
+        description="The platform's bucket (FLOWUI_STORAGE_BUCKET) that datasets sync with; "
+        "null when there is none."
+    )
 
 
-def _dataset_out(dataset: Dataset, session: Session) -> DatasetOut:
+class SyncRequest(BaseModel):
+    direction: Direction = Field(
+        description="push: copy what the bucket lacks to it; pull: copy what the file system "
+        "lacks from the bucket; both."
+    )
+
+
+class SyncOut(BaseModel):
+    bucket: str
+    pushed: list[str] = Field(description="Versions copied to the bucket (v0001, ...).")
+    pulled: list[str] = Field(description="Versions copied from the bucket to the file system.")
+    unchanged: list[str] = Field(description="Versions on both sides already, with equal data.")
+    bytes_copied: int
+    sha256: dict[str, str] = Field(
+        description="The sha256 of each version above, by name: checked on both sides."
+    )
+
+
+def _dataset_out(
+    dataset: Dataset, session: Session, context: ServerContext, places: dict[str, set[str]]
+) -> DatasetOut:
+    """`places`: where each storage id is, as `_places` found."""
     creator = session.get(User, dataset.created_by_id) if dataset.created_by_id else None
     return DatasetOut(
         id=dataset.id,
@@ -105,7 +146,26 @@ def _dataset_out(dataset: Dataset, session: Session) -> DatasetOut:
         sha256=dataset.sha256,
         created_at=dataset.created_at,
         created_by=creator.email if creator else None,
+        location=location_of(places.get(dataset.storage_id, set())),
+        storage_bucket=context.storage.name if context.storage else None,
     )
+
+
+def _bucket_failed(storage: StorageBucket, error: Exception) -> ApiError:
+    return ApiError(502, f"the bucket {storage.name} cannot be used: {error}", code="storage_error")
+
+
+def _places(context: ServerContext) -> dict[str, set[str]]:
+    """Where every dataset is, the root or the bucket: one listing of the bucket's dataset
+    folders (a page per thousand), not one per dataset. Without a bucket, no call to S3."""
+    if context.storage is None:
+        return {}
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return dataset_ids(context.root, context.storage.client(), context.storage.name)
+    except (BotoCoreError, ClientError) as error:
+        raise _bucket_failed(context.storage, error) from None
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -322,7 +382,8 @@ async def upload(
         if form.file is None or not form.file_complete:
             raise _invalid("file", "the upload has no complete file")
         dataset = await run_in_threadpool(_store_upload, form, access, session, context)
-        return await run_in_threadpool(_dataset_out, dataset, session)
+        # A new storage id has nothing in the bucket yet.
+        return await run_in_threadpool(_dataset_out, dataset, session, context, {})
     finally:
         form.discard()
 
@@ -337,19 +398,24 @@ def _get_dataset(access: WorkspaceAccess, session: Session, dataset_id: int) -> 
 
 
 @router.get("")
-def list_datasets(access: ReadAccess, session: SessionDep) -> list[DatasetOut]:
-    """The workspace's datasets, newest first."""
+def list_datasets(access: ReadAccess, session: SessionDep, context: ContextDep) -> list[DatasetOut]:
+    """The workspace's datasets, newest first, with where each one is (502 when the platform's
+    bucket cannot be listed)."""
     datasets = session.scalars(
         select(Dataset)
         .where(Dataset.workspace_id == access.workspace.id)
         .order_by(Dataset.created_at.desc(), Dataset.id.desc())
     )
-    return [_dataset_out(dataset, session) for dataset in datasets]
+    places = _places(context)
+    return [_dataset_out(dataset, session, context, places) for dataset in datasets]
 
 
 @router.get("/{dataset_id}")
-def read_dataset(dataset_id: int, access: ReadAccess, session: SessionDep) -> DatasetOut:
-    return _dataset_out(_get_dataset(access, session, dataset_id), session)
+def read_dataset(
+    dataset_id: int, access: ReadAccess, session: SessionDep, context: ContextDep
+) -> DatasetOut:
+    dataset = _get_dataset(access, session, dataset_id)
+    return _dataset_out(dataset, session, context, _places(context))
 
 
 @router.get(
@@ -386,3 +452,50 @@ def delete_dataset(
     session.delete(dataset)
     session.commit()
     remove_dataset_files(context.root, storage_id)
+
+
+@router.post("/{dataset_id}/sync")
+def sync_with_bucket(
+    dataset_id: int,
+    body: SyncRequest,
+    access: WriteAccess,
+    session: SessionDep,
+    context: ContextDep,
+) -> SyncOut:
+    """Copy the versions one side lacks, between the file system and the platform's bucket,
+    checking each file's sha256; answers when the copy is done.
+
+    409 without a bucket, or when a version differs between the two sides (nothing is copied
+    then); 502 when the bucket cannot be used.
+    """
+    dataset = _get_dataset(access, session, dataset_id)
+    storage = context.storage
+    if storage is None:
+        raise ApiError(
+            409,
+            "this server has no bucket to sync datasets with: set FLOWUI_STORAGE_BUCKET and "
+            "restart the server",
+        )
+    storage_id = dataset.storage_id
+    # The copy may take minutes: it holds no database connection meanwhile.
+    session.commit()
+    try:
+        report = sync_dataset(
+            context.root, storage.client(), storage.name, storage_id, body.direction
+        )
+    except BucketUnavailable as error:
+        raise _bucket_failed(storage, error) from None
+    except SyncError as error:
+        raise ApiError(409, str(error)) from None
+    match_latest_version(context.root, dataset)
+    session.commit()
+    store = DatasetStore(context.root)
+    checked = sorted(report.pushed + report.pulled + report.unchanged)
+    return SyncOut(
+        bucket=storage.name,
+        pushed=report.pushed,
+        pulled=report.pulled,
+        unchanged=report.unchanged,
+        bytes_copied=report.bytes_copied,
+        sha256={name: str(store.get(storage_id, name).meta["sha256"]) for name in checked},
+    )

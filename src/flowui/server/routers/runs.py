@@ -1,7 +1,8 @@
 """Runs of a deployed workflow: trigger with parameters, list, follow each task's state and log,
 read its output and result files, cancel a run, retry a task.
 
-States come from Airflow's REST API; logs, outputs and results from the run directory.
+States come from Airflow's REST API; logs, outputs and results from the run directory, or from
+the bucket once housekeeping has archived the run (same answers).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from flowui.server.airflow_client import DagRun, RunState, TaskInstance
 from flowui.server.deps import ContextDep, ReadAccess, SessionDep, WriteAccess
@@ -28,13 +30,12 @@ from flowui.server.services.runs import (
     find_run,
     find_task,
     list_results,
-    media_type,
     read_log,
     read_output,
     result_file,
     run_parameters,
     run_tasks,
-    task_paths,
+    task_files,
     task_placement,
     workspace_workflow,
 )
@@ -252,8 +253,8 @@ def read_task_log(
     with airflow_client(context) as airflow:
         # The state first: a task seen finished has written all of its log.
         task = find_task(airflow, workflow, run_id, task_id)
-    paths = task_paths(context.root, workflow, run_id, task_id)
-    chunk = read_log(paths, offset, task.state in FINISHED_TASK_STATES)
+    files = task_files(context, workflow, run_id, task_id)
+    chunk = read_log(files, offset, task.state in FINISHED_TASK_STATES)
     return TaskLogChunk(
         content=chunk.content,
         next_offset=chunk.next_offset,
@@ -270,9 +271,7 @@ def read_task_output(
     context: ContextDep,
 ) -> dict[str, Any]:
     """The task's validated output (its output.json); 404 until the task has produced one."""
-    output: dict[str, Any] = read_output(
-        task_paths(context.root, workflow, run_id, task_id), task_id
-    )
+    output: dict[str, Any] = read_output(task_files(context, workflow, run_id, task_id))
     return output
 
 
@@ -284,12 +283,12 @@ def list_task_results(
     context: ContextDep,
 ) -> TaskResults:
     """The files the task wrote to its results directory, and the one it asked to display."""
-    paths = task_paths(context.root, workflow, run_id, task_id)
-    display = displayed_result(paths)
+    files = task_files(context, workflow, run_id, task_id)
+    display = displayed_result(files)
     return TaskResults(
         files=[
             ResultFileOut(path=file.path, size=file.size, media_type=file.media_type)
-            for file in list_results(paths)
+            for file in list_results(files)
         ],
         display_result=(
             DisplayResultOut(file_type=display.file_type, path=display.path) if display else None
@@ -310,10 +309,11 @@ def download_task_result(
     context: ContextDep,
 ) -> FileResponse:
     """One result file, with its media type (as an attachment: never rendered by the API)."""
-    file = result_file(task_paths(context.root, workflow, run_id, task_id), path)
+    download = result_file(task_files(context, workflow, run_id, task_id), path)
     return FileResponse(
-        file,
-        media_type=media_type(file),
+        download.file,
+        media_type=download.media_type,
         filename=PurePosixPath(path).name,
         headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
+        background=BackgroundTask(download.file.unlink) if download.temporary else None,
     )

@@ -1,4 +1,5 @@
-"""Datasets uploaded through the API, kept in the root's dataset store (`dataset/{storage_id}`).
+"""Datasets uploaded through the API, kept in the root's dataset store (`dataset/{storage_id}`)
+and, when the platform has a bucket, synced with the bucket's `dataset/{storage_id}/`.
 
 An upload is written, as it arrives, to a hidden temporary file in the root's dataset folder
 (hashed and counted on the way, never held in memory whole), then published as version v0001
@@ -16,11 +17,15 @@ import shutil
 import tempfile
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
+from flowui.server.models import Dataset
 from flowui.storage import FileSystemRoot
 from flowui.storage.datasets import DatasetStore, DatasetVersion
+
+# Where a dataset's versions are: the root's dataset store, the bucket, or both.
+Location = Literal["file_system", "bucket", "both"]
 
 MAX_FILENAME_LENGTH = 255
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -108,6 +113,37 @@ def dataset_file(root: FileSystemRoot, storage_id: str) -> Path | None:
     except (ValueError, OSError):
         return None
     return path if path.is_file() else None
+
+
+def location_of(places: set[str]) -> Location:
+    """The location of a dataset found in `places` ("root", "bucket": as `dataset_ids` of
+    flowui.storage.s3sync says); one found nowhere is where uploads go."""
+    if "bucket" not in places:
+        return "file_system"
+    return "both" if "root" in places else "bucket"
+
+
+def match_latest_version(root: FileSystemRoot, dataset: Dataset) -> None:
+    """Describe the dataset's latest version in its row, once a sync brought a newer one: the
+    list and the download then tell what tasks read."""
+    try:
+        latest = DatasetStore(root).get(dataset.storage_id)
+    except ValueError:
+        return
+    if latest.meta.get("sha256") == dataset.sha256:
+        return
+    dataset.sha256 = str(latest.meta["sha256"])
+    dataset.size = latest.file.stat().st_size
+    # A version published elsewhere than by an upload may not name its file or type.
+    filename = latest.meta.get("filename")
+    if (
+        isinstance(filename, str)
+        and 0 < len(filename) <= MAX_FILENAME_LENGTH
+        and "\x00" not in filename
+    ):
+        dataset.filename = filename
+    if isinstance(latest.meta.get("content_type"), str):
+        dataset.content_type = content_type_of(latest.meta["content_type"])
 
 
 def remove_dataset_files(root: FileSystemRoot, storage_id: str) -> None:

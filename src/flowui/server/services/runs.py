@@ -1,6 +1,7 @@
 """Runs of deployed workflows beyond HTTP: run parameters checked against the workflow's schema,
 Airflow's answers turned into API errors, and a task's log, output and result files read from
-the run directory (never a path that a request names without validation)."""
+the run directory (never a path that a request names without validation), or from the bucket
+once housekeeping has archived the run there."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 import logging
 import mimetypes
 import os
+import posixpath
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,10 +24,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flowui.server.airflow_client import AirflowApiError, AirflowClient, DagRun, TaskInstance
-from flowui.server.context import ServerContext
+from flowui.server.context import ServerContext, StorageBucket
 from flowui.server.errors import ApiError, ErrorDetail, not_found, pointer
 from flowui.server.models import Workflow, WorkflowVersion
 from flowui.storage import FileSystemRoot, InvalidIdError, TaskRunPaths
+from flowui.storage.housekeeping import (
+    ArchiveError,
+    Tombstone,
+    copy_archived_file,
+    read_archived_file,
+    read_tombstone,
+)
 from flowui.workflows.spec import Runtime
 
 log = logging.getLogger(__name__)
@@ -170,15 +180,83 @@ def find_task(client: AirflowClient, workflow: Workflow, run_id: str, task_id: s
     raise not_found(f"task {task_id!r} in run {run_id!r}")
 
 
-# --- the run directory -------------------------------------------------------------------------
+# --- the run directory, or its archive ---------------------------------------------------------
 
 
-def task_paths(root: FileSystemRoot, workflow: Workflow, run_id: str, task_id: str) -> TaskRunPaths:
-    """The task's run directory; the root validates both ids before they become a path."""
+@dataclass(frozen=True)
+class TaskFiles:
+    """Where a task's log, output and results are read: its directory in the root or, once
+    housekeeping has moved the run to the bucket, the archive the run's tombstone names."""
+
+    root: FileSystemRoot
+    dag_id: str
+    run_id: str
+    task_id: str
+    paths: TaskRunPaths
+    archive: Tombstone | None  # set when the task's directory has gone to the bucket
+    storage: StorageBucket | None  # the server's bucket, whose client reads the archive
+
+    def archived_path(self, path: Path) -> str:
+        """The archive's name of a file of the task's directory (relative to the run)."""
+        return f"{self.task_id}/{path.relative_to(self.paths.directory).as_posix()}"
+
+
+def task_files(context: ServerContext, workflow: Workflow, run_id: str, task_id: str) -> TaskFiles:
+    """The task's files; the root validates both ids before they become a path."""
     try:
-        return root.task_run(workflow.dag_id, run_id, task_id)
+        paths = context.root.task_run(workflow.dag_id, run_id, task_id)
+        # A retried task writes its directory anew: what the root has comes first.
+        archive = None
+        if not paths.directory.exists():
+            archive = read_tombstone(context.root, workflow.dag_id, run_id)
     except InvalidIdError:
         raise not_found(f"task {task_id!r} in run {run_id!r}") from None
+    except ArchiveError as error:
+        raise ApiError(502, str(error), code="storage_error") from None
+    return TaskFiles(
+        context.root, workflow.dag_id, run_id, task_id, paths, archive, context.storage
+    )
+
+
+def _archived_bytes(files: TaskFiles, archive: Tombstone, path: Path) -> bytes | None:
+    """A file of the task's archived directory; None if the task had no such file. 503 when
+    the server has no bucket, 502 when the bucket fails; both say where the run went."""
+    relative = files.archived_path(path)
+    if archive.file(relative) is None:
+        return None
+    s3 = _archive_client(files, archive)
+    try:
+        return read_archived_file(files.root, s3, files.dag_id, files.run_id, relative)
+    except (ArchiveError, FileNotFoundError) as error:
+        raise _archive_failed(files, archive, error) from None
+
+
+def _archive_client(files: TaskFiles, archive: Tombstone) -> Any:
+    if files.storage is None:
+        raise ApiError(
+            503,
+            f"run {files.run_id!r} was archived to {archive.uri}, and this server has no "
+            "bucket to read it from (FLOWUI_STORAGE_BUCKET)",
+        )
+    return files.storage.client()
+
+
+def _archive_failed(files: TaskFiles, archive: Tombstone, error: Exception) -> ApiError:
+    return ApiError(
+        502,
+        f"run {files.run_id!r} was archived to {archive.uri}; reading it failed: {error}",
+        code="storage_error",
+    )
+
+
+def _read_bytes(files: TaskFiles, path: Path) -> bytes | None:
+    """A file of the task's directory, from the root or the archive; None if there is none."""
+    if files.archive is not None:
+        return _archived_bytes(files, files.archive, path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -188,20 +266,22 @@ class LogChunk:
     complete: bool
 
 
-def read_log(paths: TaskRunPaths, offset: int, task_finished: bool) -> LogChunk:
+def read_log(files: TaskFiles, offset: int, task_finished: bool) -> LogChunk:
     """The log from byte `offset` on. While the task runs, only whole lines are given (the rest
     comes with the next read), so a follower never sees half a line or half a character."""
-    try:
-        with paths.log.open("rb") as stream:
-            size = os.fstat(stream.fileno()).st_size
-            if offset > size:
-                raise _offset_past_end(offset, size)
-            stream.seek(offset)
-            data = stream.read(MAX_LOG_CHUNK)
-    except FileNotFoundError:
-        if offset > 0:
-            raise _offset_past_end(offset, 0) from None
-        return LogChunk("", 0, task_finished)
+    if files.archive is not None:
+        archived = _archived_bytes(files, files.archive, files.paths.log) or b""
+        size, data = len(archived), archived[offset : offset + MAX_LOG_CHUNK]
+    else:
+        try:
+            with files.paths.log.open("rb") as stream:
+                size = os.fstat(stream.fileno()).st_size
+                stream.seek(offset)
+                data = stream.read(MAX_LOG_CHUNK)
+        except FileNotFoundError:
+            size, data = 0, b""
+    if offset > size:
+        raise _offset_past_end(offset, size)
     at_end = offset + len(data) >= size
     if not (task_finished and at_end):
         last_line_end = data.rfind(b"\n")
@@ -223,11 +303,11 @@ def _offset_past_end(offset: int, size: int) -> ApiError:
     )
 
 
-def read_output(paths: TaskRunPaths, task_id: str) -> Any:
-    try:
-        return json.loads(paths.output.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise not_found(f"output of task {task_id!r} (it has produced none yet)") from None
+def read_output(files: TaskFiles) -> Any:
+    data = _read_bytes(files, files.paths.output)
+    if data is None:
+        raise not_found(f"output of task {files.task_id!r} (it has produced none yet)")
+    return json.loads(data)
 
 
 def media_type(path: Path | PurePosixPath) -> str:
@@ -241,12 +321,21 @@ class ResultFile:
     media_type: str
 
 
-def list_results(paths: TaskRunPaths) -> list[ResultFile]:
+def list_results(files: TaskFiles) -> list[ResultFile]:
     """Every file in the results directory (symbolic links that lead out of it are left out)."""
-    results = paths.results.resolve()
+    if files.archive is not None:
+        prefix = files.archived_path(files.paths.results) + "/"
+        return [
+            ResultFile(
+                file.path.removeprefix(prefix), file.size, media_type(PurePosixPath(file.path))
+            )
+            for file in files.archive.files
+            if file.path.startswith(prefix)
+        ]
+    results = files.paths.results.resolve()
     found = []
-    for directory, _subdirectories, files in os.walk(results):
-        for name in files:
+    for directory, _subdirectories, names in os.walk(results):
+        for name in names:
             file = Path(directory) / name
             target = file.resolve()
             if target.is_relative_to(results) and target.is_file():
@@ -261,18 +350,28 @@ class DisplayedResult:
     path: str  # relative to the task's results directory
 
 
-def displayed_result(paths: TaskRunPaths) -> DisplayedResult | None:
+def displayed_result(files: TaskFiles) -> DisplayedResult | None:
     """The result the operator declared for the GUI to show, if any."""
-    try:
-        declared = json.loads(paths.display_result.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    data = _read_bytes(files, files.paths.display_result)
+    if data is None:
         return None
+    declared = json.loads(data)
+    file_type = str(declared.get("file_type", ""))
     # The runtime writes the path relative to the task's directory (results/...).
-    file = (paths.directory / str(declared.get("path", ""))).resolve()
-    results = paths.results.resolve()
+    path = str(declared.get("path", ""))
+    if files.archive is not None:
+        shown = files.paths.directory / posixpath.normpath(path)
+        if (
+            not shown.is_relative_to(files.paths.results)
+            or files.archive.file(files.archived_path(shown)) is None
+        ):
+            return None
+        return DisplayedResult(file_type, shown.relative_to(files.paths.results).as_posix())
+    file = (files.paths.directory / path).resolve()
+    results = files.paths.results.resolve()
     if not file.is_relative_to(results) or not file.is_file():
         return None
-    return DisplayedResult(str(declared.get("file_type", "")), file.relative_to(results).as_posix())
+    return DisplayedResult(file_type, file.relative_to(results).as_posix())
 
 
 class TaskPlacement(BaseModel):
@@ -303,7 +402,14 @@ def task_placement(
         return None
 
 
-def result_file(paths: TaskRunPaths, relative: str) -> Path:
+@dataclass(frozen=True)
+class ResultDownload:
+    file: Path
+    media_type: str
+    temporary: bool  # a copy fetched from the archive: delete it once it is sent
+
+
+def result_file(files: TaskFiles, relative: str) -> ResultDownload:
     """The result file `relative` names: 400 for a path that tries to leave the results
     directory, 404 for a file that is not there (or a link that leads out of it)."""
     parts = PurePosixPath(relative).parts
@@ -313,8 +419,28 @@ def result_file(paths: TaskRunPaths, relative: str) -> Path:
             f"result path {relative!r} must be relative and inside the task's results directory",
             details=[ErrorDetail(where="/path/path", message="no '..', no leading '/'")],
         )
-    results = paths.results.resolve()
+    if files.archive is not None:
+        return _archived_result(files, files.archive, relative)
+    results = files.paths.results.resolve()
     target = (results / relative).resolve()
     if not target.is_relative_to(results) or not target.is_file():
         raise not_found(f"result file {relative!r}")
-    return target
+    return ResultDownload(target, media_type(target), temporary=False)
+
+
+def _archived_result(files: TaskFiles, archive: Tombstone, relative: str) -> ResultDownload:
+    """A result file of an archived task, copied from the bucket into a temporary file (checked
+    against its sha256 before a byte of it is sent)."""
+    archived = files.archived_path(files.paths.results / relative)
+    if archive.file(archived) is None:
+        raise not_found(f"result file {relative!r}")
+    s3 = _archive_client(files, archive)
+    descriptor, name = tempfile.mkstemp(prefix="flowui-result-")
+    os.close(descriptor)
+    target = Path(name)
+    try:
+        copy_archived_file(files.root, s3, files.dag_id, files.run_id, archived, target)
+    except (ArchiveError, FileNotFoundError) as error:
+        target.unlink(missing_ok=True)
+        raise _archive_failed(files, archive, error) from None
+    return ResultDownload(target, media_type(PurePosixPath(relative)), temporary=True)

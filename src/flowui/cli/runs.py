@@ -1,0 +1,107 @@
+"""`flowui runs archive`: by hand, what the housekeeping DAG does on its schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from flowui.cli.output import JsonOption, console, err_console, fail, print_json
+from flowui.cli.project import ProjectDirOption
+from flowui.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    help="The runs in the root: archive old ones to the platform's S3 bucket.",
+    no_args_is_help=True,
+)
+
+
+def _s3(settings: Settings) -> Any:
+    import boto3
+
+    secret = settings.AWS_SECRET_ACCESS_KEY
+    return boto3.Session(
+        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
+        aws_secret_access_key=secret.get_secret_value() if secret else None,
+        region_name=settings.AWS_REGION_NAME,
+    ).client("s3")
+
+
+@app.command()
+def archive(
+    project: Path | None = ProjectDirOption,
+    dry_run: bool | None = typer.Option(
+        None,
+        "--dry-run/--no-dry-run",
+        help="Only report what would be archived (default: FLOWUI_HOUSEKEEPING_DRY_RUN).",
+        show_default=False,
+    ),
+    older_than_days: int | None = typer.Option(
+        None,
+        "--older-than-days",
+        min=1,
+        help="Archive runs nothing was written to for this many days "
+        "(default: FLOWUI_ARCHIVE_RUNS_AFTER_DAYS).",
+        show_default=False,
+    ),
+    json_output: bool = JsonOption,
+) -> None:
+    """Move the runs nobody has written to for a while to FLOWUI_STORAGE_BUCKET.
+
+    Every file is uploaded and checked (size and sha256) before the run directory is removed;
+    a tombstone `runs/{dag-id}/{run-dir}.archived.json` says where it went, and the API still
+    serves its logs, outputs and results. Exit code 1 when a run could not be archived (it
+    stays in the root; run the command again).
+
+    Example: [bold]flowui runs archive --older-than-days 60 --dry-run[/]
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from flowui.storage.housekeeping import archive_runs
+
+    try:
+        settings = load_settings(project)
+    except ConfigError as error:
+        fail(str(error), hint=error.hint, code=2)
+    bucket = settings.FLOWUI_STORAGE_BUCKET
+    if not bucket:
+        fail(
+            "no bucket: nothing archived (FLOWUI_STORAGE_BUCKET is not set)",
+            hint="set it in config.ini [storage] or the environment",
+            code=2,
+        )
+    days = older_than_days or settings.FLOWUI_ARCHIVE_RUNS_AFTER_DAYS
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
+        transient=True,
+        disable=json_output,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def advance(run: str, amount: int) -> None:
+            if run not in tasks:
+                tasks[run] = progress.add_task(escape(run), total=None)
+            progress.advance(tasks[run], amount)
+
+        report = archive_runs(
+            settings.root,
+            _s3(settings),
+            bucket,
+            timedelta(days=days),
+            datetime.now(UTC),
+            dry_run=settings.FLOWUI_HOUSEKEEPING_DRY_RUN if dry_run is None else dry_run,
+            progress=advance,
+        )
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        console.print(escape(str(report)), highlight=False)
+    if report.failed:
+        raise typer.Exit(1)
