@@ -296,6 +296,18 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield endpoint
 
 
+@pytest.fixture
+def moto_environment(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """boto3's own lookup in this process (as in the server and Airflow's workers) reaches
+    moto's server with dummy credentials; its endpoint."""
+    from aws import MOTO_ENVIRONMENT
+
+    for name, value in {**MOTO_ENVIRONMENT, "AWS_ENDPOINT_URL": moto_server}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_server
+
+
 # --- containers (Podman) -----------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from aws import MOTO_ENVIRONMENT, aws_client
+from aws import aws_client
 from conftest import AirflowPlatform
 from flowui.cli.main import app
 from flowui.config import load_settings, write_config_file
@@ -96,15 +96,6 @@ def run_files() -> dict[str, bytes]:
 @pytest.fixture
 def root(tmp_path: Path) -> FileSystemRoot:
     return FileSystemRoot(tmp_path / "fs").create()
-
-
-@pytest.fixture
-def moto_environment(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """boto3's own lookup (as in Airflow's workers) reaches moto's server; its endpoint."""
-    for name, value in MOTO_ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    return moto_server
 
 
 # --- archive_runs -------------------------------------------------------------------------------

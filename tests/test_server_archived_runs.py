@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 import test_server_runs as runs_api
-from aws import MOTO_ENVIRONMENT, aws_client
+from aws import aws_client
 from conftest import error_of
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext, StorageBucket
@@ -49,15 +49,6 @@ from test_server_runs import (
 # does (this module gets its own).
 platform = runs_api.platform
 followed_run = runs_api.followed_run
-
-
-@pytest.fixture
-def moto_environment(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The server's bucket client (boto3's own lookup) reaches moto's server; its endpoint."""
-    for name, value in MOTO_ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    return moto_server
 
 
 def task_answers(get: Any, run: str) -> dict[str, Response]:

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from aws import MOTO_ENVIRONMENT, aws_client
+from aws import aws_client
 from conftest import ApiUser, error_of, join, new_workspace, sign_up
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext, StorageBucket
@@ -33,14 +33,11 @@ class Server:
 
 
 @pytest.fixture
-def bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def bucket(moto_environment: str) -> str:
     """A new bucket of moto's server, which the server's boto3 reaches through the
     environment."""
-    for name, value in {**MOTO_ENVIRONMENT, "AWS_ENDPOINT_URL": moto_server}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     name = f"flowui-test-{secrets.token_hex(4)}"
-    aws_client(moto_server, "s3").create_bucket(Bucket=name)
+    aws_client(moto_environment, "s3").create_bucket(Bucket=name)
     return name
 
 

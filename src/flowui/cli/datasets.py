@@ -7,10 +7,16 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from flowui.cli.output import JsonOption, console, err_console, fail, print_json
+from flowui.cli.output import (
+    JsonOption,
+    console,
+    err_console,
+    fail,
+    print_json,
+    transfer_progress,
+)
 from flowui.cli.project import ProjectDirOption
 from flowui.config import ConfigError, Settings, load_settings
 
@@ -46,14 +52,9 @@ def _bucket(settings: Settings, bucket: str | None) -> str:
 
 
 def _s3(settings: Settings) -> Any:
-    import boto3
+    from flowui.cloud.aws import session
 
-    secret = settings.AWS_SECRET_ACCESS_KEY
-    return boto3.Session(
-        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
-        aws_secret_access_key=secret.get_secret_value() if secret else None,
-        region_name=settings.AWS_REGION_NAME,
-    ).client("s3")
+    return session(settings).client("s3")
 
 
 @app.command("list")
@@ -121,22 +122,7 @@ def sync(
     name = _bucket(settings, bucket)
     s3 = _s3(settings)
     reports, failures = [], []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=err_console,
-        transient=True,
-        disable=json_output,
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def advance(what: str, amount: int) -> None:
-            if what not in tasks:
-                tasks[what] = progress.add_task(escape(what), total=None)
-            progress.advance(tasks[what], amount)
-
+    with transfer_progress(disabled=json_output) as advance:
         try:
             targets = dataset_ids or sorted(all_ids(settings.root, s3, name))
         except (BotoCoreError, ClientError) as error:

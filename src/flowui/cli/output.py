@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -43,3 +45,35 @@ def print_or_write_json(document: Any, output: Path | None) -> None:
     else:
         write_text_atomically(output, text)
         console.print(f"[green]wrote[/] {output}", highlight=False)
+
+
+@contextmanager
+def transfer_progress(disabled: bool = False) -> Iterator[Callable[[str, int], None]]:
+    """A progress display of copies on stderr (bytes and speed per copy); yields the callback
+    `(what is copied, bytes copied since the last call)`."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
+        transient=True,
+        disable=disabled,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(what: str, amount: int) -> None:
+            if what not in tasks:
+                tasks[what] = progress.add_task(escape(what), total=None)
+            progress.advance(tasks[what], amount)
+
+        yield advance

@@ -7,9 +7,14 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from flowui.cli.output import JsonOption, console, err_console, fail, print_json
+from flowui.cli.output import (
+    JsonOption,
+    console,
+    fail,
+    print_json,
+    transfer_progress,
+)
 from flowui.cli.project import ProjectDirOption
 from flowui.config import ConfigError, Settings, load_settings
 
@@ -20,14 +25,9 @@ app = typer.Typer(
 
 
 def _s3(settings: Settings) -> Any:
-    import boto3
+    from flowui.cloud.aws import session
 
-    secret = settings.AWS_SECRET_ACCESS_KEY
-    return boto3.Session(
-        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
-        aws_secret_access_key=secret.get_secret_value() if secret else None,
-        region_name=settings.AWS_REGION_NAME,
-    ).client("s3")
+    return session(settings).client("s3")
 
 
 @app.command()
@@ -74,22 +74,7 @@ def archive(
             code=2,
         )
     days = older_than_days or settings.FLOWUI_ARCHIVE_RUNS_AFTER_DAYS
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=err_console,
-        transient=True,
-        disable=json_output,
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def advance(run: str, amount: int) -> None:
-            if run not in tasks:
-                tasks[run] = progress.add_task(escape(run), total=None)
-            progress.advance(tasks[run], amount)
-
+    with transfer_progress(disabled=json_output) as advance:
         report = archive_runs(
             settings.root,
             _s3(settings),

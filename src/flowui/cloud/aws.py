@@ -42,19 +42,25 @@ class AwsError(Exception):
     """AWS refused a call; says which resource and why."""
 
 
+def session(settings: Settings) -> Any:
+    """A boto3 session with the project's AWS settings; what they leave unset (the endpoint,
+    a profile, a role) boto3 looks up itself."""
+    import boto3
+
+    secret = settings.AWS_SECRET_ACCESS_KEY
+    return boto3.Session(
+        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
+        aws_secret_access_key=secret.get_secret_value() if secret else None,
+        region_name=settings.AWS_REGION_NAME,
+    )
+
+
 class Aws:
     """boto3 clients of one account and region, and how each kind of resource is read,
     created, changed and deleted."""
 
     def __init__(self, settings: Settings) -> None:
-        import boto3
-
-        secret = settings.AWS_SECRET_ACCESS_KEY
-        self.session = boto3.Session(
-            aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
-            aws_secret_access_key=secret.get_secret_value() if secret else None,
-            region_name=settings.AWS_REGION_NAME,
-        )
+        self.session = session(settings)
         self.settings = settings
         self.tags = tags(settings)
         self._clients: dict[str, Any] = {}
