@@ -79,6 +79,14 @@ def tagged(endpoint: str, project: str) -> dict[str, list[str]]:
     """Every resource in moto carrying the project's tag, by kind (asked of AWS directly)."""
     iam, ecr = aws_client(endpoint, "iam"), aws_client(endpoint, "ecr")
     efs, batch = aws_client(endpoint, "efs"), aws_client(endpoint, "batch")
+    s3 = aws_client(endpoint, "s3")
+
+    def bucket_tags(name: str) -> list[dict[str, str]]:
+        try:
+            tags: list[dict[str, str]] = s3.get_bucket_tagging(Bucket=name)["TagSet"]
+        except s3.exceptions.ClientError:
+            return []
+        return tags
 
     def ours(found: Any) -> bool:
         if isinstance(found, list):
@@ -104,6 +112,9 @@ def tagged(endpoint: str, project: str) -> dict[str, list[str]]:
                 t["Key"] == f"flowui:used-by:{project}" or (t["Key"], t["Value"]) == (TAG, project)
                 for t in ecr.list_tags_for_resource(resourceArn=r["repositoryArn"])["tags"]
             )
+        ],
+        "s3-bucket": [
+            b["Name"] for b in s3.list_buckets()["Buckets"] if ours(bucket_tags(b["Name"]))
         ],
         "efs-file-system": [
             f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"] if ours(f["Tags"])
@@ -174,7 +185,8 @@ def compile_on_batch(project: Path) -> subprocess.CompletedProcess[str]:
 def test_apply_provisions_the_platform_and_a_second_apply_changes_nothing(
     moto_server: str, tmp_path: Path
 ) -> None:
-    project, name = make_project(tmp_path, moto_server)
+    bucket = f"flowui-data-{secrets.token_hex(4)}"
+    project, name = make_project(tmp_path, moto_server, FLOWUI_STORAGE_BUCKET=bucket)
     prefix = f"flowui-{name}"
     before = compile_on_batch(project)
 
@@ -193,9 +205,9 @@ def test_apply_provisions_the_platform_and_a_second_apply_changes_nothing(
     ]
     assert found["batch-compute-environment"] == [f"{prefix}-cpu"]
     assert found["batch-job-queue"] == [f"{prefix}-cpu"]
-    # The job role reaches the platform's file system and nothing else.
+    # The job role reaches the platform's file system and bucket, and nothing else.
     iam, efs = aws_client(moto_server, "iam"), aws_client(moto_server, "efs")
-    policy = iam.get_role_policy(RoleName=f"{prefix}-job", PolicyName="flowui-file-system")
+    policy = iam.get_role_policy(RoleName=f"{prefix}-job", PolicyName="flowui-job-access")
     statements = policy["PolicyDocument"]["Statement"]
     system = efs.describe_file_systems(FileSystemId=found["efs-file-system"][0])["FileSystems"][0]
     assert statements == [
@@ -204,8 +216,27 @@ def test_apply_provisions_the_platform_and_a_second_apply_changes_nothing(
             "Effect": "Allow",
             "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
             "Resource": system["FileSystemArn"],
-        }
+        },
+        {
+            "Sid": "flowuibucket",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f"arn:aws:s3:::{bucket}",
+        },
+        {
+            "Sid": "flowuiobjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        },
     ]
+    # The storage bucket: encrypted, no public access, tagged.
+    s3 = aws_client(moto_server, "s3")
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    assert found["s3-bucket"] == [bucket]
     assert system["Encrypted"]
     mount_targets = efs.describe_mount_targets(FileSystemId=system["FileSystemId"])
     assert len(mount_targets["MountTargets"]) == 2
@@ -315,20 +346,29 @@ def test_a_failed_apply_is_completed_by_the_next_and_a_new_version_is_a_new_revi
 def test_destroy_removes_what_flowui_created_and_nothing_else(
     moto_server: str, tmp_path: Path
 ) -> None:
-    project, name = make_project(tmp_path, moto_server)
+    bucket = f"flowui-data-{secrets.token_hex(4)}"
+    project, name = make_project(tmp_path, moto_server, FLOWUI_STORAGE_BUCKET=bucket)
     neighbour, neighbour_name = make_project(tmp_path / "neighbour", moto_server)
-    iam = aws_client(moto_server, "iam")
+    iam, s3 = aws_client(moto_server, "iam"), aws_client(moto_server, "s3")
     iam.create_role(RoleName=f"flowui-{name}-by-hand", AssumeRolePolicyDocument="{}")
     for each in (project, neighbour):
         assert flowui_aws(moto_server, each, "apply").returncode == 0
+    s3.put_object(Bucket=bucket, Key="dataset/sales/v0001/data.csv", Body=b"a\n1\n")
 
     dry = changes_of(flowui_aws(moto_server, project, "destroy", "--dry-run", "--json"))
     still = tagged(moto_server, name)
+    keeping = flowui_aws(moto_server, project, "destroy", "--yes")
+    left = tagged(moto_server, name)
+    s3.delete_object(Bucket=bucket, Key="dataset/sales/v0001/data.csv")
     result = flowui_aws(moto_server, project, "destroy", "--yes")
 
     assert {action for action, _, _ in dry} == {"delete"} and len(dry) == len(
         [name for names in still.values() for name in names]
     ) + 2  # the two mount targets, which carry no tags of their own
+    # A bucket with users' data stays (exit 1, saying so); everything else goes.
+    assert keeping.returncode == 1
+    assert f"kept: s3-bucket {bucket} holds objects" in keeping.stderr
+    assert left == {"s3-bucket": [bucket]}
     assert result.returncode == 0, result.stderr
     assert tagged(moto_server, name) == {}
     assert not (project / "fs" / "platform" / "cloud_environment.json").exists()

@@ -156,9 +156,11 @@ def destroy(
     if not dry_run and not yes:
         typer.confirm(f"Delete every AWS resource of project {settings.PROJECT_NAME}?", abort=True)
     try:
-        changes = destroy(Aws(settings), dry_run=dry_run)
+        changes, kept = destroy(Aws(settings), dry_run=dry_run)
     except AwsError as error:
         _aws_failed(error)
     if not dry_run:
         settings.root.cloud_environment.unlink(missing_ok=True)
     _print_changes(changes, json_output, done=not dry_run)
+    if kept:
+        fail("kept: " + "; ".join(kept))

@@ -22,6 +22,7 @@ from flowui.config import Settings
 Action = Literal["create", "update", "delete"]
 WAIT_TIMEOUT = 600.0
 VERSION_TAG = "flowui:operator-version"  # on each job definition revision
+JOB_POLICY = "flowui-job-access"  # the jobs' role's one inline policy
 USER_TAG_PREFIX = "flowui:used-by:"  # on an ECR repository, one per platform that uses it
 Progress = Callable[[str], None]
 
@@ -40,6 +41,10 @@ class Change:
 
 class AwsError(Exception):
     """AWS refused a call; says which resource and why."""
+
+
+class DataKept(AwsError):
+    """A resource left in place because it holds users' data."""
 
 
 def session(settings: Settings) -> Any:
@@ -94,11 +99,15 @@ class Aws:
                     continue
                 attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
                 inline = iam.list_role_policies(RoleName=name)["PolicyNames"]
-                efs = None
+                efs = bucket = None
                 if inline:
                     document = iam.get_role_policy(RoleName=name, PolicyName=inline[0])
                     statements = _policy_document(document["PolicyDocument"])["Statement"]
-                    efs = systems.get(statements[0].get("Resource"), "(another file system)")
+                    by_sid = {s.get("Sid"): s.get("Resource") for s in statements}
+                    if "flowuiefs" in by_sid:
+                        efs = systems.get(by_sid["flowuiefs"], "(another file system)")
+                    if "flowuibucket" in by_sid:
+                        bucket = str(by_sid["flowuibucket"]).rsplit(":", 1)[-1]
                 trust = _policy_document(role["AssumeRolePolicyDocument"])
                 yield (
                     name,
@@ -107,6 +116,7 @@ class Aws:
                         "trust": json.dumps(trust, sort_keys=True),
                         "managed_policies": tuple(sorted(p["PolicyArn"] for p in attached)),
                         "efs_client": efs,
+                        "bucket": bucket,
                     },
                 )
 
@@ -148,6 +158,35 @@ class Aws:
                         "scan_on_push": scan,
                     },
                 )
+
+    def _read_s3_bucket(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        s3 = self.client("s3")
+        for bucket in s3.list_buckets().get("Buckets", []):
+            name = bucket["Name"]
+            try:
+                found = s3.get_bucket_tagging(Bucket=name)["TagSet"]
+            except s3.exceptions.ClientError:
+                continue  # no tags: not FlowUI's
+            if not self._ours(found):
+                continue
+            try:
+                rules = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
+                algorithm = rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+            except s3.exceptions.ClientError:
+                algorithm = None
+            try:
+                block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+                blocked = all(block.get(key) for key in _PUBLIC_ACCESS_BLOCK)
+            except s3.exceptions.ClientError:
+                blocked = False
+            yield (
+                name,
+                {
+                    "arn": f"arn:aws:s3:::{name}",
+                    "encryption": algorithm,
+                    "public_access_blocked": blocked,
+                },
+            )
 
     def _read_efs_file_system(self) -> Iterator[tuple[str, dict[str, Any]]]:
         efs = self.client("efs")
@@ -287,26 +326,38 @@ class Aws:
             iam.attach_role_policy(RoleName=resource.name, PolicyArn=policy)
         for policy in attached - set(spec["managed_policies"]):
             iam.detach_role_policy(RoleName=resource.name, PolicyArn=policy)
+        statements = []
         if spec["efs_client"]:
             system = known[("efs-file-system", spec["efs_client"])]
-            document = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "flowuiefs",
-                        "Effect": "Allow",
-                        "Action": [
-                            "elasticfilesystem:ClientMount",
-                            "elasticfilesystem:ClientWrite",
-                        ],
-                        "Resource": system["arn"],
-                    }
-                ],
-            }
+            statements.append(
+                {
+                    "Sid": "flowuiefs",
+                    "Effect": "Allow",
+                    "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                    "Resource": system["arn"],
+                }
+            )
+        if spec.get("bucket"):
+            bucket = f"arn:aws:s3:::{spec['bucket']}"
+            statements += [
+                {
+                    "Sid": "flowuibucket",
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": bucket,
+                },
+                {
+                    "Sid": "flowuiobjects",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": f"{bucket}/*",
+                },
+            ]
+        if statements:
             iam.put_role_policy(
                 RoleName=resource.name,
-                PolicyName="flowui-file-system",
-                PolicyDocument=json.dumps(document),
+                PolicyName=JOB_POLICY,
+                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
             )
         return {"arn": arn, **spec}
 
@@ -355,6 +406,38 @@ class Aws:
             "uri": repository["repositoryUri"],
             **resource.spec,
         }
+
+    def _put_s3_bucket(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
+        s3 = self.client("s3")
+        if not exists:
+            region = self.settings.AWS_REGION_NAME
+            location = (
+                {}
+                if region == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            )
+            s3.create_bucket(Bucket=resource.name, **location)
+            s3.put_bucket_tagging(
+                Bucket=resource.name,
+                Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in self.tags.items()]},
+            )
+        s3.put_bucket_encryption(
+            Bucket=resource.name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": resource.spec["encryption"]
+                        }
+                    }
+                ]
+            },
+        )
+        s3.put_public_access_block(
+            Bucket=resource.name,
+            PublicAccessBlockConfiguration=dict.fromkeys(_PUBLIC_ACCESS_BLOCK, True),
+        )
+        return {"arn": f"arn:aws:s3:::{resource.name}", **resource.spec}
 
     def _put_efs_file_system(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
         efs = self.client("efs")
@@ -526,6 +609,16 @@ class Aws:
         else:
             ecr.delete_repository(repositoryName=name, force=True)
 
+    def _delete_s3_bucket(self, name: str, current: dict[str, Any]) -> None:
+        """Only an empty bucket: its objects are the users' data, never deleted here."""
+        s3 = self.client("s3")
+        if s3.list_objects_v2(Bucket=name, MaxKeys=1).get("KeyCount", 0):
+            raise DataKept(
+                f"s3-bucket {name} holds objects (datasets, archived runs): empty it yourself "
+                "(aws s3 rm --recursive) to delete it; everything else is deleted"
+            )
+        s3.delete_bucket(Bucket=name)
+
     def _delete_efs_file_system(self, name: str, current: dict[str, Any]) -> None:
         self.client("efs").delete_file_system(FileSystemId=current["id"])
 
@@ -588,6 +681,14 @@ class Aws:
             if time.monotonic() > deadline:
                 raise AwsError(f"waited {WAIT_TIMEOUT:.0f} s for {what}")
             time.sleep(1.0)
+
+
+_PUBLIC_ACCESS_BLOCK = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
 
 
 def _policy_document(document: Any) -> dict[str, Any]:
@@ -681,18 +782,27 @@ def apply(
     return changes, state
 
 
-def destroy(aws: Aws, dry_run: bool = False, progress: Progress | None = None) -> list[Change]:
-    """Delete everything tagged with the project, dependents first; nothing else."""
+def destroy(
+    aws: Aws, dry_run: bool = False, progress: Progress | None = None
+) -> tuple[list[Change], list[str]]:
+    """Delete everything tagged with the project, dependents first, and nothing else; returns
+    the deletions and why a resource was kept (a bucket that holds objects)."""
     say = progress or (lambda _line: None)
     state = read_state(aws)
     changes = [
         Change("delete", kind, name)
         for kind, name in sorted(state, key=lambda key: -KINDS.index(key[0]))
     ]
+    done, kept = [], []
     for change in changes:
         say(change.describe())
         if dry_run:
             continue
-        with _refused(f"{change.kind} {change.name}"):
-            aws.delete(change.kind, change.name, state[(change.kind, change.name)])
-    return changes
+        try:
+            with _refused(f"{change.kind} {change.name}"):
+                aws.delete(change.kind, change.name, state[(change.kind, change.name)])
+        except DataKept as error:
+            kept.append(str(error))
+            continue
+        done.append(change)
+    return (changes if dry_run else done), kept

@@ -24,6 +24,7 @@ KINDS = (
     "iam-role",
     "iam-instance-profile",
     "ecr-repository",
+    "s3-bucket",
     "efs-file-system",
     "efs-mount-target",
     "batch-compute-environment",
@@ -144,6 +145,11 @@ def desired_resources(settings: Settings, catalog: OperatorCatalog) -> list[Reso
         }
     )
     resources += [Resource("ecr-repository", name, {"scan_on_push": True}) for name in repositories]
+    bucket = settings.FLOWUI_STORAGE_BUCKET
+    if bucket:
+        resources.append(
+            Resource("s3-bucket", bucket, {"encryption": "AES256", "public_access_blocked": True})
+        )
     resources.append(Resource("efs-file-system", base, {"encrypted": True}))
     resources.append(
         # The jobs' own role: the platform's file system and nothing else.
@@ -153,8 +159,10 @@ def desired_resources(settings: Settings, catalog: OperatorCatalog) -> list[Reso
             {
                 "trust": _trust("ecs-tasks.amazonaws.com"),
                 "managed_policies": (),
-                # Mount and write the file system `efs_client` names (its ARN, at apply).
+                # Mount and write the file system `efs_client` names (its ARN, at apply),
+                # read and write the storage bucket's objects.
                 "efs_client": base,
+                "bucket": bucket,
             },
         )
     )
