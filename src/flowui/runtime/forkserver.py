@@ -350,16 +350,23 @@ class _Server:
                     self.stopping = True
                 if not self.tasks and now - last_activity > self.idle:
                     self.stopping = True
-            if self.stopping and self.listener.fileno() >= 0:
-                self.selector.unregister(self.listener)
-                self.listener.close()  # the address is free for a new server at once
+            if self.stopping:
+                self._stop_listening()
             if self.stopping and not self.tasks:
                 break
         if _read_pid_file(self.pid_file) == _PidFile(os.getpid(), self.key):
             self.pid_file.unlink(missing_ok=True)
         return 0
 
+    def _stop_listening(self) -> None:
+        """Free the address at once: the next task's caller starts a new server there."""
+        if self.listener.fileno() >= 0:
+            self.selector.unregister(self.listener)
+            self.listener.close()
+
     def _accept(self) -> None:
+        if self.listener.fileno() < 0:  # stopped listening earlier in this round of events
+            return
         connection, _ = self.listener.accept()
         if _peer_uid(connection) != os.getuid():
             connection.close()
@@ -380,6 +387,8 @@ class _Server:
             return
         if self.stopping or self._stale():
             self.stopping = True
+            # Before the answer: the caller's retry must find the address free, not this server.
+            self._stop_listening()
             for fd in fds:
                 os.close(fd)
             with contextlib.suppress(OSError):
