@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 
 from flowui.cli.output import JsonOption, console, err_console, fail, print_json
-from flowui.cli.project import ProjectDirOption
-from flowui.config import ConfigError, Settings, load_settings
+from flowui.cli.project import ProjectDirOption, settings_or_exit
+from flowui.config import ConfigError, Settings
 
 # A bad setting is a usage error, as for the other commands that read settings.
 EXIT_BAD_CONFIGURATION = 2
@@ -20,13 +20,6 @@ app = typer.Typer(
     help="Provision what the platform needs on AWS: ECR, Batch, EFS, IAM (plan, apply, destroy).",
     no_args_is_help=True,
 )
-
-
-def _settings(project: Path | None) -> Settings:
-    try:
-        return load_settings(project)
-    except ConfigError as error:
-        fail(str(error), hint=error.hint, code=EXIT_BAD_CONFIGURATION)
 
 
 def _desired(settings: Settings) -> list[Any]:
@@ -82,7 +75,7 @@ def plan(project: Path | None = ProjectDirOption, json_output: bool = JsonOption
     """
     from flowui.cloud.aws import Aws, AwsError, plan, read_state
 
-    settings = _settings(project)
+    settings = settings_or_exit(project, code=EXIT_BAD_CONFIGURATION)
     resources = _desired(settings)
     try:
         changes = plan(resources, read_state(Aws(settings)))
@@ -102,7 +95,7 @@ def apply(project: Path | None = ProjectDirOption, json_output: bool = JsonOptio
     from flowui.cloud.desired import airflow_variables
     from flowui.storage import write_json_atomically
 
-    settings = _settings(project)
+    settings = settings_or_exit(project, code=EXIT_BAD_CONFIGURATION)
     resources = _desired(settings)
 
     def progress(line: str) -> None:
@@ -152,7 +145,7 @@ def destroy(
     """
     from flowui.cloud.aws import Aws, AwsError, destroy
 
-    settings = _settings(project)
+    settings = settings_or_exit(project, code=EXIT_BAD_CONFIGURATION)
     if not dry_run and not yes:
         typer.confirm(f"Delete every AWS resource of project {settings.PROJECT_NAME}?", abort=True)
     try:

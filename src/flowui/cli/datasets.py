@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.markup import escape
@@ -17,8 +16,8 @@ from flowui.cli.output import (
     print_json,
     transfer_progress,
 )
-from flowui.cli.project import ProjectDirOption
-from flowui.config import ConfigError, Settings, load_settings
+from flowui.cli.project import ProjectDirOption, settings_or_exit
+from flowui.config import Settings
 
 app = typer.Typer(
     help="The root's datasets and their copies in an S3 bucket: list, sync.",
@@ -33,13 +32,6 @@ BucketOption = typer.Option(
 )
 
 
-def _settings(project: Path | None) -> Settings:
-    try:
-        return load_settings(project)
-    except ConfigError as error:
-        fail(str(error), hint=error.hint, code=2)
-
-
 def _bucket(settings: Settings, bucket: str | None) -> str:
     chosen = bucket or settings.FLOWUI_STORAGE_BUCKET
     if not chosen:
@@ -49,12 +41,6 @@ def _bucket(settings: Settings, bucket: str | None) -> str:
             code=2,
         )
     return chosen
-
-
-def _s3(settings: Settings) -> Any:
-    from flowui.cloud.aws import session
-
-    return session(settings).client("s3")
 
 
 @app.command("list")
@@ -69,12 +55,13 @@ def list_datasets(
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from flowui.cloud.aws import session
     from flowui.storage.s3sync import dataset_ids
 
-    settings = _settings(project)
+    settings = settings_or_exit(project, code=2)
     name = _bucket(settings, bucket)
     try:
-        where = dataset_ids(settings.root, _s3(settings), name)
+        where = dataset_ids(settings.root, session(settings).client("s3"), name)
     except (BotoCoreError, ClientError) as error:
         fail(f"s3://{name}: {error}")
     places = {
@@ -112,15 +99,16 @@ def sync(
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from flowui.cloud.aws import session
     from flowui.storage.s3sync import Direction, SyncError, sync_dataset
     from flowui.storage.s3sync import dataset_ids as all_ids
 
     if push and pull:
         fail("--push and --pull: give one, or neither for both ways", code=2)
     direction: Direction = "push" if push else "pull" if pull else "both"
-    settings = _settings(project)
+    settings = settings_or_exit(project, code=2)
     name = _bucket(settings, bucket)
-    s3 = _s3(settings)
+    s3 = session(settings).client("s3")
     reports, failures = [], []
     with transfer_progress(disabled=json_output) as advance:
         try:

@@ -20,11 +20,8 @@ from flowui.cli.output import JsonOption, console, err_console, fail, print_json
 from flowui.config import (
     CONFIG_FILE_NAME,
     PROJECT_DIR_VARIABLE,
-    ConfigError,
     Profile,
-    Settings,
     find_project_dir,
-    load_settings,
 )
 from flowui.platform import (
     DEFAULT_PORT,
@@ -60,13 +57,6 @@ ProjectOption = typer.Option(
     help=f"Project directory (default: ${PROJECT_DIR_VARIABLE}, else the current directory).",
     show_default=False,
 )
-
-
-def _settings(project: Path | None, overrides: Mapping[str, str] | None = None) -> Settings:
-    try:
-        return load_settings(project, overrides)
-    except ConfigError as error:
-        fail(str(error), hint=error.hint)
 
 
 def _fail_platform(error: PlatformError) -> NoReturn:
@@ -210,7 +200,7 @@ def up(
         overrides["FLOWUI_PROFILE"] = profile.value
     if workers is not None:
         overrides["FLOWUI_CELERY_WORKERS"] = str(workers)
-    settings = _settings(project, overrides)
+    settings = project_commands.settings_or_exit(project, overrides)
     cancel = threading.Event()
     with _stop_on_signals(cancel):
         platform = Platform(
@@ -268,7 +258,7 @@ def status(project: Path | None = ProjectOption, json_output: bool = JsonOption)
 
     Example: [bold]flowui status --project ./platform --json[/]
     """
-    settings = _settings(project)
+    settings = project_commands.settings_or_exit(project)
     report = platform_status(settings)
     if json_output:
         print_json(report.model_dump(mode="json"))
@@ -330,7 +320,7 @@ def down(
 
     Example: [bold]flowui down --project ./platform[/]
     """
-    settings = _settings(project)
+    settings = project_commands.settings_or_exit(project)
     platform = Platform.attach(settings)
     if platform is None or platform.state is None:
         console.print("The platform is not running.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -19,6 +20,7 @@ from flowui.config import (
     ConfigError,
     DeployMode,
     Layer,
+    Settings,
     find_project_dir,
     load_settings,
     write_config_file,
@@ -36,6 +38,16 @@ _ROOT_TREE = "airflow/{dags,logs,plugins}, operators_repositories, dataset, runs
 
 def _fail(error: ConfigError) -> NoReturn:
     fail(str(error), hint=error.hint)
+
+
+def settings_or_exit(
+    project: Path | None, overrides: Mapping[str, str] | None = None, *, code: int = 1
+) -> Settings:
+    """The project's settings, or exit with `code` and the error naming the setting at fault."""
+    try:
+        return load_settings(project, overrides)
+    except ConfigError as error:
+        fail(str(error), hint=error.hint, code=code)
 
 
 def init(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.markup import escape
@@ -15,19 +14,12 @@ from flowui.cli.output import (
     print_json,
     transfer_progress,
 )
-from flowui.cli.project import ProjectDirOption
-from flowui.config import ConfigError, Settings, load_settings
+from flowui.cli.project import ProjectDirOption, settings_or_exit
 
 app = typer.Typer(
     help="The runs in the root: archive old ones to the platform's S3 bucket.",
     no_args_is_help=True,
 )
-
-
-def _s3(settings: Settings) -> Any:
-    from flowui.cloud.aws import session
-
-    return session(settings).client("s3")
 
 
 @app.command()
@@ -60,12 +52,10 @@ def archive(
     """
     from datetime import UTC, datetime, timedelta
 
+    from flowui.cloud.aws import session
     from flowui.storage.housekeeping import archive_runs
 
-    try:
-        settings = load_settings(project)
-    except ConfigError as error:
-        fail(str(error), hint=error.hint, code=2)
+    settings = settings_or_exit(project, code=2)
     bucket = settings.FLOWUI_STORAGE_BUCKET
     if not bucket:
         fail(
@@ -77,7 +67,7 @@ def archive(
     with transfer_progress(disabled=json_output) as advance:
         report = archive_runs(
             settings.root,
-            _s3(settings),
+            session(settings).client("s3"),
             bucket,
             timedelta(days=days),
             datetime.now(UTC),

@@ -25,7 +25,8 @@ from flowui.cli.output import (
     print_json,
     print_or_write_json,
 )
-from flowui.config import ConfigError, Settings, find_project_dir, load_settings
+from flowui.cli.project import settings_or_exit
+from flowui.config import Settings
 from flowui.operators.install import InstallError, install_repository
 from flowui.platform import Platform, ensure_admin_credentials, read_state
 from flowui.server.airflow_client import AirflowApiError, AirflowClient, DagRun, TaskInstance
@@ -62,13 +63,6 @@ def dag_id_for_file(path: Path) -> str:
     readable = re.sub(r"[^A-Za-z0-9_]+", "_", path.stem).strip("_")[:60] or "workflow"
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
     return f"wf_{readable}_{digest}"
-
-
-def _settings(project: Path | None) -> Settings:
-    try:
-        return load_settings(find_project_dir(project))
-    except ConfigError as error:
-        fail(str(error), hint=error.hint)
 
 
 def _read_document(path: Path) -> dict[str, Any]:
@@ -167,7 +161,7 @@ def validate(
 
     Example: [bold]flowui workflows validate examples/workflows/ml_classification.json[/]
     """
-    root = _settings(project).root.create()
+    root = settings_or_exit(project).root.create()
     _install(repositories, root)
     workflow = validated_workflow(path, root, json_output=json_output)
     if json_output:
@@ -191,7 +185,7 @@ def compile_command(
 
     Example: [bold]flowui workflows compile my_workflow.json[/]
     """
-    settings = _settings(project)
+    settings = settings_or_exit(project)
     _install(repositories, settings.root.create())
     workflow, catalog = deployable_workflow(path, settings, json_output=json_output)
     compiled = _compile(path, settings, workflow, catalog)
@@ -214,7 +208,7 @@ def remove(
 
     Example: [bold]flowui workflows remove my_workflow.json[/]
     """
-    settings = _settings(project)
+    settings = settings_or_exit(project)
     dag_id = dag_id_for_file(path)
     if not remove_workflow(dag_id, settings.root):
         fail(f"{path} has no compiled DAG ({dag_id}) in {settings.root.airflow_dags}")
@@ -341,7 +335,7 @@ def run(
     Example: [bold]flowui workflows run examples/workflows/ml_classification.json
     --repo examples/operators_repository --param model_type=knn[/]
     """
-    settings = _settings(project)
+    settings = settings_or_exit(project)
     root = settings.root.create()
     _install(repositories, root)
     workflow, catalog = deployable_workflow(path, settings, json_output=json_output)

@@ -665,11 +665,12 @@ class Aws:
     # -- waiting -----------------------------------------------------------------------------
 
     def _wait_valid(self, operation: str, key: str, name: str) -> None:
+        """Until Batch settles the compute environment or queue `name` (`key` is both the
+        request's argument and the answer's list)."""
         describe = getattr(self.client("batch"), operation)
-        argument = "computeEnvironments" if key == "computeEnvironments" else "jobQueues"
 
         def settled() -> bool:
-            found = describe(**{argument: [name]})[key]
+            found = describe(**{key: [name]})[key]
             return bool(found) and found[0].get("status") in ("VALID", "INVALID", "DELETED")
 
         self._wait(settled, f"{name} to settle")

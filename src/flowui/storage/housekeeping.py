@@ -27,6 +27,7 @@ from typing import Any, Literal
 from flowui.storage.datasets import file_sha256
 from flowui.storage.files import write_json_atomically, write_text_atomically
 from flowui.storage.paths import FileSystemRoot, InvalidIdError, run_directory_name, validate_id
+from flowui.storage.s3sync import s3_errors, upload_with_sha256
 
 ARCHIVE_FORMAT = 1
 BUCKET_PREFIX = "runs"
@@ -275,8 +276,6 @@ def _upload_run(
     progress: Progress | None,
 ) -> Tombstone:
     """Upload and check every file of the run, then put the manifest and write the tombstone."""
-    from boto3.s3.transfer import TransferConfig
-
     run = directory.name
     prefix = f"{BUCKET_PREFIX}/{dag_id}/{run}/"
     earlier = read_tombstone(root, dag_id, run)
@@ -287,18 +286,11 @@ def _upload_run(
         )
     # A run whose removal was interrupted: its files that are gone from the root are archived.
     archived = {file.path: file for file in earlier.files} if earlier else {}
-    transfer = TransferConfig(multipart_threshold=64 << 20)
     for relative, (size, _) in sorted(scan.files.items()):
         key = prefix + relative
         sha256 = file_sha256(directory / relative)
         if _stored(s3, bucket, key) != (size, sha256):
-            s3.upload_file(
-                str(directory / relative),
-                bucket,
-                key,
-                ExtraArgs={"Metadata": {"sha256": sha256}, "ChecksumAlgorithm": "SHA256"},
-                Config=transfer,
-            )
+            upload_with_sha256(s3, directory / relative, bucket, key, sha256)
             stored = _stored(s3, bucket, key)
             if stored != (size, sha256):
                 raise ArchiveError(
@@ -354,8 +346,6 @@ def _archive_run(
     dry_run: bool,
     progress: Progress | None,
 ) -> RunReport:
-    from boto3.exceptions import Boto3Error
-    from botocore.exceptions import BotoCoreError, ClientError
 
     run = directory.name
     try:
@@ -376,7 +366,9 @@ def _archive_run(
             detail = "written to while it was archived; archived again next time"
             return RunReport(dag_id, run, "kept", files, size, detail)
         shutil.rmtree(directory)
-    except (ArchiveError, OSError, Boto3Error, BotoCoreError, ClientError) as error:
+    except (ArchiveError, OSError) as error:
+        return RunReport(dag_id, run, "failed", files, size, str(error))
+    except s3_errors() as error:
         return RunReport(dag_id, run, "failed", files, size, str(error))
     return RunReport(dag_id, run, "archived", files, size, left_out)
 
@@ -410,13 +402,12 @@ def read_archived_file(
     """A file of an archived run (`run`: its id or its directory's name), checked against its
     sha256. Raises ValueError for a path that leaves the run, FileNotFoundError when the run
     is not archived or the file was not in it, ArchiveError when the bucket fails."""
-    from botocore.exceptions import BotoCoreError, ClientError
 
     tombstone, file = _archived_entry(root, dag_id, run, relative_path)
     key = tombstone.prefix + file.path
     try:
         data: bytes = s3.get_object(Bucket=tombstone.bucket, Key=key)["Body"].read()
-    except (BotoCoreError, ClientError) as error:
+    except s3_errors() as error:
         raise ArchiveError(f"s3://{tombstone.bucket}/{key}: {error}") from None
     received = hashlib.sha256(data).hexdigest()
     if received != file.sha256:
@@ -432,14 +423,12 @@ def copy_archived_file(
 ) -> ArchivedFile:
     """Download a file of an archived run to `target`, checked against its sha256 (for files
     too large to hold in memory); raises as `read_archived_file`."""
-    from boto3.exceptions import Boto3Error
-    from botocore.exceptions import BotoCoreError, ClientError
 
     tombstone, file = _archived_entry(root, dag_id, run, relative_path)
     key = tombstone.prefix + file.path
     try:
         s3.download_file(tombstone.bucket, key, str(target))
-    except (Boto3Error, BotoCoreError, ClientError) as error:
+    except s3_errors() as error:
         raise ArchiveError(f"s3://{tombstone.bucket}/{key}: {error}") from None
     received = file_sha256(target)
     if received != file.sha256:

@@ -12,6 +12,7 @@ half-way leaves nothing the other side takes for a version, and the next sync co
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -44,11 +45,34 @@ class BucketUnavailable(SyncError):
     """S3 refused or could not be reached (no bucket, no access, no network)."""
 
 
-def _s3_errors() -> tuple[type[Exception], ...]:
-    from boto3.exceptions import S3UploadFailedError
+def s3_errors() -> tuple[type[Exception], ...]:
+    """What boto3 raises when S3 refuses or cannot be reached (imported only when needed)."""
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return (BotoCoreError, ClientError, S3UploadFailedError)
+    return (BotoCoreError, ClientError, Boto3Error)
+
+
+def upload_with_sha256(
+    s3: Any,
+    source: Path,
+    bucket: str,
+    key: str,
+    sha256: str,
+    callback: Callable[[int], None] | None = None,
+) -> None:
+    """Upload a file with its sha256 as object metadata (read back by FlowUI) and S3's own
+    SHA-256 checksum (checked by S3 on arrival); one part up to 64 MiB."""
+    from boto3.s3.transfer import TransferConfig
+
+    s3.upload_file(
+        str(source),
+        bucket,
+        key,
+        ExtraArgs={"Metadata": {"sha256": sha256}, "ChecksumAlgorithm": "SHA256"},
+        Callback=callback,
+        Config=TransferConfig(multipart_threshold=64 << 20),
+    )
 
 
 @dataclass
@@ -117,7 +141,7 @@ def sync_dataset(
     tell = progress or (lambda _what, _amount: None)
     store = DatasetStore(root)
     report = SyncReport(dataset_id, bucket)
-    # SHA-256 checksums on every part; one part up to 64 MiB.
+    # Downloads in one part up to 64 MiB, as uploads are made.
     transfer = TransferConfig(multipart_threshold=64 << 20)
     try:
         local = {
@@ -141,16 +165,13 @@ def sync_dataset(
                 version = store.get(dataset_id, name)
                 what = f"{dataset_id} {name} to s3://{bucket}"
                 size = version.file.stat().st_size
-                s3.upload_file(
-                    str(version.file),
+                upload_with_sha256(
+                    s3,
+                    version.file,
                     bucket,
                     _key(dataset_id, name, version.file.name),
-                    ExtraArgs={
-                        "Metadata": {"sha256": version.meta["sha256"]},
-                        "ChecksumAlgorithm": "SHA256",
-                    },
-                    Callback=lambda amount, what=what: tell(what, amount),
-                    Config=transfer,
+                    version.meta["sha256"],
+                    functools.partial(tell, what),
                 )
                 s3.put_object(
                     Bucket=bucket,
@@ -182,7 +203,7 @@ def sync_dataset(
                     raise SyncError(str(error)) from None
                 report.pulled.append(name)
                 report.bytes_copied += installed.file.stat().st_size
-    except _s3_errors() as error:
+    except s3_errors() as error:
         raise BucketUnavailable(f"dataset {dataset_id} with s3://{bucket}: {error}") from None
     return report
 
@@ -249,7 +270,7 @@ def load_object(root: FileSystemRoot, s3: Any, bucket: str, key: str) -> LoadedO
             os.replace(staging, target)
         finally:
             staging.unlink(missing_ok=True)
-    except _s3_errors() as error:
+    except s3_errors() as error:
         raise BucketUnavailable(f"s3://{bucket}/{key}: {error}") from None
     return LoadedObject(target, received, copied=True)
 
@@ -264,12 +285,7 @@ def save_object(root: FileSystemRoot, s3: Any, bucket: str, path: str, key: str)
         raise SyncError(f"{path} is not a file")
     sha256 = file_sha256(source)
     try:
-        s3.upload_file(
-            str(source),
-            bucket,
-            key,
-            ExtraArgs={"Metadata": {"sha256": sha256}, "ChecksumAlgorithm": "SHA256"},
-        )
-    except _s3_errors() as error:
+        upload_with_sha256(s3, source, bucket, key, sha256)
+    except s3_errors() as error:
         raise BucketUnavailable(f"s3://{bucket}/{key}: {error}") from None
     return SavedObject(f"s3://{bucket}/{key}", sha256, source.stat().st_size)
