@@ -12,15 +12,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
 from aws import MOTO_ENVIRONMENT, aws_client
 from flowui.config import load_settings, write_config_file
 from flowui.operators.install import install_repository
 from flowui.platform import airflow_environment
+from flowui.server.database import create_database_engine, database_url, migrate
+from flowui.server.models import Workspace
 from flowui.storage import FileSystemRoot
+from flowui.workflows.catalog import catalog_from_root
+from flowui.workflows.runtimes import runtime_environment, runtime_problems
+from flowui.workflows.validate import parse_workflow
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 FLOWUI = Path(sys.executable).parent / "flowui"
 TAG = "flowui:project"
+WORKSPACE_TAG = "flowui:workspace"
 
 
 def network(endpoint: str) -> tuple[str, str]:
@@ -119,6 +128,11 @@ def tagged(endpoint: str, project: str) -> dict[str, list[str]]:
         "efs-file-system": [
             f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"] if ours(f["Tags"])
         ],
+        "efs-access-point": [
+            p["AccessPointId"]
+            for p in efs.describe_access_points()["AccessPoints"]
+            if ours(p.get("Tags"))
+        ],
         "batch-compute-environment": [
             c["computeEnvironmentName"]
             for c in batch.describe_compute_environments()["computeEnvironments"]
@@ -162,6 +176,8 @@ def test_plan_on_an_empty_account_lists_what_apply_creates_and_changes_nothing(
     assert not any(kind.endswith("-gpu") for _, _, kind in planned)  # no GPU types set
     assert tagged(moto_server, name) == {}
     assert not (project / "fs" / "platform" / "cloud_environment.json").exists()
+    # No server database yet: no workspaces (no access point above), and none is created.
+    assert not (project / "fs" / "platform" / "flowui.db").exists()
 
 
 def compile_on_batch(project: Path) -> subprocess.CompletedProcess[str]:
@@ -240,6 +256,57 @@ def test_apply_provisions_the_platform_and_a_second_apply_changes_nothing(
     assert system["Encrypted"]
     mount_targets = efs.describe_mount_targets(FileSystemId=system["FileSystemId"])
     assert len(mount_targets["MountTargets"]) == 2
+    # The file system's own policy: no anonymous client (the account's IAM policies decide, so
+    # a workspace's role reaches only its access points), and TLS only.
+    account = aws_client(moto_server, "sts").get_caller_identity()["Account"]
+    file_system_policy = json.loads(
+        efs.describe_file_system_policy(FileSystemId=system["FileSystemId"])["Policy"]
+    )
+    assert file_system_policy["Statement"] == [
+        {
+            "Sid": "flowuiaccount",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": [
+                "elasticfilesystem:ClientMount",
+                "elasticfilesystem:ClientRootAccess",
+                "elasticfilesystem:ClientWrite",
+            ],
+            "Resource": system["FileSystemArn"],
+        },
+        {
+            "Sid": "flowuitls",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "*",
+            "Resource": system["FileSystemArn"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    ]
+    # Opened to everyone by hand: the plan says so and the next apply closes it again.
+    efs.put_file_system_policy(
+        FileSystemId=system["FileSystemId"],
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": "*"},
+                        "Action": "elasticfilesystem:ClientMount",
+                        "Resource": system["FileSystemArn"],
+                    }
+                ],
+            }
+        ),
+    )
+    opened = flowui_aws(moto_server, project, "plan")
+    assert f"~ efs-file-system {prefix} (policy)" in opened.stdout, opened.stdout
+    assert changes_of(flowui_aws(moto_server, project, "apply", "--json")) == [
+        ("update", "efs-file-system", prefix)
+    ]
+    restored = efs.describe_file_system_policy(FileSystemId=system["FileSystemId"])["Policy"]
+    assert json.loads(restored)["Statement"] == file_system_policy["Statement"]
 
     # Each operator version's job definition: its group's image, the root mounted at its path.
     batch = aws_client(moto_server, "batch")
@@ -385,3 +452,294 @@ def test_a_missing_network_setting_is_named_before_aws_is_asked(tmp_path: Path) 
 
     assert result.returncode == 2
     assert "FLOWUI_AWS_SUBNETS is not set" in result.stderr
+
+
+def add_workspaces(root: FileSystemRoot, *names: str, first_id: int | None = None) -> list[int]:
+    """Workspaces in the platform server's database (created and migrated as the server
+    does); returns their ids."""
+    engine = create_database_engine(database_url(None, root))
+    try:
+        migrate(engine)
+        with Session(engine) as session, session.begin():
+            workspaces = [Workspace(name=name) for name in names]
+            if first_id is not None:
+                for offset, workspace in enumerate(workspaces):
+                    workspace.id = first_id + offset
+            session.add_all(workspaces)
+            session.flush()
+            return [workspace.id for workspace in workspaces]
+    finally:
+        engine.dispose()
+
+
+def remove_workspace(root: FileSystemRoot, workspace_id: int) -> None:
+    engine = create_database_engine(database_url(None, root))
+    try:
+        with Session(engine) as session, session.begin():
+            session.execute(delete(Workspace).where(Workspace.id == workspace_id))
+    finally:
+        engine.dispose()
+
+
+def batch_problems(root: FileSystemRoot, workspace_id: int) -> list[str]:
+    """What deploying the example dataset workflow on Batch in a workspace finds missing."""
+    document = json.loads((EXAMPLES / "workflows" / "dataset_update.json").read_text())
+    for task in document["tasks"]:
+        task["runtime"] = "aws_batch"
+    catalog = catalog_from_root(root)
+    workflow, errors = parse_workflow(document, catalog)
+    assert workflow is not None, errors
+    problems = runtime_problems(
+        workflow,
+        catalog,
+        default_runtime="process",
+        environ=runtime_environment(root, environ={}),
+        image_available=lambda _runtime, _image: True,
+        workspace_id=workspace_id,
+    )
+    return [str(problem) for problem in problems]
+
+
+def test_each_workspace_gets_its_own_bucket_tree_role_and_job_definitions(
+    moto_server: str, tmp_path: Path
+) -> None:
+    bucket = f"flowui-data-{secrets.token_hex(4)}"
+    project, name = make_project(
+        tmp_path, moto_server, FLOWUI_STORAGE_BUCKET=bucket, FLOWUI_AWS_POSIX_USER="1001:1002"
+    )
+    prefix = f"flowui-{name}"
+    root = FileSystemRoot(project / "fs")
+    first, second = add_workspaces(root, "Alpha", "Beta")
+    before = batch_problems(root, first)
+
+    applied = changes_of(flowui_aws(moto_server, project, "apply", "--json"))
+    again = changes_of(flowui_aws(moto_server, project, "plan", "--json"))
+
+    assert again == []
+    assert before and f"_WORKSPACE_{first} " in before[0]
+    assert batch_problems(root, first) == [] and batch_problems(root, second) == []
+    assert {(kind, n) for _, kind, n in applied} >= {
+        ("s3-bucket", f"{bucket}-workspace-{first}"),
+        ("efs-access-point", f"{prefix}-workspace-{first}"),
+        ("efs-access-point", f"{prefix}-repositories"),
+        ("iam-role", f"{prefix}-workspace-{first}-job"),
+    }
+    iam, efs = aws_client(moto_server, "iam"), aws_client(moto_server, "efs")
+    s3, batch = aws_client(moto_server, "s3"), aws_client(moto_server, "batch")
+    system = efs.describe_file_systems(CreationToken=prefix)["FileSystems"][0]
+    points = {
+        {t["Key"]: t["Value"] for t in p["Tags"]}["Name"]: p
+        for p in efs.describe_access_points(FileSystemId=system["FileSystemId"])["AccessPoints"]
+    }
+    checkouts = points[f"{prefix}-repositories"]
+    assert checkouts["RootDirectory"]["Path"] == "/operators_repositories"
+    assert checkouts["PosixUser"] == {"Uid": 1001, "Gid": 1002}
+    variables = json.loads(root.cloud_environment.read_text())
+    for workspace in (first, second):
+        own_bucket = f"{bucket}-workspace-{workspace}"
+        point = points[f"{prefix}-workspace-{workspace}"]
+        # Its own bucket: encrypted, no public access, tagged with the workspace.
+        rules = s3.get_bucket_encryption(Bucket=own_bucket)["ServerSideEncryptionConfiguration"]
+        assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        block = s3.get_public_access_block(Bucket=own_bucket)["PublicAccessBlockConfiguration"]
+        assert all(block.values()) and len(block) == 4
+        bucket_tags = {
+            t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=own_bucket)["TagSet"]
+        }
+        assert bucket_tags[WORKSPACE_TAG] == str(workspace) and bucket_tags[TAG] == name
+        # Its tree, through its access point, as the platform's user.
+        assert point["RootDirectory"] == {
+            "Path": f"/workspaces/{workspace}",
+            "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1002, "Permissions": "0750"},
+        }
+        assert point["PosixUser"] == {"Uid": 1001, "Gid": 1002}
+        assert {t["Key"]: t["Value"] for t in point["Tags"]}[WORKSPACE_TAG] == str(workspace)
+        # Its role: its tree and the checkouts, each only through its access point; its bucket.
+        policy = iam.get_role_policy(
+            RoleName=f"{prefix}-workspace-{workspace}-job", PolicyName="flowui-job-access"
+        )
+        assert policy["PolicyDocument"]["Statement"] == [
+            {
+                "Sid": "flowuiworkspace",
+                "Effect": "Allow",
+                "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                "Resource": system["FileSystemArn"],
+                "Condition": {
+                    "StringEquals": {"elasticfilesystem:AccessPointArn": point["AccessPointArn"]}
+                },
+            },
+            {
+                "Sid": "flowuirepositories",
+                "Effect": "Allow",
+                "Action": ["elasticfilesystem:ClientMount"],
+                "Resource": system["FileSystemArn"],
+                "Condition": {
+                    "StringEquals": {
+                        "elasticfilesystem:AccessPointArn": checkouts["AccessPointArn"]
+                    }
+                },
+            },
+            {
+                "Sid": "flowuibucket",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{own_bucket}",
+            },
+            {
+                "Sid": "flowuiobjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": f"arn:aws:s3:::{own_bucket}/*",
+            },
+        ]
+        # Its job definitions: its role, its tree at the tree's path, the checkouts read only.
+        arn = variables[f"AWS_BATCH_JOB_DEFINITION_TrainModelOperator_0_1_0_WORKSPACE_{workspace}"]
+        assert arn.endswith(f"{prefix}-flowui_examples-TrainModelOperator-workspace-{workspace}:1")
+        assert variables[f"AWS_BATCH_JOB_QUEUE_TrainModelOperator_0_1_0_WORKSPACE_{workspace}"] == (
+            f"{prefix}-cpu"
+        )
+        definition = batch.describe_job_definitions(jobDefinitions=[arn])["jobDefinitions"][0]
+        assert definition["tags"][WORKSPACE_TAG] == str(workspace)
+        container = definition["containerProperties"]
+        assert container["image"] == "ghcr.io/flowui/flowui_examples:0.1.0-group1"
+        assert container["jobRoleArn"].endswith(f"role/{prefix}-workspace-{workspace}-job")
+        assert container["volumes"] == [
+            {
+                "name": volume,
+                "efsVolumeConfiguration": {
+                    "fileSystemId": system["FileSystemId"],
+                    "rootDirectory": "/",
+                    "transitEncryption": "ENABLED",
+                    "authorizationConfig": {
+                        "accessPointId": access["AccessPointId"],
+                        "iam": "ENABLED",
+                    },
+                },
+            }
+            for volume, access in (("flowui-workspace", point), ("flowui-repositories", checkouts))
+        ]
+        assert container["mountPoints"] == [
+            {
+                "sourceVolume": "flowui-workspace",
+                "containerPath": str(root.workspace(workspace).path),
+            },
+            {
+                "sourceVolume": "flowui-repositories",
+                "containerPath": str(root.operators_repositories),
+                "readOnly": True,
+            },
+        ]
+        memory = {r["type"]: r["value"] for r in container["resourceRequirements"]}["MEMORY"]
+        assert memory == "512"
+
+    # A workspace created later: only its own resources are planned, then made.
+    (third,) = add_workspaces(root, "Gamma")
+    planned = flowui_aws(moto_server, project, "plan", "--json")
+    shown = flowui_aws(moto_server, project, "plan")
+    added = changes_of(flowui_aws(moto_server, project, "apply", "--json"))
+
+    report = json.loads(planned.stdout)["changes"]
+    assert report and all(c["action"] == "create" and c["workspace"] == third for c in report)
+    assert {c["kind"] for c in report} == {
+        "s3-bucket",
+        "efs-access-point",
+        "iam-role",
+        "batch-job-definition",
+    }
+    assert f"+ iam-role {prefix}-workspace-{third}-job [workspace {third} 'Gamma']" in shown.stdout
+    assert added == [(c["action"], c["kind"], c["name"]) for c in report]
+    assert batch_problems(root, third) == []
+
+    # Drift: a role's policy widened by hand is planned back; a new POSIX user replaces every
+    # access point (EFS cannot change one), and what mounts or names them follows.
+    iam.put_role_policy(
+        RoleName=f"{prefix}-workspace-{second}-job",
+        PolicyName="flowui-job-access",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+            }
+        ),
+    )
+    widened = changes_of(flowui_aws(moto_server, project, "plan", "--json"))
+    write_config_file(load_settings(project, {"FLOWUI_AWS_POSIX_USER": "1003:1004"}, environ={}))
+    replacing = changes_of(flowui_aws(moto_server, project, "apply", "--json"))
+    settled = changes_of(flowui_aws(moto_server, project, "plan", "--json"))
+
+    assert widened == [("update", "iam-role", f"{prefix}-workspace-{second}-job")]
+    assert {(action, kind) for action, kind, _ in replacing} == {
+        ("update", "efs-access-point"),
+        ("update", "iam-role"),
+        ("update", "batch-job-definition"),
+    }
+    assert len([kind for _, kind, _ in replacing if kind == "efs-access-point"]) == 4
+    assert f"{prefix}-job" not in {n for _, _, n in replacing}  # the platform's: no access point
+    assert settled == []
+    replaced = {
+        p["AccessPointId"]: p
+        for p in efs.describe_access_points(FileSystemId=system["FileSystemId"])["AccessPoints"]
+    }
+    assert len(replaced) == 4 and not set(replaced) & {p["AccessPointId"] for p in points.values()}
+    assert all(p["PosixUser"] == {"Uid": 1003, "Gid": 1004} for p in replaced.values())
+    variables = json.loads(root.cloud_environment.read_text())
+    arn = variables[f"AWS_BATCH_JOB_DEFINITION_TrainModelOperator_0_1_0_WORKSPACE_{second}"]
+    assert arn.endswith(":2")
+    volumes = batch.describe_job_definitions(jobDefinitions=[arn])["jobDefinitions"][0][
+        "containerProperties"
+    ]["volumes"]
+    assert all(
+        v["efsVolumeConfiguration"]["authorizationConfig"]["accessPointId"] in replaced
+        for v in volumes
+    )
+
+    # A workspace deleted from the server: its bucket, access point and role go (the bucket
+    # stays while it holds data); its job definitions stay for runs pinned to them.
+    remove_workspace(root, first)
+    s3.put_object(Bucket=f"{bucket}-workspace-{first}", Key="dataset/a/v0001/a.csv", Body=b"a\n")
+    gone = flowui_aws(moto_server, project, "plan")
+    removed = flowui_aws(moto_server, project, "apply")
+
+    assert f"- s3-bucket {bucket}-workspace-{first} [workspace {first}, no longer" in gone.stdout
+    assert f"- efs-access-point {prefix}-workspace-{first} [workspace {first}" in gone.stdout
+    assert "batch-job-definition" not in gone.stdout
+    assert removed.returncode == 1
+    assert f"kept: s3-bucket {bucket}-workspace-{first} holds objects" in removed.stderr
+    left = tagged(moto_server, name)
+    assert f"{prefix}-workspace-{first}-job" not in left["iam-role"]
+    assert f"{bucket}-workspace-{first}" in left["s3-bucket"]
+    assert len(left["efs-access-point"]) == 3  # the repositories', the two workspaces' left
+    assert any(f"-workspace-{first}:" in d for d in left["batch-job-definition"])
+    variables = json.loads(root.cloud_environment.read_text())
+    assert not any(key.endswith(f"_WORKSPACE_{first}") for key in variables)
+
+    # destroy takes every workspace's resources with the platform's.
+    s3.delete_object(Bucket=f"{bucket}-workspace-{first}", Key="dataset/a/v0001/a.csv")
+    destroyed = flowui_aws(moto_server, project, "destroy", "--yes")
+
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert tagged(moto_server, name) == {}
+
+
+def test_workspaces_that_cannot_be_provisioned_are_named_before_aws_is_asked(
+    moto_server: str, tmp_path: Path
+) -> None:
+    # The longest platform bucket name the setting accepts, and a workspace id past what it
+    # leaves room for.
+    project, _ = make_project(tmp_path, moto_server, FLOWUI_STORAGE_BUCKET="b" * 46)
+    add_workspaces(FileSystemRoot(project / "fs"), "Huge", first_id=1_000_000)
+    nowhere = "http://127.0.0.1:9"  # nothing answers there: AWS is not asked
+
+    too_long = flowui_aws(nowhere, project, "plan")
+    unreachable = flowui_aws(
+        nowhere, project, "plan", FLOWUI_DATABASE_URL="postgresql://flowui:pw@127.0.0.1:9/flowui"
+    )
+
+    assert too_long.returncode == 2
+    assert f"the bucket of workspace 1000000, {'b' * 46}-workspace-1000000" in too_long.stderr
+    assert unreachable.returncode == 1
+    assert (
+        "cannot read the workspaces from the server's database "
+        "postgresql+psycopg2://flowui:***@127.0.0.1:9/flowui" in unreachable.stderr
+    )
+    assert "pw@" not in unreachable.stderr

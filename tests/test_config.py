@@ -291,6 +291,18 @@ def test_key_set_twice_reports_the_line(project: Path) -> None:
         ("AWS_REGION_NAME", "mars", "'mars' is not an AWS region name such as 'us-east-1'"),
         ("FLOWUI_ADMIN_EMAIL", "admin", "'admin' is not an e-mail address"),
         ("CODE_REPOSITORY_SOURCE", "gitlab", "'gitlab' is not one of local, github"),
+        (
+            "FLOWUI_STORAGE_BUCKET",
+            "Acme_Data",
+            "'Acme_Data' is not an S3 bucket name: 3 to 63 lower-case letters, digits, '.' and "
+            "'-', starting and ending with a letter or digit",
+        ),
+        (
+            "FLOWUI_STORAGE_BUCKET",
+            "a" * 47,
+            f"'{'a' * 47}' leaves no room for its workspaces' buckets "
+            f"({'a' * 47}-workspace-<id>): at most 46 characters",
+        ),
     ],
 )
 def test_bad_value_on_the_command_line_says_what_and_where(

@@ -1,5 +1,5 @@
-"""`flowui datasets list | sync` between the root's dataset store and a bucket of moto's server,
-run as a user runs the installed `flowui`."""
+"""`flowui datasets list | sync` between the dataset store of the root, or of a workspace's tree,
+and a bucket of moto's server, run as a user runs the installed `flowui`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from aws import MOTO_ENVIRONMENT, aws_client
 from flowui.config import load_settings, write_config_file
-from flowui.storage import FileSystemRoot
+from flowui.storage import FileSystemRoot, workspace_bucket
 from flowui.storage.datasets import DatasetStore, file_sha256
 
 FLOWUI = Path(sys.executable).parent / "flowui"
@@ -32,15 +32,20 @@ def new_bucket(endpoint: str) -> str:
     return name
 
 
-def datasets(endpoint: str, project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+def datasets(
+    endpoint: str, project: Path, *arguments: str, storage_bucket: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`flowui datasets ...` in `project`, with FLOWUI_STORAGE_BUCKET set when given."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLOWUI_"))}
+    setting = {"FLOWUI_STORAGE_BUCKET": storage_bucket} if storage_bucket else {}
     return subprocess.run(
         [str(FLOWUI), "datasets", *arguments],
         capture_output=True,
         text=True,
         env=base
         | MOTO_ENVIRONMENT
-        | {"AWS_ENDPOINT_URL": endpoint, "FLOWUI_PROJECT_DIR": str(project)},
+        | {"AWS_ENDPOINT_URL": endpoint, "FLOWUI_PROJECT_DIR": str(project)}
+        | setting,
         timeout=120,
         check=False,
     )
@@ -111,6 +116,46 @@ def test_a_dataset_round_trip_through_the_bucket_keeps_every_version_and_checksu
     assert head.get("ChecksumSHA256")  # S3's own checksum of the upload
 
 
+def test_a_workspace_dataset_round_trips_through_the_workspace_bucket_only(
+    moto_server: str, tmp_path: Path
+) -> None:
+    here, there = make_project(tmp_path / "here"), make_project(tmp_path / "there")
+    platform_bucket = new_bucket(moto_server)
+    bucket_3 = workspace_bucket(platform_bucket, 3)
+    s3 = aws_client(moto_server, "s3")
+    s3.create_bucket(Bucket=bucket_3)
+    publish(here.workspace(3), "sales", "region,amount\nnorth,3\n", tmp_path)
+    publish(here, "platform_only", "a\n1\n", tmp_path)  # the root's own: stays out of it
+
+    def run(project: FileSystemRoot, *arguments: str) -> dict[str, Any]:
+        return report_of(
+            datasets(
+                moto_server,
+                project.path.parent,
+                *arguments,
+                "--workspace",
+                "3",
+                "--json",
+                storage_bucket=platform_bucket,
+            )
+        )
+
+    pushed = run(here, "sync", "--push")
+    pulled = run(there, "sync", "--pull")
+    where = run(there, "list")
+
+    assert (pushed["workspace"], pushed["bucket"]) == (3, bucket_3)
+    assert [(d["dataset_id"], d["pushed"]) for d in pushed["datasets"]] == [("sales", ["v0001"])]
+    assert [(d["dataset_id"], d["pulled"]) for d in pulled["datasets"]] == [("sales", ["v0001"])]
+    assert where == {"workspace": 3, "bucket": bucket_3, "datasets": {"sales": "both"}}
+    mine, theirs = (DatasetStore(r.workspace(3)).get("sales", "1") for r in (here, there))
+    assert theirs.file.read_bytes() == mine.file.read_bytes() and theirs.meta == mine.meta
+    assert list(there.datasets.iterdir()) == []  # not in the other root's own tree
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket_3)["Contents"]]
+    assert sorted(keys) == ["dataset/sales/v0001/data.csv", "dataset/sales/v0001/meta.json"]
+    assert "Contents" not in s3.list_objects_v2(Bucket=platform_bucket)
+
+
 def test_data_that_does_not_match_its_checksum_never_becomes_a_version(
     moto_server: str, tmp_path: Path
 ) -> None:
@@ -170,10 +215,20 @@ def test_a_meta_file_naming_a_path_outside_its_version_is_refused(
     assert not list(tmp_path.rglob("escaped.csv"))
 
 
-def test_sync_without_a_bucket_names_the_setting(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "here")
+def test_sync_without_a_bucket_or_with_a_wrong_workspace_says_what_to_fix(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "here").path.parent
+    nowhere = "http://127.0.0.1:9"  # never reached: each fails before asking S3
 
-    result = datasets("http://127.0.0.1:9", root.path.parent, "sync")
+    no_bucket = datasets(nowhere, project, "sync")
+    not_an_id = datasets(nowhere, project, "sync", "--workspace", "0", storage_bucket="acme")
+    # The longest platform bucket name leaves room for ids up to 999999 only.
+    too_long = datasets(nowhere, project, "list", "--workspace", "1000000", storage_bucket="b" * 46)
 
-    assert result.returncode == 2
-    assert "FLOWUI_STORAGE_BUCKET" in result.stderr
+    assert no_bucket.returncode == 2
+    assert "FLOWUI_STORAGE_BUCKET" in no_bucket.stderr
+    assert not_an_id.returncode == 2
+    assert "Invalid value for '--workspace'" in not_an_id.stderr
+    assert too_long.returncode == 2
+    assert f"the bucket of workspace 1000000, {'b' * 46}-workspace-1000000, is longer" in (
+        too_long.stderr
+    )

@@ -1,6 +1,7 @@
-"""Housekeeping: old runs move from the root to a bucket of moto's server, checked and with a
-tombstone left behind; by `archive_runs`, by `flowui runs archive` and by the housekeeping DAG
-(parsed by Airflow's own DagBag, and run by the session's real Airflow)."""
+"""Housekeeping: old runs move from their tree (the root's own, or a workspace's) to its bucket
+of moto's server, checked and with a tombstone left behind; by `archive_runs`, by
+`flowui runs archive` and by the housekeeping DAG (parsed by Airflow's own DagBag, and run by
+the session's real Airflow)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from aws import aws_client
 from conftest import AirflowPlatform
 from flowui.cli.main import app
 from flowui.config import load_settings, write_config_file
-from flowui.storage import FileSystemRoot, run_directory_name
+from flowui.storage import FileSystemRoot, run_directory_name, workspace_bucket
 from flowui.storage.housekeeping import (
     HOUSEKEEPING_DAG_ID,
     HOUSEKEEPING_DAG_STUB,
@@ -32,6 +33,9 @@ from flowui.storage.housekeeping import (
 )
 
 DAG_ID = "flowui_0123456789abcdef"
+# Workflows of workspaces 3 and 4, whose runs are in the workspaces' trees.
+WORKSPACE_3_DAG_ID = "flowui_3333333333333333"
+WORKSPACE_4_DAG_ID = "flowui_4444444444444444"
 OLD_RUN = "scheduled__2026-01-01T00:00:00+00:00"
 NEW_RUN = "manual__2026-03-01T00:00:00+00:00"
 MONTH = timedelta(days=30)
@@ -47,14 +51,15 @@ REPORT_FILES = {
 GREET_FILES = {"log.txt": b"hello hello Ada\n", "output.json": b'{"message": "hello hello Ada"}'}
 
 
-def write_run(root: FileSystemRoot, run_id: str, age: timedelta, dag_id: str = DAG_ID) -> Path:
-    """A finished run of two tasks, last written `age` ago; returns its directory."""
+def write_run(tree: FileSystemRoot, run_id: str, age: timedelta, dag_id: str = DAG_ID) -> Path:
+    """A finished run of two tasks in `tree` (the root's own or a workspace's), last written
+    `age` ago; returns its directory."""
     for task_id, files in (("report", REPORT_FILES), ("greet", GREET_FILES)):
-        directory = root.task_run(dag_id, run_id, task_id).directory
+        directory = tree.task_run(dag_id, run_id, task_id).directory
         for name, data in files.items():
             (directory / name).parent.mkdir(parents=True, exist_ok=True)
             (directory / name).write_bytes(data)
-    run_directory = root.runs / dag_id / run_directory_name(run_id)
+    run_directory = tree.runs / dag_id / run_directory_name(run_id)
     set_age(run_directory, age)
     return run_directory
 
@@ -93,6 +98,12 @@ def run_files() -> dict[str, bytes]:
     }
 
 
+def archived_keys(dag_id: str, run_directory: Path) -> list[str]:
+    """The objects of a run archived from `run_directory`: its files and the manifest."""
+    prefix = f"runs/{dag_id}/{run_directory.name}/"
+    return sorted([prefix + "archived.json", *(prefix + path for path in run_files())])
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> FileSystemRoot:
     return FileSystemRoot(tmp_path / "fs").create()
@@ -114,9 +125,7 @@ def test_an_old_run_moves_to_the_bucket_with_checksums_and_a_tombstone_and_a_new
     report = archive_runs(root, s3, bucket, MONTH, now)
 
     prefix = f"runs/{DAG_ID}/{old.name}/"
-    assert bucket_keys(moto_server, bucket) == sorted(
-        [prefix + "archived.json", *(prefix + path for path in run_files())]
-    )
+    assert bucket_keys(moto_server, bucket) == archived_keys(DAG_ID, old)
     for path, data in run_files().items():
         head = s3.head_object(Bucket=bucket, Key=prefix + path, ChecksumMode="ENABLED")
         digest = hashlib.sha256(data)
@@ -138,12 +147,13 @@ def test_an_old_run_moves_to_the_bucket_with_checksums_and_a_tombstone_and_a_new
     assert (summary["archived"], summary["kept"], summary["failed"]) == (1, 1, 0)
     assert summary["files"] == len(run_files())
     assert summary["bytes"] == sum(len(data) for data in run_files().values())
-    assert [(run["run_directory"], run["outcome"]) for run in summary["runs"]] == [
-        (new.name, "kept"),
-        (old.name, "archived"),
-    ]
+    assert [
+        (run["workspace"], run["bucket"], run["run_directory"], run["outcome"])
+        for run in summary["runs"]
+    ] == [(None, bucket, new.name, "kept"), (None, bucket, old.name, "archived")]
     text = str(report)
     assert text.startswith(f"archived 1 run(s) (7 files, {summary['bytes']} bytes)")
+    assert f"platform -> s3://{bucket}/runs/: archived 1, kept 1, failed 0" in text
     assert f"archived      {DAG_ID}/{old.name}" in text
     assert f"kept          {DAG_ID}/{new.name}" in text
 
@@ -237,7 +247,10 @@ def test_a_missing_bucket_fails_the_run_which_stays_until_a_later_archive_succee
 
     [run] = failed.failed
     assert run.run_directory == old.name
-    assert "NoSuchBucket" in run.detail
+    assert run.detail == f"s3://{bucket}: no such bucket"
+    assert failed.problems == [
+        f"platform: s3://{bucket}: no such bucket (1 old run(s) stay in its tree)"
+    ]
     assert tree(old) == before
     assert not root.run_tombstone(DAG_ID, OLD_RUN).exists()
 
@@ -334,11 +347,98 @@ def test_the_command_archives_by_hand_and_reports_as_json(
     assert not old.exists()
 
 
-def test_the_command_without_a_bucket_says_which_setting_is_missing(project: Path) -> None:
-    result = runs_archive(project, {"FLOWUI_STORAGE_BUCKET": None})
+def test_each_tree_goes_to_its_own_bucket_and_a_missing_one_fails_only_its_workspace(
+    moto_environment: str, project: Path
+) -> None:
+    root = FileSystemRoot(project / "fs")
+    s3 = aws_client(moto_environment, "s3")
+    platform_bucket = new_bucket(moto_environment)
+    bucket_3, bucket_4 = (workspace_bucket(platform_bucket, n) for n in (3, 4))
+    s3.create_bucket(Bucket=bucket_3)  # workspace 4's bucket is missing
+    platform_old = write_run(root, OLD_RUN, timedelta(days=40))
+    old_3 = write_run(root.workspace(3), OLD_RUN, timedelta(days=40), WORKSPACE_3_DAG_ID)
+    new_3 = write_run(root.workspace(3), NEW_RUN, timedelta(days=1), WORKSPACE_3_DAG_ID)
+    old_4 = write_run(root.workspace(4), OLD_RUN, timedelta(days=40), WORKSPACE_4_DAG_ID)
+    kept_3, kept_4 = tree(new_3), tree(old_4)
+    environ: dict[str, str | None] = {"FLOWUI_STORAGE_BUCKET": platform_bucket}
 
-    assert result.exit_code == 2
-    assert "no bucket: nothing archived (FLOWUI_STORAGE_BUCKET is not set)" in result.stderr
+    result = runs_archive(project, environ, "--json")
+
+    assert result.exit_code == 1
+    assert (
+        f"error: workspace 4: s3://{bucket_4}: no such bucket (1 old run(s) stay in its tree)"
+        in result.stderr
+    )
+    report = json.loads(result.stdout)
+    assert [
+        (run["workspace"], run["bucket"], run["dag_id"], run["run_directory"], run["outcome"])
+        for run in report["runs"]
+    ] == [
+        (None, platform_bucket, DAG_ID, platform_old.name, "archived"),
+        (3, bucket_3, WORKSPACE_3_DAG_ID, new_3.name, "kept"),
+        (3, bucket_3, WORKSPACE_3_DAG_ID, old_3.name, "archived"),
+        (4, bucket_4, WORKSPACE_4_DAG_ID, old_4.name, "failed"),
+    ]
+    assert [(t["workspace"], t["archived"], t["failed"], t["error"]) for t in report["trees"]] == [
+        (None, 1, 0, ""),
+        (3, 1, 0, ""),
+        (4, 0, 1, f"s3://{bucket_4}: no such bucket"),
+    ]
+    # Each run is in its own tree's bucket, and only there.
+    assert bucket_keys(moto_environment, platform_bucket) == archived_keys(DAG_ID, platform_old)
+    assert bucket_keys(moto_environment, bucket_3) == archived_keys(WORKSPACE_3_DAG_ID, old_3)
+    assert not platform_old.exists() and not old_3.exists()
+    assert tree(new_3) == kept_3 and tree(old_4) == kept_4
+    # The tombstone stays in the tree the run was in, and the run is read back from there.
+    tombstone = json.loads(root.workspace(3).run_tombstone(WORKSPACE_3_DAG_ID, OLD_RUN).read_text())
+    assert (tombstone["bucket"], tombstone["prefix"]) == (
+        bucket_3,
+        f"runs/{WORKSPACE_3_DAG_ID}/{old_3.name}/",
+    )
+    assert not root.dag_runs(WORKSPACE_3_DAG_ID).exists()
+    assert (
+        read_archived_file(root.workspace(3), s3, WORKSPACE_3_DAG_ID, OLD_RUN, "greet/log.txt")
+        == GREET_FILES["log.txt"]
+    )
+    assert not root.workspace(4).run_tombstone(WORKSPACE_4_DAG_ID, OLD_RUN).exists()
+
+    s3.create_bucket(Bucket=bucket_4)
+    dry = runs_archive(project, environ, "--workspace", "4", "--dry-run", "--json")
+    done = runs_archive(project, environ, "--workspace", "4")
+
+    assert dry.exit_code == 0, dry.output
+    assert [(run["workspace"], run["outcome"]) for run in json.loads(dry.stdout)["runs"]] == [
+        (4, "would archive")
+    ]
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines()[1:] == [
+        f"workspace 4 -> s3://{bucket_4}/runs/: archived 1, kept 0, failed 0",
+        f"  archived      {WORKSPACE_4_DAG_ID}/{old_4.name} (7 files, "
+        f"{sum(len(data) for data in run_files().values())} bytes)",
+    ]
+    assert bucket_keys(moto_environment, bucket_4) == archived_keys(WORKSPACE_4_DAG_ID, old_4)
+    assert not old_4.exists()
+
+
+def test_the_command_says_which_setting_or_workspace_is_wrong(project: Path) -> None:
+    FileSystemRoot(project / "fs").workspace(3).create()
+    bucket: dict[str, str | None] = {"FLOWUI_STORAGE_BUCKET": "flowui-runs"}
+
+    no_bucket = runs_archive(project, {"FLOWUI_STORAGE_BUCKET": None})
+    no_tree = runs_archive(project, bucket, "--workspace", "9")
+    not_an_id = runs_archive(project, bucket, "--workspace", "0")
+    # The longest platform bucket name leaves room for ids up to 999999 only.
+    too_long = runs_archive(project, {"FLOWUI_STORAGE_BUCKET": "b" * 46}, "--workspace", "1000000")
+
+    assert no_bucket.exit_code == 2
+    assert "no bucket: nothing archived (FLOWUI_STORAGE_BUCKET is not set)" in no_bucket.stderr
+    assert no_tree.exit_code == 2
+    assert f"workspace 9 has no tree in {project / 'fs' / 'workspaces'}" in no_tree.stderr
+    assert "the workspaces with a tree: 3" in no_tree.stderr
+    assert not_an_id.exit_code == 2
+    assert "Invalid value for '--workspace'" in not_an_id.stderr
+    assert too_long.exit_code == 2
+    assert "choose a shorter FLOWUI_STORAGE_BUCKET" in too_long.stderr
 
 
 def test_the_command_exits_1_when_a_run_cannot_be_archived(
@@ -349,7 +449,8 @@ def test_the_command_exits_1_when_a_run_cannot_be_archived(
     result = runs_archive(project, {"FLOWUI_STORAGE_BUCKET": "flowui-no-such-bucket"})
 
     assert result.exit_code == 1
-    assert "failed" in result.stdout and "NoSuchBucket" in result.stdout
+    assert "failed" in result.stdout and "no such bucket" in result.stdout
+    assert "error: platform: s3://flowui-no-such-bucket: no such bucket" in result.stderr
 
 
 # --- the housekeeping DAG -----------------------------------------------------------------------
@@ -392,26 +493,37 @@ def test_the_dag_file_is_a_constant_stub_with_its_settings_as_data(root: FileSys
     assert {path: path.stat().st_mtime_ns for path in written} == written  # left alone
 
 
-def test_the_dag_task_archives_with_its_settings_and_fails_when_a_run_cannot_be(
+def test_the_dag_task_archives_every_tree_and_fails_at_the_end_naming_a_missing_bucket(
     moto_environment: str, root: FileSystemRoot
 ) -> None:
     from airflow.sdk.exceptions import AirflowException
 
     bucket = new_bucket(moto_environment)
-    old = write_run(root, OLD_RUN, timedelta(days=40))
-    write_housekeeping_dag(root, housekeeping_settings(root, "flowui-no-such-bucket"))
-
-    with pytest.raises(AirflowException, match="1 run"):
-        parsed_dag(root).get_task("archive_runs").execute(context={})
-    assert old.is_dir()
-
-    write_housekeeping_dag(root, housekeeping_settings(root, bucket))
-    report = parsed_dag(root).get_task("archive_runs").execute(context={})
-
-    assert (report["bucket"], report["archived"], report["files"]) == (bucket, 1, 7)
-    assert not old.exists()
+    bucket_3 = workspace_bucket(bucket, 3)
     s3 = aws_client(moto_environment, "s3")
+    old = write_run(root, OLD_RUN, timedelta(days=40))
+    old_3 = write_run(root.workspace(3), OLD_RUN, timedelta(days=40), WORKSPACE_3_DAG_ID)
+    write_housekeeping_dag(root, housekeeping_settings(root, bucket))
+    task = parsed_dag(root).get_task("archive_runs")
+
+    with pytest.raises(AirflowException, match=f"workspace 3: s3://{bucket_3}: no such bucket"):
+        task.execute(context={})
+    assert not old.exists() and old_3.is_dir()  # the platform's run went all the same
+
+    s3.create_bucket(Bucket=bucket_3)
+    report = task.execute(context={})
+
+    assert (report["archived"], report["files"]) == (1, 7)
+    assert [(tree["workspace"], tree["bucket"], tree["archived"]) for tree in report["trees"]] == [
+        (None, bucket, 0),
+        (3, bucket_3, 1),
+    ]
+    assert not old_3.exists()
     assert read_archived_file(root, s3, DAG_ID, OLD_RUN, "greet/log.txt") == GREET_FILES["log.txt"]
+    assert (
+        read_archived_file(root.workspace(3), s3, WORKSPACE_3_DAG_ID, OLD_RUN, "report/output.json")
+        == REPORT_FILES["output.json"]
+    )
 
 
 def test_the_platform_writes_the_dag_and_airflow_runs_it_without_a_bucket(

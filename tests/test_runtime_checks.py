@@ -26,6 +26,10 @@ IMAGED = {"repository": "demo", "name": "ImagedOperator", "version": "0.1.0"}
 )
 def test_a_version_becomes_part_of_a_valid_variable_name(version: str, variable: str) -> None:
     assert batch_variable("DEFINITION", "TrainModelOperator", version) == variable
+    # A workspace's tasks have job definitions of their own (they mount only its tree).
+    assert batch_variable("DEFINITION", "TrainModelOperator", version, 7) == (
+        f"{variable}_WORKSPACE_7"
+    )
 
 
 def test_a_task_without_a_runtime_takes_the_default_then_process() -> None:
@@ -36,7 +40,9 @@ def test_a_task_without_a_runtime_takes_the_default_then_process() -> None:
         resolved_runtime(None, "dock")
 
 
-def problems_of(tmp_path: Path, tasks: list[dict], environ: dict[str, str]) -> list[str]:
+def problems_of(
+    tmp_path: Path, tasks: list[dict], environ: dict[str, str], workspace_id: int | None = None
+) -> list[str]:
     repository = make_repository(tmp_path / "repo")
     write_operator(
         repository,
@@ -53,7 +59,12 @@ def problems_of(tmp_path: Path, tasks: list[dict], environ: dict[str, str]) -> l
         raise AssertionError(f"no image lookup expected for {runtime} {image}")
 
     found = runtime_problems(
-        workflow, catalog, default_runtime="process", environ=environ, image_available=no_lookup
+        workflow,
+        catalog,
+        default_runtime="process",
+        environ=environ,
+        image_available=no_lookup,
+        workspace_id=workspace_id,
     )
     return [str(problem) for problem in found]
 
@@ -66,9 +77,19 @@ def test_a_batch_task_needs_its_job_definition_and_queue_variables(tmp_path: Pat
     assert problems_of(tmp_path / "none", tasks, {}) == [
         f"/tasks/0/runtime: task hello (HelloOperator 0.1.0) runs in aws_batch, but {definition}"
         f" and {queue} are not set in the platform's environment: give the job definition and"
-        " queue of this operator version"
+        " queue of this operator version (`flowui aws apply` writes them)"
     ]
-    assert problems_of(tmp_path / "both", tasks, {definition: "def", queue: "q"}) == []
+    platform_wide = {definition: "def", queue: "q"}
+    assert problems_of(tmp_path / "both", tasks, platform_wide) == []
+    # A workspace's task needs the workspace's own: the platform's would mount the whole root.
+    assert problems_of(tmp_path / "workspace", tasks, platform_wide, workspace_id=3) == [
+        f"/tasks/0/runtime: task hello (HelloOperator 0.1.0) runs in aws_batch, but"
+        f" {definition}_WORKSPACE_3 and {queue}_WORKSPACE_3 are not set in the platform's"
+        " environment: give the job definition and queue of this operator version in this"
+        " workspace (`flowui aws apply` writes them)"
+    ]
+    own = {f"{definition}_WORKSPACE_3": "def-3", f"{queue}_WORKSPACE_3": "q"}
+    assert problems_of(tmp_path / "own", tasks, own, workspace_id=3) == []
 
 
 def test_a_process_task_cannot_run_a_group_that_needs_an_image(tmp_path: Path) -> None:

@@ -130,7 +130,8 @@ def test_a_gpu_task_with_secrets_becomes_a_valid_pod_with_references_not_values(
     assert labels["flowui.io/run"].startswith("manual__2026-12-04T10_00_00.123456_00_00"[:40])
     [container] = pod["spec"]["containers"]
     assert container["image"] == "localhost/demo:0.1.0-group0"
-    paths = root.task_run("wf_pods", RUN_ID, "train_gpu")
+    tree = root.workspace(7)  # the workspace's: its runs and datasets, nothing else
+    paths = tree.task_run("wf_pods", RUN_ID, "train_gpu")
     assert [container["command"], container["args"]] == [
         ["flowui-task"],
         ["--spec", str(paths.task_spec)],
@@ -143,8 +144,8 @@ def test_a_gpu_task_with_secrets_becomes_a_valid_pod_with_references_not_values(
     }
     mounts = {m["mountPath"]: (m["name"], m["subPath"]) for m in container["volumeMounts"]}
     assert mounts == {
-        str(root.runs): ("flowui-root", "runs"),
-        str(root.datasets): ("flowui-root", "dataset"),
+        str(tree.runs): ("flowui-root", "workspaces/7/runs"),
+        str(tree.datasets): ("flowui-root", "workspaces/7/dataset"),
     }
     [volume] = pod["spec"]["volumes"]
     assert volume == {"name": "flowui-root", "persistentVolumeClaim": {"claimName": "shared-root"}}
@@ -231,5 +232,5 @@ def test_an_image_used_as_is_gets_the_repository_from_the_claim_read_only(
         "subPath": str(Path(repository).relative_to(root.path)),
         "readOnly": True,
     } in container["volumeMounts"]
-    spec = root.task_run("wf_pods", RUN_ID, "tool").task_spec.read_text()
+    spec = root.workspace(7).task_run("wf_pods", RUN_ID, "tool").task_spec.read_text()
     assert repository in spec and IMAGE_REPOSITORY_PATH not in spec

@@ -24,7 +24,7 @@ from aws import aws_client
 from conftest import error_of
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext, StorageBucket
-from flowui.storage import run_directory_name
+from flowui.storage import run_directory_name, workspace_bucket
 from flowui.storage.housekeeping import archive_runs
 from test_housekeeping import (
     GREET_FILES,
@@ -75,17 +75,26 @@ def same_answer(before: Response, after: Response) -> None:
 def test_an_archived_runs_log_output_and_results_answer_as_before(
     platform: Platform, followed_run: FollowedRun, moto_environment: str
 ) -> None:
-    bucket = new_bucket(moto_environment)
-    context = dataclasses.replace(platform.context, storage=StorageBucket(bucket))
+    platform_bucket = new_bucket(moto_environment)
+    s3 = aws_client(moto_environment, "s3")
+    s3.create_bucket(Bucket=workspace_bucket(platform_bucket, platform.workspace.id))
+    context = dataclasses.replace(platform.context, storage=StorageBucket(platform_bucket))
     run = run_url(platform, followed_run.run_id)
     reader = platform.workspace.reader
     log = f"{run}/tasks/report/log"
     before = task_answers(reader.get, run) | {"log": reader.get(log)}
-    run_directory = platform.root.runs / platform.dag_id / run_directory_name(followed_run.run_id)
+    run_directory = platform.root.dag_runs(platform.dag_id) / run_directory_name(
+        followed_run.run_id
+    )
     set_age(run_directory, timedelta(days=40))
 
     report = archive_runs(
-        platform.root, aws_client(moto_environment, "s3"), bucket, MONTH, datetime.now(UTC)
+        platform.context.root,
+        s3,
+        platform_bucket,
+        MONTH,
+        datetime.now(UTC),
+        only_workspace=platform.workspace.id,
     )
 
     assert [archived.run_directory for archived in report.of("archived")] == [run_directory.name]
@@ -111,7 +120,8 @@ def test_an_archived_runs_log_output_and_results_answer_as_before(
 @dataclass(frozen=True)
 class ArchivedRun:
     context: ServerContext
-    bucket: str
+    platform_bucket: str  # the server's FLOWUI_STORAGE_BUCKET
+    bucket: str  # the workspace's, where the run went
     endpoint: str
     url: str  # the run's URL in the runs API
     prefix: str  # of its objects in the bucket
@@ -120,24 +130,28 @@ class ArchivedRun:
     def get(self, path: str, *, storage: bool = True) -> Response:
         context = self.context
         if storage:
-            context = dataclasses.replace(context, storage=StorageBucket(self.bucket))
+            context = dataclasses.replace(context, storage=StorageBucket(self.platform_bucket))
         with TestClient(create_app(context)) as client:
             return client.get(f"{self.url}/{path}", headers=self.headers)
 
 
 @pytest.fixture
 def archived_run(server_context: ServerContext, moto_environment: str) -> Iterator[ArchivedRun]:
-    bucket = new_bucket(moto_environment)
+    platform_bucket = new_bucket(moto_environment)
     with TestClient(create_app(server_context)) as client:
         workspace = make_workspace(client)
     workflow = add_workflow(server_context, workspace.id, DOCUMENT)
-    directory = write_run(server_context.root, OLD_RUN, timedelta(days=40), workflow.dag_id)
-    archive_runs(
-        server_context.root, aws_client(moto_environment, "s3"), bucket, MONTH, datetime.now(UTC)
-    )
+    bucket = workspace_bucket(platform_bucket, workspace.id)
+    s3 = aws_client(moto_environment, "s3")
+    s3.create_bucket(Bucket=bucket)
+    # Written where the workspace's runs are: its tree.
+    tree = server_context.root.workspace(workspace.id)
+    directory = write_run(tree, OLD_RUN, timedelta(days=40), workflow.dag_id)
+    archive_runs(server_context.root, s3, platform_bucket, MONTH, datetime.now(UTC))
     assert not directory.exists()
     yield ArchivedRun(
         context=server_context,
+        platform_bucket=platform_bucket,
         bucket=bucket,
         endpoint=moto_environment,
         url=f"{runs_url(workspace.id, workflow.id)}/{quote(OLD_RUN, safe='')}",

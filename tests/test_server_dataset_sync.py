@@ -1,5 +1,6 @@
-"""The datasets API with the platform's bucket (moto's server), on SQLite and PostgreSQL: where
-each dataset is, push and pull with checksums, conflicts, no bucket, access by role."""
+"""The datasets API with the workspaces' buckets (moto's server), on SQLite and PostgreSQL:
+where each dataset is, push and pull with checksums, each workspace with its own bucket,
+conflicts, no bucket, access by role."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from aws import aws_client
 from conftest import ApiUser, error_of, join, new_workspace, sign_up
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext, StorageBucket
-from flowui.storage import FileSystemRoot
+from flowui.storage import FileSystemRoot, workspace_bucket
 from flowui.storage.datasets import DatasetStore
 from flowui.storage.s3sync import sync_dataset
 
@@ -77,6 +78,19 @@ def workspace(owner: ApiUser) -> int:
     return new_workspace(owner)
 
 
+def create_workspace_bucket(endpoint: str, platform_bucket: str, workspace_id: int) -> str:
+    """The workspace's own bucket, as `flowui aws apply` makes it."""
+    name = workspace_bucket(platform_bucket, workspace_id)
+    aws_client(endpoint, "s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def storage(moto_environment: str, bucket: str, workspace: int) -> str:
+    """The bucket of `workspace`."""
+    return create_workspace_bucket(moto_environment, bucket, workspace)
+
+
 def sign_in(client: TestClient, user: ApiUser) -> ApiUser:
     """`user`, signed in to another server of the platform."""
     login = client.post("/api/auth/login", data={"username": user.email, "password": user.password})
@@ -115,7 +129,7 @@ def bucket_keys(endpoint: str, bucket: str) -> list[str]:
 
 
 def test_an_uploaded_dataset_is_on_the_file_system_then_on_both_once_pushed(
-    server: Server, owner: ApiUser, workspace: int, bucket: str, moto_server: str
+    server: Server, owner: ApiUser, workspace: int, bucket: str, storage: str, moto_server: str
 ) -> None:
     dataset = upload(owner, workspace)
     sha256 = hashlib.sha256(DATA).hexdigest()
@@ -126,10 +140,10 @@ def test_an_uploaded_dataset_is_on_the_file_system_then_on_both_once_pushed(
     again = sync(owner, workspace, dataset, "both")
 
     assert dataset["location"] == before["location"] == "file_system"
-    assert before["storage_bucket"] == bucket
+    assert before["storage_bucket"] == storage == f"{bucket}-workspace-{workspace}"
     assert pushed.status_code == 200, pushed.text
     assert pushed.json() == {
-        "bucket": bucket,
+        "bucket": storage,
         "pushed": ["v0001"],
         "pulled": [],
         "unchanged": [],
@@ -143,7 +157,27 @@ def test_an_uploaded_dataset_is_on_the_file_system_then_on_both_once_pushed(
     }
     assert again.json()["unchanged"] == ["v0001"] and again.json()["bytes_copied"] == 0
     prefix = f"dataset/{dataset['storage_id']}/v0001"
-    assert bucket_keys(moto_server, bucket) == [f"{prefix}/data.csv", f"{prefix}/meta.json"]
+    assert bucket_keys(moto_server, storage) == [f"{prefix}/data.csv", f"{prefix}/meta.json"]
+    assert bucket_keys(moto_server, bucket) == []  # the platform's own bucket
+
+
+def test_each_workspace_syncs_with_its_own_bucket(
+    server: Server, owner: ApiUser, workspace: int, bucket: str, storage: str, moto_server: str
+) -> None:
+    other = new_workspace(owner, "Other team")
+    theirs = create_workspace_bucket(moto_server, bucket, other)
+    mine, their_dataset = upload(owner, workspace), upload(owner, other, b"theirs\n")
+
+    assert sync(owner, workspace, mine, "push").status_code == 200
+    assert sync(owner, other, their_dataset, "push").status_code == 200
+
+    assert [key.split("/")[1] for key in bucket_keys(moto_server, storage)] == [
+        mine["storage_id"]
+    ] * 2
+    assert [key.split("/")[1] for key in bucket_keys(moto_server, theirs)] == [
+        their_dataset["storage_id"]
+    ] * 2
+    assert listed(owner, other)["storage_bucket"] == theirs
 
 
 def test_a_dataset_pushed_from_another_file_system_is_pulled_into_an_empty_root(
@@ -153,6 +187,7 @@ def test_a_dataset_pushed_from_another_file_system_is_pulled_into_an_empty_root(
     tmp_path: Path,
     platform_database: str,
     bucket: str,
+    storage: str,
     moto_server: str,
 ) -> None:
     dataset = upload(owner, workspace)
@@ -162,11 +197,12 @@ def test_a_dataset_pushed_from_another_file_system_is_pulled_into_an_empty_root(
     source.write_bytes(newer)
     # Published beside the server on the first file system, pushed as `flowui datasets sync`
     # would: the platform's row still describes v0001.
-    DatasetStore(server.context.root).publish(
+    tree = server.context.root.workspace(workspace)
+    DatasetStore(tree).publish(
         dataset["storage_id"], source, {"filename": source.name, "content_type": "text/csv"}
     )
     s3 = aws_client(moto_server, "s3")
-    sync_dataset(server.context.root, s3, bucket, dataset["storage_id"], "push")
+    sync_dataset(tree, s3, storage, dataset["storage_id"], "push")
 
     with running_server(tmp_path / "elsewhere", platform_database, bucket) as elsewhere:
         there = sign_in(elsewhere.client, owner)
@@ -176,7 +212,7 @@ def test_a_dataset_pushed_from_another_file_system_is_pulled_into_an_empty_root(
         pulled = sync(there, workspace, dataset, "pull")
         after = listed(there, workspace)
         download = there.get(f"{one}/download")
-        store = DatasetStore(elsewhere.context.root)
+        store = DatasetStore(elsewhere.context.root.workspace(workspace))
 
     assert before["location"] == "bucket"
     assert missing.status_code == 404
@@ -201,15 +237,15 @@ def test_a_dataset_pushed_from_another_file_system_is_pulled_into_an_empty_root(
 
 
 def test_a_version_that_differs_in_the_bucket_is_a_conflict_and_nothing_is_copied(
-    owner: ApiUser, workspace: int, tmp_path: Path, bucket: str, moto_server: str
+    owner: ApiUser, workspace: int, tmp_path: Path, storage: str, moto_server: str
 ) -> None:
     dataset = upload(owner, workspace)
     other = FileSystemRoot(tmp_path / "other").create()
     source = tmp_path / "other.csv"
     source.write_bytes(b"other data\n")
     DatasetStore(other).publish(dataset["storage_id"], source, {})
-    sync_dataset(other, aws_client(moto_server, "s3"), bucket, dataset["storage_id"], "push")
-    keys = bucket_keys(moto_server, bucket)
+    sync_dataset(other, aws_client(moto_server, "s3"), storage, dataset["storage_id"], "push")
+    keys = bucket_keys(moto_server, storage)
 
     answers = [sync(owner, workspace, dataset, direction) for direction in ("push", "both")]
 
@@ -218,7 +254,7 @@ def test_a_version_that_differs_in_the_bucket_is_a_conflict_and_nothing_is_copie
         error = error_of(answer)
         assert error["code"] == "conflict"
         assert "v0001 differ" in error["message"] and "nothing was copied" in error["message"]
-    assert bucket_keys(moto_server, bucket) == keys
+    assert bucket_keys(moto_server, storage) == keys
     assert listed(owner, workspace)["sha256"] == hashlib.sha256(DATA).hexdigest()
 
 
@@ -237,7 +273,9 @@ def test_without_a_bucket_datasets_are_on_the_file_system_and_sync_names_the_set
     assert "FLOWUI_STORAGE_BUCKET" in error_of(refused)["message"]
 
 
-def test_only_members_who_may_write_sync(server: Server, owner: ApiUser, workspace: int) -> None:
+def test_only_members_who_may_write_sync(
+    server: Server, owner: ApiUser, workspace: int, storage: str
+) -> None:
     reader = join(owner, workspace, sign_up(server.client, "reader@example.org"), "read")
     writer = join(owner, workspace, sign_up(server.client, "writer@example.org"), "write")
     stranger = sign_up(server.client, "stranger@example.org")

@@ -47,9 +47,23 @@ def post_body(
 
 
 def stored_entries(context: ServerContext) -> list[str]:
-    """Everything under the root's dataset folder, hidden temporary files included."""
-    datasets = context.root.datasets
-    return sorted(str(path.relative_to(datasets)) for path in datasets.rglob("*"))
+    """Everything under the workspaces' dataset folders, hidden temporary files included."""
+    root = context.root
+    return sorted(
+        str(path.relative_to(root.workspaces))
+        for workspace_id in root.workspace_ids()
+        for path in root.workspace(workspace_id).datasets.rglob("*")
+    )
+
+
+def dataset_folders(context: ServerContext) -> list[Path]:
+    """The dataset folders of every workspace's tree."""
+    root = context.root
+    return [
+        folder
+        for workspace_id in root.workspace_ids()
+        for folder in root.workspace(workspace_id).datasets.iterdir()
+    ]
 
 
 def wheres(response: Response) -> set[str]:
@@ -98,8 +112,8 @@ def test_upload_list_download_round_trip(
     assert download.headers["content-disposition"] == (
         "attachment; filename=\"sales.csv\"; filename*=UTF-8''sales.csv"
     )
-    # Tasks find it in the dataset store under its storage id.
-    version = DatasetStore(server_context.root).get(dataset["storage_id"])
+    # The workspace's tasks find it in its tree's dataset store under its storage id.
+    version = DatasetStore(server_context.root.workspace(workspace)).get(dataset["storage_id"])
     assert version.file.read_bytes() == data
     assert version.file.stat().st_mode & 0o777 == 0o644  # readable by tasks of other users
     assert version.meta["sha256"] == dataset["sha256"]
@@ -200,7 +214,7 @@ HOSTILE_FILENAMES = {
 def test_hostile_file_names_are_kept_as_data_and_never_used_as_a_path(
     owner: ApiUser, workspace: int, server_context: ServerContext, tmp_path: Path
 ) -> None:
-    root = server_context.root
+    root = server_context.root.workspace(workspace)
     for index, (filename, download_name) in enumerate(HOSTILE_FILENAMES.items()):
         data = f"data {index}".encode()
 
@@ -250,7 +264,7 @@ def test_a_dataset_name_is_unique_in_its_workspace(
     assert again.status_code == 409
     assert error_of(again)["message"] == "a dataset named 'sales' already exists in this workspace"
     assert elsewhere.status_code == 201
-    assert len(os.listdir(server_context.root.datasets)) == 2
+    assert len(dataset_folders(server_context)) == 2
     assert dataset_rows(server_context) == 2
 
 
@@ -317,7 +331,7 @@ def test_a_dataset_exists_only_for_the_members_of_its_workspace(
         assert stranger.get(url).status_code == 404
     assert stranger.delete(f"/api/workspaces/{theirs}/datasets/{dataset['id']}").status_code == 404
     assert dataset_rows(server_context) == 1
-    assert len(os.listdir(server_context.root.datasets)) == 1
+    assert len(dataset_folders(server_context)) == 1
 
 
 def test_deleting_removes_the_dataset_and_its_files(

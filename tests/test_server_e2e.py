@@ -209,6 +209,8 @@ def test_a_failed_task_is_retried_and_a_secret_reaches_only_the_task(
     assert output["token_length"] == len(value)  # the task got the server's secret
     log = admin.get(f"{path}/tasks/probe/log", params={"offset": 0}).json()["content"]
     assert "RuntimeError: first try fails" in log and "***" in log
+    workspace_id = int(workspace.rsplit("/", 1)[1])
+    run_files = list(airflow_platform.root.workspace(workspace_id).dag_runs(dag_id).rglob("*"))
     places = {
         "api log": log,
         "api output": json.dumps(output),
@@ -216,12 +218,9 @@ def test_a_failed_task_is_retried_and_a_secret_reaches_only_the_task(
         "xcom": json.dumps(airflow_platform.client.xcom(dag_id, run_id, "probe")),
         "airflow log": airflow_platform.client.task_log(dag_id, run_id, "probe", 2).text,
         **{str(p): p.read_text() for p in dag_paths(airflow_platform.root, dag_id)},
-        **{
-            str(p): p.read_text(errors="replace")
-            for p in (airflow_platform.root.runs / dag_id).rglob("*")
-            if p.is_file()
-        },
+        **{str(p): p.read_text(errors="replace") for p in run_files if p.is_file()},
     }
+    assert any(p.name == "log.txt" for p in run_files)  # the workspace's tree has the run
     assert [where for where, text in places.items() if value in text] == []
 
 

@@ -212,7 +212,9 @@ def deploy(context: ServerContext, workflow: Workflow, airflow: AirflowPlatform)
     parsed, problems = parse_workflow(workflow.versions[0].document, catalog)
     assert parsed is not None and not problems, problems
     since = datetime.now(UTC)
-    compile_workflow(parsed, workflow.dag_id, catalog, context.root)
+    compile_workflow(
+        parsed, workflow.dag_id, catalog, context.root, workspace_id=workflow.workspace_id
+    )
     airflow.client.wait_for_dag(workflow.dag_id, timeout=60, parsed_since=since)
 
 
@@ -332,9 +334,9 @@ def test_a_placement_is_read_from_the_task_run_directory(
     tmp_path: Path, recorded: dict[str, str]
 ) -> None:
     root = FileSystemRoot(tmp_path / "fs")
-    workflow = Workflow(dag_id="runs_api_placement")
+    workflow = Workflow(dag_id="runs_api_placement", workspace_id=7)
     run_id = "manual__2026-01-01T00:00:00+00:00"
-    paths = root.task_run(workflow.dag_id, run_id, "train").create()
+    paths = root.workspace(7).task_run(workflow.dag_id, run_id, "train").create()
 
     assert task_placement(root, workflow, run_id, "train") is None  # nothing recorded yet
     paths.placement.write_text(json.dumps({**recorded, "added_later": "ignored"}))
@@ -354,7 +356,7 @@ class Platform:
     workspace: Workspace
     url: str  # the shared deployed workflow's runs
     dag_id: str
-    root: FileSystemRoot
+    root: FileSystemRoot  # the workspace's tree, where its runs are
 
 
 @pytest.fixture(scope="module")
@@ -392,7 +394,8 @@ def platform(
             dag_ids.append(workflow.dag_id)
             deploy(context, workflow, airflow_platform)
             url = runs_url(workspace.id, workflow.id)
-            yield Platform(context, workspace, url, workflow.dag_id, airflow_platform.root)
+            tree = airflow_platform.root.workspace(workspace.id)
+            yield Platform(context, workspace, url, workflow.dag_id, tree)
     finally:
         for dag_id in dag_ids:
             remove_workflow(dag_id, airflow_platform.root)

@@ -24,6 +24,7 @@ from flowui.server.models import Operator, Repository, RepositoryVersion
 from flowui.server.services.workflows import document_changes, next_run_at
 from flowui.workflows import spec
 from flowui.workflows.compile import DAG_STUB, dag_paths
+from flowui.workflows.runtimes import batch_variable
 from operator_repositories import MODEL, make_repository, metadata, write_operator
 
 DAG_ID = re.compile(r"flowui_[0-9a-f]{16}")
@@ -336,7 +337,7 @@ def test_deploy_writes_the_dag_files_and_delete_removes_them(lab: Lab) -> None:
     assert paused["is_paused"] is True
     assert lab.owner.post(f"{url}/resume").json()["is_paused"] is False
 
-    run = root.task_run(dag_id, "manual__2026-01-01", "hello").create()
+    run = root.workspace(lab.id).task_run(dag_id, "manual__2026-01-01", "hello").create()
     run.log.write_text("hello ada\n")
     deleted = lab.owner.delete(url)
 
@@ -363,8 +364,13 @@ def test_deploy_validates_again_against_the_operators_imported_now(lab: Lab) -> 
 
 # --- what deploying checks per runtime -----------------------------------------------------------
 
-BATCH_DEFINITION = "AWS_BATCH_JOB_DEFINITION_HelloOperator_0_1_0"
-BATCH_QUEUE = "AWS_BATCH_JOB_QUEUE_HelloOperator_0_1_0"
+
+def batch_variables(lab: Lab) -> tuple[str, str]:
+    """The job definition and queue variables of HelloOperator 0.1.0 in the lab's workspace."""
+    return (
+        batch_variable("DEFINITION", "HelloOperator", "0.1.0", lab.id),
+        batch_variable("QUEUE", "HelloOperator", "0.1.0", lab.id),
+    )
 
 
 def compiled_runtimes(lab: Lab, dag_id: str) -> dict[str, str]:
@@ -376,8 +382,10 @@ def compiled_runtimes(lab: Lab, dag_id: str) -> dict[str, str]:
 def test_deploy_refuses_a_batch_task_without_its_job_definition_variable(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(BATCH_DEFINITION, raising=False)
-    monkeypatch.setenv(BATCH_QUEUE, "flowui-queue")
+    definition, queue = batch_variables(lab)
+    assert definition == "AWS_BATCH_JOB_DEFINITION_HelloOperator_0_1_0_WORKSPACE_" + str(lab.id)
+    monkeypatch.delenv(definition, raising=False)
+    monkeypatch.setenv(queue, "flowui-queue")
     created = lab.create(document("batch", {**task(name={"value": "ada"}), "runtime": "aws_batch"}))
     url = f"{lab.url}/{created['id']}"
 
@@ -389,12 +397,12 @@ def test_deploy_refuses_a_batch_task_without_its_job_definition_variable(
     )
     [(where, message)] = problems_of(refused).items()
     assert where == "/document/tasks/0/runtime"
-    assert f"task hello (HelloOperator 0.1.0) runs in aws_batch, but {BATCH_DEFINITION}" in message
-    assert BATCH_QUEUE not in message
+    assert f"task hello (HelloOperator 0.1.0) runs in aws_batch, but {definition} " in message
+    assert queue not in message
     assert not any(path.exists() for path in dag_paths(lab.context.root, created["dag_id"]))
     assert lab.owner.get(url).json()["deployed_version"] is None
 
-    monkeypatch.setenv(BATCH_DEFINITION, "flowui-hello:1")
+    monkeypatch.setenv(definition, "flowui-hello:1")
     deployed = lab.owner.post(f"{url}/deploy")
 
     assert deployed.status_code == 200, deployed.text
@@ -446,8 +454,8 @@ def test_deploy_refuses_a_docker_task_whose_image_is_not_in_the_engine(
 def test_tasks_without_a_runtime_are_compiled_with_the_workspaces_default(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(BATCH_DEFINITION, "flowui-hello:1")
-    monkeypatch.setenv(BATCH_QUEUE, "flowui-queue")
+    for variable in batch_variables(lab):
+        monkeypatch.setenv(variable, "flowui-hello")
     own = {**task("local", name={"value": "ada"}), "runtime": "process"}
     created = lab.create(document("defaults", task(name={"value": "ada"}), own))
     workspace_url = f"/api/workspaces/{lab.id}"
@@ -470,14 +478,14 @@ def test_tasks_without_a_runtime_are_compiled_with_the_workspaces_default(
 def test_tasks_without_a_runtime_take_the_platforms_default_in_a_workspace_without_one(
     server_context: ServerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(BATCH_DEFINITION, "flowui-hello:1")
-    monkeypatch.setenv(BATCH_QUEUE, "flowui-queue")
     on_batch = replace(server_context, default_runtime="aws_batch")
     with TestClient(create_app(on_batch)) as client:
         owner = sign_up(client, "ada@example.org")
         workspace_id = owner.post("/api/workspaces", json={"name": "lab"}).json()["id"]
         import_repository(on_batch, workspace_id, tmp_path / "repo")
         lab = Lab(owner, workspace_id, on_batch)
+        for variable in batch_variables(lab):
+            monkeypatch.setenv(variable, "flowui-hello")
         created = lab.create(document())
 
         deployed = owner.post(f"{lab.url}/{created['id']}/deploy")

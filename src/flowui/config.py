@@ -29,7 +29,14 @@ from pydantic import (
 )
 
 # The storage part is stdlib-only and is the one owner of paths and of the id rule.
-from flowui.storage import FileSystemRoot, validate_id, write_text_atomically
+from flowui.storage import (
+    FileSystemRoot,
+    InvalidIdError,
+    validate_id,
+    workspace_bucket,
+    write_text_atomically,
+)
+from flowui.storage.paths import MAX_BUCKET_NAME_LENGTH
 
 CONFIG_FILE_NAME = "config.ini"
 PROJECT_DIR_VARIABLE = "FLOWUI_PROJECT_DIR"
@@ -111,6 +118,10 @@ _OWNER_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9_.
 _AWS_REGION = re.compile(r"[a-z]{2,}(?:-[a-z]+)+-\d+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
+_POSIX_USER = re.compile(r"[0-9]+:[0-9]+")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# The workspace ids a platform bucket's name must leave room for (its workspaces' buckets).
+_LARGEST_WORKSPACE_ID = 999_999
 
 
 def _project_name(value: str) -> str:
@@ -129,6 +140,12 @@ def _aws_region(value: str) -> str:
     return value
 
 
+def _posix_user(value: str) -> str:
+    if not _POSIX_USER.fullmatch(value):
+        raise ValueError(f"{value!r} is not uid:gid, two non-negative integers such as '1000:1000'")
+    return value
+
+
 def _email(value: str) -> str:
     if not _EMAIL.fullmatch(value):
         raise ValueError(f"{value!r} is not an e-mail address")
@@ -141,9 +158,28 @@ def _url(value: str) -> str:
     return value
 
 
+def _bucket_name(value: str) -> str:
+    if not _BUCKET.fullmatch(value) or ".." in value:
+        raise ValueError(
+            f"{value!r} is not an S3 bucket name: 3 to 63 lower-case letters, digits, '.' and "
+            "'-', starting and ending with a letter or digit"
+        )
+    try:
+        workspace_bucket(value, _LARGEST_WORKSPACE_ID)
+    except InvalidIdError:
+        longest = MAX_BUCKET_NAME_LENGTH - len(workspace_bucket("", _LARGEST_WORKSPACE_ID))
+        raise ValueError(
+            f"{value!r} leaves no room for its workspaces' buckets ({value}-workspace-<id>): "
+            f"at most {longest} characters"
+        ) from None
+    return value
+
+
 ProjectName = Annotated[str, AfterValidator(_project_name)]
+BucketName = Annotated[str, AfterValidator(_bucket_name)]
 OwnerRepo = Annotated[str, AfterValidator(_owner_repo)]
 AwsRegion = Annotated[str, AfterValidator(_aws_region)]
+PosixUser = Annotated[str, AfterValidator(_posix_user)]
 Email = Annotated[str, AfterValidator(_email)]
 Url = Annotated[str, AfterValidator(_url)]
 
@@ -208,6 +244,14 @@ class Settings(BaseModel):
             "none when unset.",
         ),
     ] = None
+    FLOWUI_AWS_POSIX_USER: Annotated[
+        PosixUser,
+        Setting(
+            "aws",
+            "uid:gid that the platform's processes run as on the file system; a workspace's "
+            "Batch jobs read and write its tree as this user (its access point enforces it).",
+        ),
+    ] = "1000:1000"
 
     FLOWUI_DATABASE_URL: Annotated[
         Url | None, Setting("platform", "Database of the platform server (SQLAlchemy URL).")
@@ -287,10 +331,12 @@ class Settings(BaseModel):
     ] = None
 
     FLOWUI_STORAGE_BUCKET: Annotated[
-        str | None,
+        BucketName | None,
         Setting(
             "storage",
-            "S3 bucket that datasets are synced with and old runs archived to (none: no S3).",
+            "S3 bucket of the platform's own tree (none: no S3); each workspace has its own, "
+            "named after it: {name}-workspace-{id}. Datasets are synced with these buckets "
+            "and old runs archived to them.",
         ),
     ] = None
     FLOWUI_ARCHIVE_RUNS_AFTER_DAYS: Annotated[

@@ -1,5 +1,6 @@
 """FlowUI's housekeeping DAG: every few hours, runs nobody has written to for a while move from
-the root to the platform's bucket (`flowui.storage.housekeeping.archive_runs`).
+each tree to its bucket: the platform's to the platform's, each workspace's to the workspace's
+(`flowui.storage.housekeeping.archive_runs`).
 
 Airflow parses a constant stub that `flowui up` writes into the DAG folder; the settings are
 the JSON file it writes beside it (`write_housekeeping_dag`), so nothing here is generated code.
@@ -22,10 +23,12 @@ START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class ArchiveRunsOperator(BaseOperator):
-    """Archives the root's old runs to the bucket, logs the report and returns it (its XCom).
+    """Archives the old runs of every tree to its bucket, logs the report and returns it (its
+    XCom).
 
     Without a bucket it archives nothing and says so. A run that cannot be archived stays in
-    the root and fails the task once the others are done (Airflow's retry tries it again).
+    its tree, and a workspace whose bucket fails keeps its runs; either fails the task, naming
+    the bucket, once the other runs and trees are done (Airflow's retry tries them again).
 
     :param settings: the housekeeping settings, as the JSON beside the DAG's stub gives them
     """
@@ -54,15 +57,15 @@ class ArchiveRunsOperator(BaseOperator):
         )
         for line in str(report).splitlines():
             self.log.info("%s", line)
-        if report.failed:
-            raise AirflowException(f"{len(report.failed)} run(s) could not be archived (see above)")
+        if report.problems:
+            raise AirflowException("; ".join(report.problems))
         return report.to_dict()
 
 
 def build_housekeeping_dag(settings: HousekeepingSettings) -> DAG:
     dag = DAG(
         dag_id=HOUSEKEEPING_DAG_ID,
-        description="Moves runs nobody has written to for a while to the platform's bucket.",
+        description="Moves runs nobody has written to for a while to their trees' buckets.",
         schedule=timedelta(hours=settings.interval_hours),
         start_date=START_DATE,
         catchup=False,

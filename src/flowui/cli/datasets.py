@@ -1,4 +1,5 @@
-"""`flowui datasets list | sync`: the root's datasets and an S3 bucket, with checksums."""
+"""`flowui datasets list | sync`: the datasets of the platform's tree or of a workspace's, and an
+S3 bucket, with checksums."""
 
 from __future__ import annotations
 
@@ -18,40 +19,63 @@ from flowui.cli.output import (
 )
 from flowui.cli.project import ProjectDirOption, settings_or_exit
 from flowui.config import Settings
+from flowui.storage import FileSystemRoot, InvalidIdError, workspace_bucket
 
 app = typer.Typer(
-    help="The root's datasets and their copies in an S3 bucket: list, sync.",
+    help="The datasets of the root or of a workspace's tree, and their copies in an S3 bucket: "
+    "list, sync.",
     no_args_is_help=True,
 )
 
 BucketOption = typer.Option(
     None,
     "--bucket",
-    help="S3 bucket (default: FLOWUI_STORAGE_BUCKET).",
+    help="S3 bucket (default: FLOWUI_STORAGE_BUCKET, or with --workspace N its bucket "
+    "FLOWUI_STORAGE_BUCKET-workspace-N).",
+    show_default=False,
+)
+WorkspaceOption = typer.Option(
+    None,
+    "--workspace",
+    min=1,
+    metavar="N",
+    help="The datasets of workspace N's tree (workspaces/N/dataset/) instead of the root's.",
     show_default=False,
 )
 
 
-def _bucket(settings: Settings, bucket: str | None) -> str:
-    chosen = bucket or settings.FLOWUI_STORAGE_BUCKET
-    if not chosen:
+def _tree_and_bucket(
+    settings: Settings, workspace: int | None, bucket: str | None
+) -> tuple[FileSystemRoot, str]:
+    """The tree whose datasets are meant (the root's, or the workspace's) and its bucket."""
+    tree = settings.root if workspace is None else settings.root.workspace(workspace)
+    if bucket:
+        return tree, bucket
+    if not settings.FLOWUI_STORAGE_BUCKET:
+        named = "" if workspace is None else f" (workspace {workspace}'s bucket is named after it)"
         fail(
-            "no bucket: give --bucket NAME or set FLOWUI_STORAGE_BUCKET",
+            f"no bucket: give --bucket NAME or set FLOWUI_STORAGE_BUCKET{named}",
             hint="in config.ini [storage] or the environment",
             code=2,
         )
-    return chosen
+    if workspace is None:
+        return tree, settings.FLOWUI_STORAGE_BUCKET
+    try:
+        return tree, workspace_bucket(settings.FLOWUI_STORAGE_BUCKET, workspace)
+    except InvalidIdError as error:
+        fail(str(error), hint="or give the workspace's bucket with --bucket NAME", code=2)
 
 
 @app.command("list")
 def list_datasets(
     project: Path | None = ProjectDirOption,
     bucket: str | None = BucketOption,
+    workspace: int | None = WorkspaceOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Each dataset and where it lives: the shared file system (root), the bucket, or both.
 
-    Example: [bold]flowui datasets list --bucket acme-data[/]
+    Example: [bold]flowui datasets list --workspace 3[/]
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -59,9 +83,9 @@ def list_datasets(
     from flowui.storage.s3sync import dataset_ids
 
     settings = settings_or_exit(project, code=2)
-    name = _bucket(settings, bucket)
+    tree, name = _tree_and_bucket(settings, workspace, bucket)
     try:
-        where = dataset_ids(settings.root, session(settings).client("s3"), name)
+        where = dataset_ids(tree, session(settings).client("s3"), name)
     except (BotoCoreError, ClientError) as error:
         fail(f"s3://{name}: {error}")
     places = {
@@ -69,7 +93,7 @@ def list_datasets(
         for dataset, found in sorted(where.items())
     }
     if json_output:
-        print_json({"bucket": name, "datasets": places})
+        print_json({"workspace": workspace, "bucket": name, "datasets": places})
         return
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("DATASET")
@@ -86,8 +110,13 @@ def sync(
     ),
     project: Path | None = ProjectDirOption,
     bucket: str | None = BucketOption,
-    push: bool = typer.Option(False, "--push", help="Only copy from the root to the bucket."),
-    pull: bool = typer.Option(False, "--pull", help="Only copy from the bucket to the root."),
+    workspace: int | None = WorkspaceOption,
+    push: bool = typer.Option(
+        False, "--push", help="Only copy from the file system to the bucket."
+    ),
+    pull: bool = typer.Option(
+        False, "--pull", help="Only copy from the bucket to the file system."
+    ),
     json_output: bool = JsonOption,
 ) -> None:
     """Copy the dataset versions one side lacks to the other, checking every file's sha256.
@@ -95,7 +124,7 @@ def sync(
     A version that exists on both sides with other data stops the sync of that dataset before
     anything of it is copied (exit code 1).
 
-    Example: [bold]flowui datasets sync sales --bucket acme-data --push[/]
+    Example: [bold]flowui datasets sync sales --workspace 3 --push[/]
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -107,22 +136,23 @@ def sync(
         fail("--push and --pull: give one, or neither for both ways", code=2)
     direction: Direction = "push" if push else "pull" if pull else "both"
     settings = settings_or_exit(project, code=2)
-    name = _bucket(settings, bucket)
+    tree, name = _tree_and_bucket(settings, workspace, bucket)
     s3 = session(settings).client("s3")
     reports, failures = [], []
     with transfer_progress(disabled=json_output) as advance:
         try:
-            targets = dataset_ids or sorted(all_ids(settings.root, s3, name))
+            targets = dataset_ids or sorted(all_ids(tree, s3, name))
         except (BotoCoreError, ClientError) as error:
             fail(f"s3://{name}: {error}")
         for dataset in targets:
             try:
-                reports.append(sync_dataset(settings.root, s3, name, dataset, direction, advance))
+                reports.append(sync_dataset(tree, s3, name, dataset, direction, advance))
             except (SyncError, ValueError) as error:
                 failures.append(str(error))
     if json_output:
         print_json(
             {
+                "workspace": workspace,
                 "bucket": name,
                 "direction": direction,
                 "datasets": [

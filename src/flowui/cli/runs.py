@@ -17,7 +17,7 @@ from flowui.cli.output import (
 from flowui.cli.project import ProjectDirOption, settings_or_exit
 
 app = typer.Typer(
-    help="The runs in the root: archive old ones to the platform's S3 bucket.",
+    help="The runs in the root and the workspaces' trees: archive old ones to their S3 buckets.",
     no_args_is_help=True,
 )
 
@@ -39,20 +39,33 @@ def archive(
         "(default: FLOWUI_ARCHIVE_RUNS_AFTER_DAYS).",
         show_default=False,
     ),
+    workspace: int | None = typer.Option(
+        None,
+        "--workspace",
+        min=1,
+        metavar="N",
+        help="Only the runs of workspace N's tree (default: the platform's tree and every "
+        "workspace's).",
+        show_default=False,
+    ),
     json_output: bool = JsonOption,
 ) -> None:
-    """Move the runs nobody has written to for a while to FLOWUI_STORAGE_BUCKET.
+    """Move the runs nobody has written to for a while to their tree's bucket: the root's own
+    runs to FLOWUI_STORAGE_BUCKET, those of workspace N's tree (workspaces/N/) to
+    FLOWUI_STORAGE_BUCKET-workspace-N.
 
     Every file is uploaded and checked (size and sha256) before the run directory is removed;
-    a tombstone `runs/{dag-id}/{run-dir}.archived.json` says where it went, and the API still
-    serves its logs, outputs and results. Exit code 1 when a run could not be archived (it
-    stays in the root; run the command again).
+    a tombstone `runs/{dag-id}/{run-dir}.archived.json` in the tree says where it went, and the
+    API still serves its logs, outputs and results. Exit code 1, naming the bucket, when a run
+    could not be archived or a workspace's bucket failed (its runs stay in its tree; the other
+    trees are archived; run the command again).
 
-    Example: [bold]flowui runs archive --older-than-days 60 --dry-run[/]
+    Example: [bold]flowui runs archive --workspace 3 --older-than-days 60 --dry-run[/]
     """
     from datetime import UTC, datetime, timedelta
 
     from flowui.cloud.aws import session
+    from flowui.storage import InvalidIdError, workspace_bucket
     from flowui.storage.housekeeping import archive_runs
 
     settings = settings_or_exit(project, code=2)
@@ -61,6 +74,18 @@ def archive(
         fail(
             "no bucket: nothing archived (FLOWUI_STORAGE_BUCKET is not set)",
             hint="set it in config.ini [storage] or the environment",
+            code=2,
+        )
+    if workspace is not None:
+        try:
+            workspace_bucket(bucket, workspace)
+        except InvalidIdError as error:
+            fail(str(error), code=2)
+    if workspace is not None and not settings.root.workspace(workspace).path.is_dir():
+        known = ", ".join(map(str, settings.root.workspace_ids())) or "none"
+        fail(
+            f"workspace {workspace} has no tree in {settings.root.workspaces}",
+            hint=f"the workspaces with a tree: {known}",
             code=2,
         )
     days = older_than_days or settings.FLOWUI_ARCHIVE_RUNS_AFTER_DAYS
@@ -73,10 +98,14 @@ def archive(
             datetime.now(UTC),
             dry_run=settings.FLOWUI_HOUSEKEEPING_DRY_RUN if dry_run is None else dry_run,
             progress=advance,
+            only_workspace=workspace,
         )
     if json_output:
         print_json(report.to_dict())
     else:
         console.print(escape(str(report)), highlight=False)
-    if report.failed:
-        raise typer.Exit(1)
+    if report.problems:
+        fail(
+            "; ".join(report.problems),
+            hint="run the command again once that is fixed: what is archived is not sent again",
+        )

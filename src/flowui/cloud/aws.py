@@ -9,6 +9,7 @@ removes what carries the project's tag and nothing else. Every call goes to boto
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -16,15 +17,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flowui.cloud.desired import KINDS, PROJECT_TAG, Resource, split_revision_key, tags
+from flowui.cloud.desired import (
+    ACCOUNT_ROOT,
+    KINDS,
+    PROJECT_TAG,
+    REFERENCE,
+    WORKSPACE_TAG,
+    Resource,
+    reference,
+    split_revision_key,
+    tags,
+)
 from flowui.config import Settings
 
 Action = Literal["create", "update", "delete"]
 WAIT_TIMEOUT = 600.0
 VERSION_TAG = "flowui:operator-version"  # on each job definition revision
-JOB_POLICY = "flowui-job-access"  # the jobs' role's one inline policy
+JOB_POLICY = "flowui-job-access"  # a jobs' role's one inline policy
 USER_TAG_PREFIX = "flowui:used-by:"  # on an ECR repository, one per platform that uses it
 Progress = Callable[[str], None]
+# Tags as AWS's services give them: a dict, or a list of Key/Value (key/value) pairs.
+Tags = Mapping[str, str] | list[dict[str, str]] | None
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,7 @@ class Change:
     kind: str
     name: str
     detail: str = ""  # what differs, for an update
+    workspace: int | None = None  # whose resource it is (None: the platform's)
 
     def describe(self) -> str:
         sign = {"create": "+", "update": "~", "delete": "-"}[self.action]
@@ -75,12 +89,21 @@ class Aws:
             self._clients[service] = self.session.client(service)
         return self._clients[service]
 
-    def _ours(self, found: Mapping[str, str] | list[dict[str, str]] | None) -> bool:
-        if isinstance(found, list):
-            found = {
-                t.get("Key", t.get("key", "")): t.get("Value", t.get("value", "")) for t in found
-            }
-        return (found or {}).get(PROJECT_TAG) == self.settings.PROJECT_NAME
+    def _ours(self, found: Tags) -> bool:
+        return _tag_map(found).get(PROJECT_TAG) == self.settings.PROJECT_NAME
+
+    def _tags_of(self, resource: Resource) -> dict[str, str]:
+        """The project's tags, and the workspace's on what belongs to one."""
+        if resource.workspace is None:
+            return self.tags
+        return self.tags | {WORKSPACE_TAG: str(resource.workspace)}
+
+    def _references(self) -> dict[str, str]:
+        """The reference (`desired.reference`) of each file system's and access point's ARN."""
+        found = {s["arn"]: reference("efs-file-system", n) for n, s in self._efs_file_systems()}
+        for name, point in self._read_efs_access_point():
+            found[point["arn"]] = reference("efs-access-point", name)
+        return found
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -90,24 +113,22 @@ class Aws:
         return dict(getattr(self, "_read_" + kind.replace("-", "_"))())
 
     def _read_iam_role(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each role with its inline policy, the ARNs of FlowUI's file system and access
+        points in it written as their references (as `cloud.desired` writes the policy)."""
         iam = self.client("iam")
-        systems = {s["arn"]: token for token, s in self._read_efs_file_system()}
+        references = self._references()
         for page in iam.get_paginator("list_roles").paginate():
             for role in page["Roles"]:
                 name = role["RoleName"]
-                if not self._ours(iam.list_role_tags(RoleName=name)["Tags"]):
+                found = iam.list_role_tags(RoleName=name)["Tags"]
+                if not self._ours(found):
                     continue
                 attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-                inline = iam.list_role_policies(RoleName=name)["PolicyNames"]
-                efs = bucket = None
-                if inline:
-                    document = iam.get_role_policy(RoleName=name, PolicyName=inline[0])
-                    statements = _policy_document(document["PolicyDocument"])["Statement"]
-                    by_sid = {s.get("Sid"): s.get("Resource") for s in statements}
-                    if "flowuiefs" in by_sid:
-                        efs = systems.get(by_sid["flowuiefs"], "(another file system)")
-                    if "flowuibucket" in by_sid:
-                        bucket = str(by_sid["flowuibucket"]).rsplit(":", 1)[-1]
+                policy = None
+                if JOB_POLICY in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+                    document = iam.get_role_policy(RoleName=name, PolicyName=JOB_POLICY)
+                    written = _renamed(_policy_document(document["PolicyDocument"]), references)
+                    policy = json.dumps(written, sort_keys=True)
                 trust = _policy_document(role["AssumeRolePolicyDocument"])
                 yield (
                     name,
@@ -115,8 +136,8 @@ class Aws:
                         "arn": role["Arn"],
                         "trust": json.dumps(trust, sort_keys=True),
                         "managed_policies": tuple(sorted(p["PolicyArn"] for p in attached)),
-                        "efs_client": efs,
-                        "bucket": bucket,
+                        "policy": policy,
+                        "workspace": _workspace_of(found),
                     },
                 )
 
@@ -185,10 +206,23 @@ class Aws:
                     "arn": f"arn:aws:s3:::{name}",
                     "encryption": algorithm,
                     "public_access_blocked": blocked,
+                    "workspace": _workspace_of(found),
                 },
             )
 
     def _read_efs_file_system(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each file system with its policy, its own ARN and the account's written as their
+        references (as `cloud.desired` writes the policy)."""
+        for name, system in self._efs_file_systems():
+            policy = self._file_system_policy(system["id"])
+            if policy is not None:
+                references = {system["arn"]: reference("efs-file-system", name)}
+                references[self._account_root] = ACCOUNT_ROOT
+                written = _renamed(policy, references)
+                policy = json.dumps(written, sort_keys=True)
+            yield name, {**system, "policy": policy}
+
+    def _efs_file_systems(self) -> Iterator[tuple[str, dict[str, Any]]]:
         efs = self.client("efs")
         for page in efs.get_paginator("describe_file_systems").paginate():
             for system in page["FileSystems"]:
@@ -203,9 +237,59 @@ class Aws:
                     },
                 )
 
+    def _file_system_policy(self, file_system_id: str) -> Any:
+        """The file system's policy document, or None when it has none."""
+        from botocore.exceptions import ClientError
+
+        try:
+            text = self.client("efs").describe_file_system_policy(FileSystemId=file_system_id)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "PolicyNotFound":
+                return None
+            raise
+        return _policy_document(text["Policy"])
+
+    @functools.cached_property
+    def _account_root(self) -> str:
+        """The ARN of the account's own principal, which the file system's policy trusts."""
+        account = self.client("sts").get_caller_identity()["Account"]
+        return f"arn:aws:iam::{account}:root"
+
+    def _read_efs_access_point(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The access points on the project's file systems, by their Name tag."""
+        efs = self.client("efs")
+        for token, system in self._efs_file_systems():
+            pages = efs.get_paginator("describe_access_points").paginate(FileSystemId=system["id"])
+            for page in pages:
+                for point in page["AccessPoints"]:
+                    found = _tag_map(point.get("Tags"))
+                    if not self._ours(found) or point.get("LifeCycleState") == "deleted":
+                        continue
+                    user = point.get("PosixUser", {})
+                    directory = point.get("RootDirectory", {})
+                    creation = directory.get("CreationInfo")
+                    yield (
+                        found.get("Name", point["AccessPointId"]),
+                        {
+                            "arn": point["AccessPointArn"],
+                            "id": point["AccessPointId"],
+                            "file_system": token,
+                            "root_directory": directory.get("Path"),
+                            "posix_user": (user.get("Uid"), user.get("Gid")),
+                            "creation": (
+                                creation["OwnerUid"],
+                                creation["OwnerGid"],
+                                creation["Permissions"],
+                            )
+                            if creation
+                            else None,
+                            "workspace": _workspace_of(found),
+                        },
+                    )
+
     def _read_efs_mount_target(self) -> Iterator[tuple[str, dict[str, Any]]]:
         efs = self.client("efs")
-        for token, system in self._read_efs_file_system():
+        for token, system in self._efs_file_systems():
             targets = efs.describe_mount_targets(FileSystemId=system["id"])["MountTargets"]
             for target in targets:
                 groups = efs.describe_mount_target_security_groups(
@@ -262,7 +346,8 @@ class Aws:
         """The newest ACTIVE revision of each operator version's job definition, named
         `definition@version` (the version is the revision's tag)."""
         batch = self.client("batch")
-        systems = {s["id"]: token for token, s in self._read_efs_file_system()}
+        systems = {s["id"]: token for token, s in self._efs_file_systems()}
+        points = {p["id"]: name for name, p in self._read_efs_access_point()}
         newest: dict[str, dict[str, Any]] = {}
         pages = batch.get_paginator("describe_job_definitions").paginate(status="ACTIVE")
         for page in pages:
@@ -276,9 +361,21 @@ class Aws:
         for name, definition in newest.items():
             container = definition.get("containerProperties", {})
             amounts = {r["type"]: r["value"] for r in container.get("resourceRequirements", [])}
-            volumes = container.get("volumes") or [{}]
-            system = volumes[0].get("efsVolumeConfiguration", {}).get("fileSystemId")
-            mounts = container.get("mountPoints") or [{}]
+            mounts = {m.get("sourceVolume"): m for m in container.get("mountPoints") or []}
+            volumes, system = [], None
+            for volume in container.get("volumes") or []:
+                efs = volume.get("efsVolumeConfiguration") or {}
+                system = system or efs.get("fileSystemId")
+                point = (efs.get("authorizationConfig") or {}).get("accessPointId")
+                mount = mounts.get(volume.get("name"), {})
+                volumes.append(
+                    (
+                        volume.get("name"),
+                        points.get(point, point),
+                        mount.get("containerPath"),
+                        bool(mount.get("readOnly", False)),
+                    )
+                )
             yield (
                 name,
                 {
@@ -290,8 +387,9 @@ class Aws:
                     "gpu": int(amounts.get("GPU", 0)),
                     "job_role": _name_of(container.get("jobRoleArn", "")),
                     "file_system": systems.get(system, system),
-                    "mount_path": mounts[0].get("containerPath"),
+                    "volumes": tuple(volumes),
                     "attempts": definition.get("retryStrategy", {}).get("attempts"),
+                    "workspace": _workspace_of(definition.get("tags")),
                 },
             )
 
@@ -316,7 +414,7 @@ class Aws:
             arn = iam.create_role(
                 RoleName=resource.name,
                 AssumeRolePolicyDocument=spec["trust"],
-                Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()],
+                Tags=[{"Key": k, "Value": v} for k, v in self._tags_of(resource).items()],
             )["Role"]["Arn"]
         attached = {
             p["PolicyArn"]
@@ -326,39 +424,18 @@ class Aws:
             iam.attach_role_policy(RoleName=resource.name, PolicyArn=policy)
         for policy in attached - set(spec["managed_policies"]):
             iam.detach_role_policy(RoleName=resource.name, PolicyArn=policy)
-        statements = []
-        if spec["efs_client"]:
-            system = known[("efs-file-system", spec["efs_client"])]
-            statements.append(
-                {
-                    "Sid": "flowuiefs",
-                    "Effect": "Allow",
-                    "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
-                    "Resource": system["arn"],
-                }
-            )
-        if spec.get("bucket"):
-            bucket = f"arn:aws:s3:::{spec['bucket']}"
-            statements += [
-                {
-                    "Sid": "flowuibucket",
-                    "Effect": "Allow",
-                    "Action": "s3:ListBucket",
-                    "Resource": bucket,
-                },
-                {
-                    "Sid": "flowuiobjects",
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject"],
-                    "Resource": f"{bucket}/*",
-                },
-            ]
-        if statements:
+        if spec["policy"]:
+
+            def arn_of(text: str) -> str:
+                match = REFERENCE.fullmatch(text)
+                return str(known[match.groups()]["arn"]) if match else text
+
+            document = _replace_strings(json.loads(spec["policy"]), arn_of)
             iam.put_role_policy(
-                RoleName=resource.name,
-                PolicyName=JOB_POLICY,
-                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+                RoleName=resource.name, PolicyName=JOB_POLICY, PolicyDocument=json.dumps(document)
             )
+        elif JOB_POLICY in iam.list_role_policies(RoleName=resource.name)["PolicyNames"]:
+            iam.delete_role_policy(RoleName=resource.name, PolicyName=JOB_POLICY)
         return {"arn": arn, **spec}
 
     def _put_iam_instance_profile(
@@ -417,10 +494,8 @@ class Aws:
                 else {"CreateBucketConfiguration": {"LocationConstraint": region}}
             )
             s3.create_bucket(Bucket=resource.name, **location)
-            s3.put_bucket_tagging(
-                Bucket=resource.name,
-                Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in self.tags.items()]},
-            )
+            tag_set = [{"Key": k, "Value": v} for k, v in self._tags_of(resource).items()]
+            s3.put_bucket_tagging(Bucket=resource.name, Tagging={"TagSet": tag_set})
         s3.put_bucket_encryption(
             Bucket=resource.name,
             ServerSideEncryptionConfiguration={
@@ -442,7 +517,9 @@ class Aws:
     def _put_efs_file_system(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
         efs = self.client("efs")
         if exists:
-            return {**known[resource.key], **resource.spec}  # nothing of it can change
+            found = known[resource.key]  # only its policy can change
+            self._put_file_system_policy(resource, found["id"], found["arn"])
+            return {**found, **resource.spec}
         system = efs.create_file_system(
             CreationToken=resource.name,  # a repeated create returns the same file system
             Encrypted=resource.spec["encrypted"],
@@ -459,7 +536,52 @@ class Aws:
             ),
             f"EFS file system {resource.name} to become available",
         )
+        self._put_file_system_policy(resource, system["FileSystemId"], system["FileSystemArn"])
         return {"arn": system["FileSystemArn"], "id": system["FileSystemId"], **resource.spec}
+
+    def _put_file_system_policy(self, resource: Resource, system_id: str, arn: str) -> None:
+        references = {
+            reference("efs-file-system", resource.name): arn,
+            ACCOUNT_ROOT: self._account_root,
+        }
+        document = _renamed(json.loads(resource.spec["policy"]), references)
+        self.client("efs").put_file_system_policy(
+            FileSystemId=system_id, Policy=json.dumps(document)
+        )
+
+    def _put_efs_access_point(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
+        """A new access point; one that differs is replaced, since EFS cannot change one (the
+        plan changes what uses it too)."""
+        efs = self.client("efs")
+        spec = resource.spec
+        uid, gid = spec["posix_user"]
+        owner, group, permissions = spec["creation"]
+        point = efs.create_access_point(
+            FileSystemId=known[("efs-file-system", spec["file_system"])]["id"],
+            PosixUser={"Uid": uid, "Gid": gid},
+            RootDirectory={
+                "Path": spec["root_directory"],
+                "CreationInfo": {
+                    "OwnerUid": owner,
+                    "OwnerGid": group,
+                    "Permissions": permissions,
+                },
+            },
+            Tags=[{"Key": "Name", "Value": resource.name}]
+            + [{"Key": k, "Value": v} for k, v in self._tags_of(resource).items()],
+        )
+        self._wait(
+            lambda: (
+                efs.describe_access_points(AccessPointId=point["AccessPointId"])["AccessPoints"][0][
+                    "LifeCycleState"
+                ]
+                == "available"
+            ),
+            f"EFS access point {resource.name} to become available",
+        )
+        if exists:
+            efs.delete_access_point(AccessPointId=known[resource.key]["id"])
+        return {"arn": point["AccessPointArn"], "id": point["AccessPointId"], **spec}
 
     def _put_efs_mount_target(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
         efs = self.client("efs")
@@ -537,23 +659,32 @@ class Aws:
     ) -> dict[str, Any]:
         """A new revision: a job definition never changes, its next revision does."""
         spec = resource.spec
-        system = known[("efs-file-system", spec["file_system"])]
+        system = known[("efs-file-system", spec["file_system"])]["id"]
         requirements = [
             {"type": "VCPU", "value": f"{spec['vcpus']:g}"},
             {"type": "MEMORY", "value": str(spec["memory"])},
         ]
         if spec["gpu"]:
             requirements.append({"type": "GPU", "value": str(spec["gpu"])})
-        # The whole root at its own path, as on every other runtime (Contract 2).
-        volume = {
-            "name": "flowui-root",
-            "efsVolumeConfiguration": {
-                "fileSystemId": system["id"],
-                "rootDirectory": "/",
-                "transitEncryption": "ENABLED",
-                "authorizationConfig": {"iam": "ENABLED"},
-            },
-        }
+        volumes, mounts = [], []
+        for volume, point, path, read_only in spec["volumes"]:
+            # IAM authorization: the job role's policy says what the job may mount and write.
+            authorization = {"iam": "ENABLED"}
+            if point is not None:
+                authorization["accessPointId"] = known[("efs-access-point", point)]["id"]
+            volumes.append(
+                {
+                    "name": volume,
+                    "efsVolumeConfiguration": {
+                        "fileSystemId": system,
+                        "rootDirectory": "/",  # an access point's own root when it has one
+                        "transitEncryption": "ENABLED",
+                        "authorizationConfig": authorization,
+                    },
+                }
+            )
+            mount = {"sourceVolume": volume, "containerPath": path}
+            mounts.append(mount | {"readOnly": True} if read_only else mount)
         name, version = split_revision_key(resource.name)
         definition = self.client("batch").register_job_definition(
             jobDefinitionName=name,
@@ -563,13 +694,11 @@ class Aws:
                 "command": ["flowui-task", "--help"],  # each job gives its own
                 "jobRoleArn": known[("iam-role", spec["job_role"])]["arn"],
                 "resourceRequirements": requirements,
-                "volumes": [volume],
-                "mountPoints": [
-                    {"sourceVolume": "flowui-root", "containerPath": spec["mount_path"]}
-                ],
+                "volumes": volumes,
+                "mountPoints": mounts,
             },
             retryStrategy={"attempts": spec["attempts"]},
-            tags=self.tags | {VERSION_TAG: version},
+            tags=self._tags_of(resource) | {VERSION_TAG: version},
         )
         return {"arn": definition["jobDefinitionArn"], "revision": definition["revision"], **spec}
 
@@ -621,6 +750,9 @@ class Aws:
 
     def _delete_efs_file_system(self, name: str, current: dict[str, Any]) -> None:
         self.client("efs").delete_file_system(FileSystemId=current["id"])
+
+    def _delete_efs_access_point(self, name: str, current: dict[str, Any]) -> None:
+        self.client("efs").delete_access_point(AccessPointId=current["id"])
 
     def _delete_efs_mount_target(self, name: str, current: dict[str, Any]) -> None:
         efs = self.client("efs")
@@ -706,6 +838,32 @@ def _name_of(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
+def _tag_map(found: Tags) -> dict[str, str]:
+    if isinstance(found, list):
+        return {t.get("Key", t.get("key", "")): t.get("Value", t.get("value", "")) for t in found}
+    return dict(found or {})
+
+
+def _workspace_of(found: Tags) -> int | None:
+    """The workspace whose resource carries these tags; None: the platform's."""
+    value = _tag_map(found).get(WORKSPACE_TAG, "")
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _renamed(document: Any, names: Mapping[str, str]) -> Any:
+    """A policy document with each text value that `names` has replaced by its new name."""
+    return _replace_strings(document, lambda text: names.get(text, text))
+
+
+def _replace_strings(document: Any, replace: Callable[[str], str]) -> Any:
+    """A policy document with each of its text values passed through `replace`."""
+    if isinstance(document, dict):
+        return {key: _replace_strings(value, replace) for key, value in document.items()}
+    if isinstance(document, list):
+        return [_replace_strings(value, replace) for value in document]
+    return replace(document) if isinstance(document, str) else document
+
+
 # --- plan, apply, destroy -----------------------------------------------------------------
 
 
@@ -744,43 +902,67 @@ def _refused(what: str) -> Iterator[None]:
 def plan(
     resources: list[Resource], state: Mapping[tuple[str, str], dict[str, Any]]
 ) -> list[Change]:
-    """What apply would do: create what is missing, change what differs, delete what FlowUI
-    created and no longer needs (never a job definition: workflows pinned to an older
-    operator version still run on it; destroy removes those)."""
+    """What apply would do: create what is missing, change what differs (and what uses an
+    access point that is replaced), delete what FlowUI created and no longer needs (never a
+    job definition: workflows pinned to an older operator version still run on it; destroy
+    removes those)."""
     changes: list[Change] = []
     wanted = {resource.key for resource in resources}
+    replaced = {
+        resource.name
+        for resource in resources
+        if resource.kind == "efs-access-point"
+        and resource.key in state
+        and _differences(resource.spec, state[resource.key])
+    }
     for resource in resources:
         found = state.get(resource.key)
+        stale = [name for name in resource.access_points if name in replaced]
+        action: Action
         if found is None:
-            changes.append(Change("create", resource.kind, resource.name))
+            action, detail = "create", ""
         elif differing := _differences(resource.spec, found):
-            changes.append(Change("update", resource.kind, resource.name, ", ".join(differing)))
-    for kind, name in sorted(state, key=lambda key: -KINDS.index(key[0])):
-        if (kind, name) not in wanted and kind != "batch-job-definition":
-            changes.append(Change("delete", kind, name))
+            action, detail = "update", ", ".join(differing)
+        elif stale:
+            action, detail = "update", f"access point {', '.join(stale)} replaced"
+        else:
+            continue
+        changes.append(Change(action, resource.kind, resource.name, detail, resource.workspace))
+    for key in sorted(state, key=lambda key: -KINDS.index(key[0])):
+        kind, name = key
+        if key not in wanted and kind != "batch-job-definition":
+            changes.append(Change("delete", kind, name, workspace=state[key].get("workspace")))
     return changes
 
 
 def apply(
     aws: Aws, resources: list[Resource], progress: Progress | None = None
-) -> tuple[list[Change], dict[tuple[str, str], dict[str, Any]]]:
-    """Bring AWS to `resources`; returns the changes made and the state after them.
+) -> tuple[list[Change], dict[tuple[str, str], dict[str, Any]], list[str]]:
+    """Bring AWS to `resources`; returns the changes made, the state after them and why a
+    resource no longer needed was kept (a bucket that holds objects, say of a workspace that
+    was deleted).
 
     Each step is a call AWS completes on its own: a failure stops here with AwsError, and the
     next apply reads what exists and does only what is left."""
     say = progress or (lambda _line: None)
     state = read_state(aws)
-    changes = plan(resources, state)
     by_key = {resource.key: resource for resource in resources}
-    for change in changes:
+    done, kept = [], []
+    for change in plan(resources, state):
         say(change.describe())
-        with _refused(f"{change.kind} {change.name}"):
-            if change.action == "delete":
-                aws.delete(change.kind, change.name, state.pop((change.kind, change.name)))
-            else:
-                resource = by_key[(change.kind, change.name)]
-                state[resource.key] = aws.put(resource, change.action == "update", state)
-    return changes, state
+        key = (change.kind, change.name)
+        try:
+            with _refused(f"{change.kind} {change.name}"):
+                if change.action == "delete":
+                    aws.delete(change.kind, change.name, state[key])
+                    del state[key]
+                else:
+                    state[key] = aws.put(by_key[key], change.action == "update", state)
+        except DataKept as error:
+            kept.append(str(error))
+            continue
+        done.append(change)
+    return done, state, kept
 
 
 def destroy(
@@ -791,7 +973,7 @@ def destroy(
     say = progress or (lambda _line: None)
     state = read_state(aws)
     changes = [
-        Change("delete", kind, name)
+        Change("delete", kind, name, workspace=state[(kind, name)].get("workspace"))
         for kind, name in sorted(state, key=lambda key: -KINDS.index(key[0]))
     ]
     done, kept = [], []

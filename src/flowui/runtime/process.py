@@ -14,6 +14,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from flowui.runtime.forkserver import ForkedTask, ForkServerUnavailable, fork_task
@@ -32,6 +33,7 @@ def run_task_process(
     secrets: Mapping[str, str] | None = None,
     on_log_line: Callable[[str], None] | None = None,
     forkserver_idle_seconds: float = 0.0,
+    forkservers_root: Path | None = None,
 ) -> TaskOutcome:
     """Run `spec` with `python -m flowui.runtime.task`; never raises for a failed task.
 
@@ -41,7 +43,8 @@ def run_task_process(
     none can be had, it is a new interpreter. The child's log lines (stderr) go to
     `on_log_line` as they come. If this call is interrupted (an exception in this thread, such
     as the one Airflow raises on SIGTERM), the child's process group is killed before the
-    exception goes on.
+    exception goes on. Fork servers are kept per `forkservers_root` (default: the spec's root),
+    the platform's root, so that the tasks of every workspace share them.
     """
     context = spec.context
     paths = FileSystemRoot(spec.root).task_run(context.dag_id, context.run_id, context.task_id)
@@ -51,7 +54,7 @@ def run_task_process(
         try:
             process = fork_task(
                 python,
-                spec.root,
+                forkservers_root or spec.root,
                 child_environ,
                 server_environ=environ,
                 idle=forkserver_idle_seconds,

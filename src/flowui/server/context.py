@@ -16,9 +16,11 @@ from flowui.server.database import (
     database_url,
     migrate,
     session_factory,
+    transaction,
 )
 from flowui.server.security import ServerKeys, load_or_create_key
-from flowui.storage import FileSystemRoot
+from flowui.server.services.trees import move_into_workspace_trees
+from flowui.storage import FileSystemRoot, workspace_bucket
 from flowui.workflows.spec import Runtime
 
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # 1 GiB
@@ -62,6 +64,11 @@ class StorageBucket:
 
         return boto3.client("s3", region_name=self.region)
 
+    def workspace(self, workspace_id: int) -> StorageBucket:
+        """A workspace's own bucket, named after the platform's; InvalidIdError when S3 would
+        refuse the name."""
+        return StorageBucket(workspace_bucket(self.name, workspace_id), self.region)
+
 
 @dataclass(frozen=True)
 class ServerContext:
@@ -78,7 +85,8 @@ class ServerContext:
     # The platform's FLOWUI_DEFAULT_RUNTIME: where tasks run that name no runtime, in
     # workspaces without a default of their own.
     default_runtime: Runtime = "process"
-    # FLOWUI_STORAGE_BUCKET: where datasets are synced and old runs archived; None: no S3.
+    # FLOWUI_STORAGE_BUCKET: the platform's bucket, after which each workspace's is named;
+    # None: no S3.
     storage: StorageBucket | None = None
 
     @classmethod
@@ -95,15 +103,19 @@ class ServerContext:
         default_runtime: Runtime = "process",
         storage: StorageBucket | None = None,
     ) -> ServerContext:
-        """Connect to the database (migrated to the newest schema) and load the server key."""
+        """Connect to the database (migrated to the newest schema), load the server key and
+        move what an earlier server left in the root's shared folders into workspace trees."""
         root.create()
         engine = create_database_engine(database_url(database, root))
         migrate(engine)
         key = load_or_create_key(secret_key, root.secret_key_file)
+        sessions = session_factory(engine)
+        with transaction(sessions) as session:
+            move_into_workspace_trees(session, root)
         return cls(
             root=root,
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=sessions,
             keys=ServerKeys.from_key(key),
             airflow=airflow,
             allow_registration=allow_registration,
@@ -112,6 +124,10 @@ class ServerContext:
             default_runtime=default_runtime,
             storage=storage,
         )
+
+    def workspace_storage(self, workspace_id: int) -> StorageBucket | None:
+        """Where a workspace's datasets are synced and its old runs archived; None: no S3."""
+        return None if self.storage is None else self.storage.workspace(workspace_id)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -11,6 +11,8 @@ from flowui.storage.paths import (
     TaskRunPaths,
     run_directory_name,
     validate_id,
+    validate_workspace_id,
+    workspace_bucket,
 )
 
 __all__ = [
@@ -20,6 +22,8 @@ __all__ = [
     "read_environment_file",
     "run_directory_name",
     "validate_id",
+    "validate_workspace_id",
+    "workspace_bucket",
     "write_json_atomically",
     "write_text_atomically",
 ]

@@ -1,10 +1,13 @@
-"""Housekeeping of the root: runs nobody has written to for a while move to the platform's S3
-bucket, a tombstone in the root says where each went, and their files are read back from there.
+"""Housekeeping of the trees: runs nobody has written to for a while move to their tree's S3
+bucket, a tombstone in the tree says where each went, and their files are read back from there.
+The platform's own tree (the root, for workflows compiled without the server) goes to the
+platform's bucket (FLOWUI_STORAGE_BUCKET); each workspace's tree to the workspace's own bucket
+(`workspace_bucket`), never to another's.
 
 A run moves in steps, and stopping at any of them loses nothing: every file is uploaded to
 `runs/{dag-id}/{run-dir}/` (same relative path, its sha256 as metadata and S3's own SHA-256
 checksum) and checked with a HEAD; then the manifest `archived.json` is put beside them; then
-the tombstone `runs/{dag-id}/{run-dir}.archived.json` is written in the root; only then is the
+the tombstone `runs/{dag-id}/{run-dir}.archived.json` is written in the tree; only then is the
 run directory removed. The next housekeeping completes an interrupted one, skipping the files
 the bucket already holds. A run is old when nothing in it (file or directory) has been modified
 for the given time, so a run still being written is never touched; the housekeeping DAG itself
@@ -26,15 +29,21 @@ from typing import Any, Literal
 
 from flowui.storage.datasets import file_sha256
 from flowui.storage.files import write_json_atomically, write_text_atomically
-from flowui.storage.paths import FileSystemRoot, InvalidIdError, run_directory_name, validate_id
-from flowui.storage.s3sync import s3_errors, upload_with_sha256
+from flowui.storage.paths import (
+    FileSystemRoot,
+    InvalidIdError,
+    run_directory_name,
+    validate_id,
+    workspace_bucket,
+)
+from flowui.storage.s3sync import BucketUnavailable, s3_errors, upload_with_sha256
 
 ARCHIVE_FORMAT = 1
 BUCKET_PREFIX = "runs"
 MANIFEST_NAME = "archived.json"
 HOUSEKEEPING_DAG_ID = "flowui_housekeeping"
 # Both words appear so Airflow's safe-mode file filter parses the stub.
-HOUSEKEEPING_DAG_STUB = '''"""FlowUI's housekeeping: moves old runs to the platform's bucket."""
+HOUSEKEEPING_DAG_STUB = '''"""FlowUI's housekeeping: moves old runs to their trees' buckets."""
 
 from flowui.airflow.housekeeping import load_housekeeping_dag
 
@@ -127,6 +136,8 @@ def read_tombstone(root: FileSystemRoot, dag_id: str, run: str) -> Tombstone | N
 
 @dataclass(frozen=True)
 class RunReport:
+    workspace: int | None  # whose tree the run is in; None: the platform's
+    bucket: str  # where it goes (or went)
     dag_id: str
     run_directory: str
     outcome: Outcome
@@ -135,36 +146,83 @@ class RunReport:
     detail: str = ""  # why it was kept or failed, or what was left out
 
 
+@dataclass(frozen=True)
+class TreeReport:
+    """One tree that was looked at: the platform's (workspace None) or a workspace's."""
+
+    workspace: int | None
+    bucket: str | None  # None: its name cannot be a bucket's (see error)
+    error: str = ""  # why none of its old runs could go to its bucket
+
+    @property
+    def name(self) -> str:
+        return "platform" if self.workspace is None else f"workspace {self.workspace}"
+
+
 @dataclass
 class ArchiveReport:
-    """What a housekeeping did (or, in a dry run, would do), run by run; `str()` prints it."""
+    """What a housekeeping did (or, in a dry run, would do), tree by tree and run by run;
+    `str()` prints it."""
 
-    bucket: str
     older_than: timedelta
     cutoff: datetime  # runs last written before it are old
     dry_run: bool
+    trees: list[TreeReport] = field(default_factory=list)
     runs: list[RunReport] = field(default_factory=list)
 
-    def of(self, *outcomes: Outcome) -> list[RunReport]:
-        return [run for run in self.runs if run.outcome in outcomes]
+    def of(self, *outcomes: Outcome, tree: TreeReport | None = None) -> list[RunReport]:
+        """The runs with one of `outcomes` (of `tree` only, when given)."""
+        return [
+            run
+            for run in self.runs
+            if run.outcome in outcomes and (tree is None or run.workspace == tree.workspace)
+        ]
 
     @property
     def failed(self) -> list[RunReport]:
         return self.of("failed")
 
+    @property
+    def problems(self) -> list[str]:
+        """A line per tree whose bucket failed it or some of its runs, naming the bucket; the
+        housekeeping task and `flowui runs archive` fail with them once every tree is done."""
+        lines = []
+        for tree in self.trees:
+            failed = len(self.of("failed", tree=tree))
+            if tree.error:
+                stay = f" ({failed} old run(s) stay in its tree)" if failed else ""
+                lines.append(f"{tree.name}: {tree.error}{stay}")
+            elif failed:
+                lines.append(
+                    f"{tree.name}: {failed} run(s) could not be archived to "
+                    f"s3://{tree.bucket}/{BUCKET_PREFIX}/ (they stay in its tree)"
+                )
+        return lines
+
+    def _counts(self, runs: list[RunReport]) -> dict[str, int]:
+        moved = [run for run in runs if run.outcome in ("archived", "would archive")]
+        return {
+            "archived": len(moved),
+            "kept": sum(run.outcome == "kept" for run in runs),
+            "failed": sum(run.outcome == "failed" for run in runs),
+            "files": sum(run.files for run in moved),
+            "bytes": sum(run.bytes for run in moved),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """JSON: the housekeeping task's XCom and `flowui runs archive --json`."""
-        moved = self.of("archived", "would archive")
         return {
-            "bucket": self.bucket,
             "older_than_days": self.older_than / timedelta(days=1),
             "cutoff": self.cutoff.isoformat(),
             "dry_run": self.dry_run,
-            "archived": len(moved),
-            "kept": len(self.of("kept")),
-            "failed": len(self.failed),
-            "files": sum(run.files for run in moved),
-            "bytes": sum(run.bytes for run in moved),
+            **self._counts(self.runs),
+            "trees": [
+                {
+                    **asdict(tree),
+                    **self._counts([run for run in self.runs if run.workspace == tree.workspace]),
+                }
+                for tree in self.trees
+            ],
             "runs": [asdict(run) for run in self.runs],
         }
 
@@ -173,16 +231,24 @@ class ArchiveReport:
         verb = "would archive" if self.dry_run else "archived"
         lines = [
             f"{verb} {summary['archived']} run(s) ({summary['files']} files, {summary['bytes']} "
-            f"bytes) to s3://{self.bucket}/{BUCKET_PREFIX}/, kept {summary['kept']} written "
-            f"since {self.cutoff.isoformat(timespec='seconds')}, {summary['failed']} failed"
+            f"bytes), kept {summary['kept']} written since "
+            f"{self.cutoff.isoformat(timespec='seconds')}, {summary['failed']} failed"
             + (" (dry run: nothing uploaded or removed)" if self.dry_run else "")
         ]
-        for run in self.runs:
-            detail = f": {run.detail}" if run.detail else ""
+        for tree, counts in zip(self.trees, summary["trees"], strict=True):
+            where = f"s3://{tree.bucket}/{BUCKET_PREFIX}/" if tree.bucket else "no bucket"
+            error = f": {tree.error}" if tree.error else ""
             lines.append(
-                f"  {run.outcome:<13} {run.dag_id}/{run.run_directory} ({run.files} files, "
-                f"{run.bytes} bytes){detail}"
+                f"{tree.name} -> {where}: {verb} {counts['archived']}, kept {counts['kept']}, "
+                f"failed {counts['failed']}{error}"
             )
+            for run in self.runs:
+                if run.workspace == tree.workspace:
+                    detail = f": {run.detail}" if run.detail else ""
+                    lines.append(
+                        f"  {run.outcome:<13} {run.dag_id}/{run.run_directory} ({run.files} "
+                        f"files, {run.bytes} bytes){detail}"
+                    )
         return "\n".join(lines)
 
 
@@ -231,11 +297,11 @@ def _scan(directory: Path) -> _Scan:
     return _Scan(files, tuple(sorted(left_out)), last_written)
 
 
-def _run_directories(root: FileSystemRoot) -> Iterator[tuple[str, Path]]:
-    """(dag id, run directory) of every run in the root; names that are no ids are not runs."""
-    if not root.runs.is_dir():
+def _run_directories(tree: FileSystemRoot) -> Iterator[tuple[str, Path]]:
+    """(dag id, run directory) of every run in the tree; names that are no ids are not runs."""
+    if not tree.runs.is_dir():
         return
-    for dag_directory in sorted(root.runs.iterdir()):
+    for dag_directory in sorted(tree.runs.iterdir()):
         if not dag_directory.is_dir() or dag_directory.is_symlink():
             continue
         try:
@@ -265,8 +331,22 @@ def _stored(s3: Any, bucket: str, key: str) -> tuple[int, str | None] | None:
     return int(head["ContentLength"]), head.get("Metadata", {}).get("sha256")
 
 
+def _check_bucket(s3: Any, bucket: str) -> None:
+    """Raise BucketUnavailable, saying why, when `bucket` cannot be reached. Asked once per
+    tree before its first upload, so a missing bucket fails its tree in one request."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3_errors() as error:
+        code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else ""
+        # A HEAD answer has no body: S3 gives only the status as the code.
+        reason = {"404": "no such bucket", "403": "access denied"}.get(str(code), str(error))
+        raise BucketUnavailable(f"s3://{bucket}: {reason}") from None
+
+
 def _upload_run(
-    root: FileSystemRoot,
+    tree: FileSystemRoot,
     s3: Any,
     bucket: str,
     dag_id: str,
@@ -274,17 +354,18 @@ def _upload_run(
     scan: _Scan,
     now: datetime,
     progress: Progress | None,
+    label: str,
 ) -> Tombstone:
     """Upload and check every file of the run, then put the manifest and write the tombstone."""
     run = directory.name
     prefix = f"{BUCKET_PREFIX}/{dag_id}/{run}/"
-    earlier = read_tombstone(root, dag_id, run)
+    earlier = read_tombstone(tree, dag_id, run)
     if earlier is not None and (earlier.bucket, earlier.prefix) != (bucket, prefix):
         raise ArchiveError(
-            f"{dag_id}/{run} was archived to {earlier.uri} before; it stays in the root until "
+            f"{dag_id}/{run} was archived to {earlier.uri} before; it stays in its tree until "
             f"its files there are moved to s3://{bucket}/{prefix}"
         )
-    # A run whose removal was interrupted: its files that are gone from the root are archived.
+    # A run whose removal was interrupted: its files that are gone from the tree are archived.
     archived = {file.path: file for file in earlier.files} if earlier else {}
     for relative, (size, _) in sorted(scan.files.items()):
         key = prefix + relative
@@ -299,7 +380,7 @@ def _upload_run(
                 )
         archived[relative] = ArchivedFile(relative, size, sha256)
         if progress is not None:
-            progress(f"{dag_id}/{run}", size)
+            progress(label, size)
     tombstone = Tombstone(
         dag_id, run, bucket, prefix, now, tuple(sorted(archived.values(), key=lambda f: f.path))
     )
@@ -309,68 +390,146 @@ def _upload_run(
         Body=json.dumps(tombstone.to_dict(), indent=2).encode(),
         ContentType="application/json",
     )
-    write_json_atomically(root.run_tombstone(dag_id, run), tombstone.to_dict())
+    write_json_atomically(tree.run_tombstone(dag_id, run), tombstone.to_dict())
     return tombstone
 
 
 def archive_runs(
     root: FileSystemRoot,
     s3: Any,
-    bucket: str,
+    platform_bucket: str,
     older_than: timedelta,
     now: datetime,
     dry_run: bool = False,
     progress: Progress | None = None,
+    only_workspace: int | None = None,
 ) -> ArchiveReport:
-    """Move every run of the root that nothing was written to since `now - older_than` to
-    `bucket` (see the module's text); with `dry_run`, only tell what would move.
+    """Move every run that nothing was written to since `now - older_than` to its tree's
+    bucket (see the module's text): the root's own runs to `platform_bucket`, those of each
+    workspace's tree to the workspace's bucket (`workspace_bucket`). With `only_workspace`,
+    only that workspace's tree; with `dry_run`, only tell what would move.
 
-    A run that fails stays in the root and is reported with the error; the others go on.
+    A run that fails stays in its tree and is reported with the error, and so does a tree
+    whose bucket fails; the other runs and trees go on (`ArchiveReport.problems`).
     """
-    report = ArchiveReport(bucket, older_than, now - older_than, dry_run)
-    for dag_id, directory in _run_directories(root):
-        report.runs.append(
-            _archive_run(root, s3, bucket, dag_id, directory, report.cutoff, now, dry_run, progress)
+    report = ArchiveReport(older_than, now - older_than, dry_run)
+    trees: list[int | None] = (
+        [None, *root.workspace_ids()] if only_workspace is None else [only_workspace]
+    )
+    for workspace in trees:
+        if workspace is None:
+            tree, bucket = root, platform_bucket
+        else:
+            tree = root.workspace(workspace)
+            try:
+                bucket = workspace_bucket(platform_bucket, workspace)
+            except InvalidIdError as error:
+                report.trees.append(TreeReport(workspace, None, str(error)))
+                continue
+        report.trees.append(
+            _archive_tree(report, tree, workspace, s3, bucket, now, dry_run, progress)
         )
     return report
 
 
-def _archive_run(
-    root: FileSystemRoot,
+@dataclass(frozen=True)
+class _Found:
+    """A run as found in a tree, before anything happened to it."""
+
+    workspace: int | None
+    bucket: str
+    dag_id: str
+    run_directory: str
+
+    @property
+    def label(self) -> str:
+        """How progress names it."""
+        run = f"{self.dag_id}/{self.run_directory}"
+        return run if self.workspace is None else f"workspace {self.workspace}: {run}"
+
+    def report(self, outcome: Outcome, files: int, size: int, detail: str = "") -> RunReport:
+        return RunReport(
+            self.workspace,
+            self.bucket,
+            self.dag_id,
+            self.run_directory,
+            outcome,
+            files,
+            size,
+            detail,
+        )
+
+
+def _archive_tree(
+    report: ArchiveReport,
+    tree: FileSystemRoot,
+    workspace: int | None,
     s3: Any,
     bucket: str,
-    dag_id: str,
+    now: datetime,
+    dry_run: bool,
+    progress: Progress | None,
+) -> TreeReport:
+    """Archive the old runs of one tree to its bucket, adding each run to `report`."""
+    try:
+        runs = list(_run_directories(tree))
+    except OSError as error:
+        return TreeReport(workspace, bucket, f"{tree.runs}: {error}")
+    unavailable = ""  # set once the bucket failed: the tree's remaining old runs stay
+    checked = dry_run  # a dry run does not ask the bucket
+    for dag_id, directory in runs:
+        found = _Found(workspace, bucket, dag_id, directory.name)
+        try:
+            scan = _scan(directory)
+        except OSError as error:
+            report.runs.append(found.report("failed", 0, 0, str(error)))
+            continue
+        files, size = len(scan.files), scan.bytes
+        if scan.last_written >= report.cutoff.timestamp():
+            written = datetime.fromtimestamp(scan.last_written, now.tzinfo)
+            detail = f"last written {written.isoformat(timespec='seconds')}"
+            report.runs.append(found.report("kept", files, size, detail))
+            continue
+        if not checked:
+            checked = True
+            try:
+                _check_bucket(s3, bucket)
+            except BucketUnavailable as error:
+                unavailable = str(error)
+        if unavailable:
+            report.runs.append(found.report("failed", files, size, unavailable))
+            continue
+        report.runs.append(_archive_run(tree, s3, found, directory, scan, now, dry_run, progress))
+    return TreeReport(workspace, bucket, unavailable)
+
+
+def _archive_run(
+    tree: FileSystemRoot,
+    s3: Any,
+    found: _Found,
     directory: Path,
-    cutoff: datetime,
+    scan: _Scan,
     now: datetime,
     dry_run: bool,
     progress: Progress | None,
 ) -> RunReport:
-
-    run = directory.name
-    try:
-        scan = _scan(directory)
-    except OSError as error:
-        return RunReport(dag_id, run, "failed", 0, 0, str(error))
     files, size = len(scan.files), scan.bytes
     left_out = f"left out: {', '.join(scan.left_out)}" if scan.left_out else ""
-    if scan.last_written >= cutoff.timestamp():
-        written = datetime.fromtimestamp(scan.last_written, now.tzinfo)
-        detail = f"last written {written.isoformat(timespec='seconds')}"
-        return RunReport(dag_id, run, "kept", files, size, detail)
     if dry_run:
-        return RunReport(dag_id, run, "would archive", files, size, left_out)
+        return found.report("would archive", files, size, left_out)
     try:
-        _upload_run(root, s3, bucket, dag_id, directory, scan, now, progress)
+        _upload_run(
+            tree, s3, found.bucket, found.dag_id, directory, scan, now, progress, found.label
+        )
         if _scan(directory) != scan:
             detail = "written to while it was archived; archived again next time"
-            return RunReport(dag_id, run, "kept", files, size, detail)
+            return found.report("kept", files, size, detail)
         shutil.rmtree(directory)
     except (ArchiveError, OSError) as error:
-        return RunReport(dag_id, run, "failed", files, size, str(error))
+        return found.report("failed", files, size, str(error))
     except s3_errors() as error:
-        return RunReport(dag_id, run, "failed", files, size, str(error))
-    return RunReport(dag_id, run, "archived", files, size, left_out)
+        return found.report("failed", files, size, str(error))
+    return found.report("archived", files, size, left_out)
 
 
 # --- reading back -----------------------------------------------------------------------------
@@ -444,11 +603,13 @@ def copy_archived_file(
 
 @dataclass(frozen=True)
 class HousekeepingSettings:
-    """What the housekeeping DAG runs with (JSON beside its stub; no secret: the bucket's
+    """What the housekeeping DAG runs with (JSON beside its stub; no secret: the buckets'
     credentials come from the environment of Airflow's processes)."""
 
     root: str
-    bucket: str | None  # None: nothing is archived
+    # The platform's bucket (FLOWUI_STORAGE_BUCKET), after which each workspace's is named;
+    # None: nothing is archived.
+    bucket: str | None
     region: str
     archive_runs_after_days: int
     interval_hours: int

@@ -13,6 +13,8 @@ from pathlib import Path
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_ID_LENGTH = 250
+# S3's limit on a bucket name, which a workspace's bucket name must keep within.
+MAX_BUCKET_NAME_LENGTH = 63
 
 
 class InvalidIdError(ValueError):
@@ -46,6 +48,25 @@ def run_directory_name(run_id: str) -> str:
         readable = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id).replace("..", "_").lstrip(".")
         digest = hashlib.sha256(run_id.encode()).hexdigest()[:10]
         return f"{readable[:200]}-{digest}"
+
+
+def validate_workspace_id(value: int) -> int:
+    """A workspace id (the server's integer key) that can name its tree and its bucket."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidIdError(f"workspace id must be a positive integer, not {value!r}")
+    return value
+
+
+def workspace_bucket(platform_bucket: str, workspace_id: int) -> str:
+    """A workspace's own bucket, named after the platform's (FLOWUI_STORAGE_BUCKET):
+    `{platform_bucket}-workspace-{id}`. Raises InvalidIdError when S3 would refuse the name."""
+    name = f"{platform_bucket}-workspace-{validate_workspace_id(workspace_id)}"
+    if len(name) > MAX_BUCKET_NAME_LENGTH:
+        raise InvalidIdError(
+            f"the bucket of workspace {workspace_id}, {name}, is longer than S3's "
+            f"{MAX_BUCKET_NAME_LENGTH} characters: choose a shorter FLOWUI_STORAGE_BUCKET"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -153,6 +174,27 @@ class FileSystemRoot:
         """Pid files and logs of the process runtime's fork servers (one per environment)."""
         return self.environments / "forkservers"
 
+    @property
+    def workspaces(self) -> Path:
+        """The workspaces' own trees (`workspace`)."""
+        return self.path / "workspaces"
+
+    def workspace(self, workspace_id: int) -> FileSystemRoot:
+        """A workspace's tree: its runs, datasets and models, laid out as the root's own
+        (`runs/`, `dataset/`, `models/`). Its tasks see this tree as their root; on AWS it is
+        what the workspace's Batch jobs mount, through an access point, and nothing else."""
+        return FileSystemRoot(self.workspaces / str(validate_workspace_id(workspace_id)))
+
+    def workspace_ids(self) -> list[int]:
+        """The workspaces that have a tree under the root, in id order."""
+        if not self.workspaces.is_dir():
+            return []
+        return sorted(
+            int(entry.name)
+            for entry in self.workspaces.iterdir()
+            if entry.is_dir() and entry.name.isdigit() and int(entry.name) > 0
+        )
+
     def operators_repository(self, repository_id: str) -> Path:
         return self.operators_repositories / validate_id(repository_id, "repository id")
 
@@ -169,19 +211,20 @@ class FileSystemRoot:
         parts = key.split("/")
         return self.models.joinpath(*(validate_id(part, "model key part") for part in parts))
 
+    def dag_runs(self, dag_id: str) -> Path:
+        """The runs of one DAG (a directory per run)."""
+        return self.runs / validate_id(dag_id, "dag id")
+
     def task_run(self, dag_id: str, run_id: str, task_id: str) -> TaskRunPaths:
         return TaskRunPaths(
-            self.runs
-            / validate_id(dag_id, "dag id")
-            / run_directory_name(run_id)
-            / validate_id(task_id, "task id")
+            self.dag_runs(dag_id) / run_directory_name(run_id) / validate_id(task_id, "task id")
         )
 
     def run_tombstone(self, dag_id: str, run_id: str) -> Path:
         """What housekeeping leaves in place of a run it moved to the bucket (JSON: bucket,
         prefix, archived_at, files), beside where the run's directory was."""
         directory = run_directory_name(run_id)
-        return self.runs / validate_id(dag_id, "dag id") / f"{directory}.archived.json"
+        return self.dag_runs(dag_id) / f"{directory}.archived.json"
 
     def create(self) -> FileSystemRoot:
         """Create every top-level directory of the tree; existing content is left alone."""

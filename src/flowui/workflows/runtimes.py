@@ -22,12 +22,14 @@ CONTAINER_RUNTIMES: Final = ("docker", "kubernetes")
 ImageLookup = Callable[[str, str], bool | str]
 
 
-def batch_variable(kind: str, operator: str, version: str) -> str:
+def batch_variable(kind: str, operator: str, version: str, workspace_id: int | None = None) -> str:
     """The environment variable naming the job definition (`kind` "DEFINITION") or queue
     ("QUEUE") of an operator version, as the seed names them; `1.2.0` becomes `1_2_0`, since
-    variable names allow only letters, digits and '_'."""
+    variable names allow only letters, digits and '_'. A workspace's tasks run with its own
+    job definitions (they mount only its tree): their names end in `_WORKSPACE_{id}`."""
     safe_version = re.sub(r"[^A-Za-z0-9_]", "_", version)
-    return f"AWS_BATCH_JOB_{kind}_{operator}_{safe_version}"
+    name = f"AWS_BATCH_JOB_{kind}_{operator}_{safe_version}"
+    return name if workspace_id is None else f"{name}_WORKSPACE_{workspace_id}"
 
 
 def runtime_environment(
@@ -55,8 +57,10 @@ def runtime_problems(
     default_runtime: str,
     environ: Mapping[str, str],
     image_available: ImageLookup,
+    workspace_id: int | None = None,
 ) -> list[WorkflowError]:
-    """Every task whose runtime cannot run it as deployed now, each at its task's pointer."""
+    """Every task whose runtime cannot run it as deployed now, each at its task's pointer
+    (a workspace's tasks need the workspace's own Batch job definitions)."""
     problems: list[WorkflowError] = []
     checked: dict[tuple[str, str], bool | str] = {}
     for index, task in enumerate(workflow.tasks):
@@ -105,7 +109,7 @@ def runtime_problems(
             missing = [
                 name
                 for name in (
-                    batch_variable(kind, reference.name, reference.version)
+                    batch_variable(kind, reference.name, reference.version, workspace_id)
                     for kind in ("DEFINITION", "QUEUE")
                 )
                 if not environ.get(name)
@@ -116,7 +120,9 @@ def runtime_problems(
                         pointer,
                         f"{where}, but {' and '.join(missing)} "
                         f"{'is' if len(missing) == 1 else 'are'} not set in the platform's "
-                        "environment: give the job definition and queue of this operator version",
+                        "environment: give the job definition and queue of this operator version"
+                        + ("" if workspace_id is None else " in this workspace")
+                        + " (`flowui aws apply` writes them)",
                     )
                 )
     return problems

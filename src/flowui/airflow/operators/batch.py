@@ -67,7 +67,7 @@ class FlowUIBatchOperator(BatchOperator):
     def execute(self, context: Any) -> Any:
         task = self.flowui_task
         names = {
-            kind: batch_variable(kind, task.operator, task.version)
+            kind: batch_variable(kind, task.operator, task.version, task.workspace_id)
             for kind in ("DEFINITION", "QUEUE")
         }
         missing = [name for name in names.values() if not os.environ.get(name)]

@@ -62,7 +62,15 @@ class FlowUITask:
 
     @property
     def file_system(self) -> FileSystemRoot:
+        """The platform's root (task environments, fork servers, repository checkouts)."""
         return FileSystemRoot(Path(self.root))
+
+    @property
+    def tree(self) -> FileSystemRoot:
+        """Where the task's run and datasets are, and what its operator sees as the root: its
+        workspace's tree, or the platform's root for a workflow compiled without the server."""
+        root = self.file_system
+        return root if self.workspace_id is None else root.workspace(self.workspace_id)
 
     @property
     def image_holds_repository(self) -> bool:
@@ -77,7 +85,7 @@ class FlowUITask:
         return IMAGE_REPOSITORY_PATH if self.image_holds_repository else self.repository_path
 
     def run_paths(self, dag_id: str, context: Any) -> TaskRunPaths:
-        return self.file_system.task_run(dag_id, context["run_id"], context["ti"].task_id)
+        return self.tree.task_run(dag_id, context["run_id"], context["ti"].task_id)
 
     def task_spec(
         self, dag_id: str, context: Any, *, repository_path: str | None = None
@@ -103,7 +111,7 @@ class FlowUITask:
                 logical_date=context.get("logical_date"),
                 params=params,
             ),
-            root=Path(self.root),
+            root=self.tree.path,
             try_number=context["ti"].try_number,
         )
 

@@ -30,11 +30,12 @@ CONTAINER_SECRETS_FILE = "/run/flowui/secrets.json"
 class FlowUIDockerOperator(DockerOperator):
     """Runs one FlowUI operator with `flowui-task` in a container of its group's image.
 
-    The root's `runs/` and `dataset/` are mounted at the same paths (and the repository's
-    checkout, read-only, for a `docker_image` group's image); the TaskSpec is a file of
-    the task's run directory; secrets are a file mounted read-only from a private directory
-    that is removed when the container ends (never in the container's environment, labels or
-    command). Requests and limits apply as CPU shares, a memory limit and GPUs.
+    The `runs/` and `dataset/` of the task's tree (its workspace's) are mounted at the same
+    paths (and the repository's checkout, read-only, for a `docker_image` group's image); the
+    TaskSpec is a file of the task's run directory; secrets are a file mounted read-only from a
+    private directory that is removed when the container ends (never in the container's
+    environment, labels or command). Requests and limits apply as CPU shares, a memory limit
+    and GPUs.
 
     :param flowui_task: the task, as the DAG document gives it
     :param secrets_source: where secrets come from (default: FlowUI's server or the environment)
@@ -70,7 +71,7 @@ class FlowUIDockerOperator(DockerOperator):
         task = self.flowui_task
         paths = task.write_container_task_spec(self.dag_id, context)
         secrets = task.secrets(self.secrets_source)
-        runs, datasets = task.file_system.runs, task.file_system.datasets
+        runs, datasets = task.tree.runs, task.tree.datasets
         datasets.mkdir(parents=True, exist_ok=True)
         self.command = ["flowui-task", "--spec", str(paths.task_spec)]
         self.labels = {

@@ -62,14 +62,15 @@ def _json_setting(name: str, kind: type) -> Any:
 
 
 def _shared_mounts(task: FlowUITask) -> list[k8s.V1VolumeMount]:
-    """The root's runs/ and dataset/ from the claim (whose root is the file-system root), and
-    the repository's checkout, read-only, for a `docker_image` group's image."""
-    root = task.file_system
+    """The runs/ and dataset/ of the task's tree (its workspace's) from the claim (whose root
+    is the file-system root), and the repository's checkout, read-only, for a `docker_image`
+    group's image."""
+    root, tree = task.file_system, task.tree
     mounts = [
         k8s.V1VolumeMount(
             name=_VOLUME, mount_path=str(path), sub_path=path.relative_to(root.path).as_posix()
         )
-        for path in (root.runs, root.datasets)
+        for path in (tree.runs, tree.datasets)
     ]
     if not task.image_holds_repository:
         checkout = Path(task.repository_path)
@@ -87,8 +88,8 @@ def _shared_mounts(task: FlowUITask) -> list[k8s.V1VolumeMount]:
 class FlowUIKubernetesOperator(KubernetesPodOperator):
     """Runs one FlowUI operator with `flowui-task` in a pod of its group's image.
 
-    The volume claim is mounted at the root's `runs/` and `dataset/` (sub-paths of the claim,
-    and the repository's checkout for a `docker_image` group);
+    The volume claim is mounted at the `runs/` and `dataset/` of the task's tree (sub-paths of
+    the claim, and the repository's checkout for a `docker_image` group);
     secrets are references to a Kubernetes Secret (`kubernetes_secret_name`), never values;
     requests, limits and GPUs come from the task's resources; labels tie the pod to its
     workflow, run and task.

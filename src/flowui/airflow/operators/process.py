@@ -63,6 +63,7 @@ class FlowUIOperator(BaseOperator):
             timeout=timeout,
             on_log_line=self.log.info,
             forkserver_idle_seconds=forkserver_idle_seconds(),
+            forkservers_root=task.file_system.path,
         )
         if not outcome.succeeded:
             raise AirflowException(f"{task.operator} failed: {outcome.error}")

@@ -1,8 +1,8 @@
 """Datasets of a workspace: upload (streamed, with a size limit), list, read, download, delete,
-and sync with the platform's bucket.
+and sync with the workspace's bucket.
 
 The multipart body of an upload is parsed as it arrives: the file goes straight to disk under
-the root's dataset folder, so an upload of any size never sits in memory.
+the workspace's dataset folder, so an upload of any size never sits in memory.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from flowui.server.services.datasets import (
     publish_upload,
     remove_dataset_files,
 )
+from flowui.storage import FileSystemRoot
 from flowui.storage.datasets import DatasetStore
 from flowui.storage.s3sync import (
     BucketUnavailable,
@@ -94,8 +95,9 @@ class DatasetOut(BaseModel):
     id: int
     name: str
     storage_id: str = Field(
-        description="The dataset's id in the root's dataset store (dataset/{storage_id}): "
-        "tasks read it from there."
+        description="The dataset's id in the workspace's dataset store "
+        "(workspaces/{workspace_id}/dataset/{storage_id} under the root): the workspace's tasks "
+        "read it from there."
     )
     filename: str = Field(description="The uploaded file's name, as data.")
     content_type: str
@@ -104,12 +106,12 @@ class DatasetOut(BaseModel):
     created_at: datetime
     created_by: str | None = Field(description="E-mail of who uploaded it.")
     location: Location = Field(
-        description="Where its versions are: the root's dataset store (file_system), the "
-        "platform's bucket, or both."
+        description="Where its versions are: the workspace's dataset store (file_system), "
+        "the workspace's bucket, or both."
     )
     storage_bucket: str | None = Field(
-        description="The platform's bucket (FLOWUI_STORAGE_BUCKET) that datasets sync with; "
-        "null when there is none."
+        description="The workspace's own bucket ({FLOWUI_STORAGE_BUCKET}-workspace-{id}) that "
+        "its datasets sync with; null when the platform has no bucket."
     )
 
 
@@ -135,6 +137,7 @@ def _dataset_out(
     dataset: Dataset, session: Session, context: ServerContext, places: dict[str, set[str]]
 ) -> DatasetOut:
     """`places`: where each storage id is, as `_places` found."""
+    storage = context.workspace_storage(dataset.workspace_id)
     creator = session.get(User, dataset.created_by_id) if dataset.created_by_id else None
     return DatasetOut(
         id=dataset.id,
@@ -147,7 +150,7 @@ def _dataset_out(
         created_at=dataset.created_at,
         created_by=creator.email if creator else None,
         location=location_of(places.get(dataset.storage_id, set())),
-        storage_bucket=context.storage.name if context.storage else None,
+        storage_bucket=storage.name if storage else None,
     )
 
 
@@ -155,17 +158,19 @@ def _bucket_failed(storage: StorageBucket, error: Exception) -> ApiError:
     return ApiError(502, f"the bucket {storage.name} cannot be used: {error}", code="storage_error")
 
 
-def _places(context: ServerContext) -> dict[str, set[str]]:
-    """Where every dataset is, the root or the bucket: one listing of the bucket's dataset
-    folders (a page per thousand), not one per dataset. Without a bucket, no call to S3."""
-    if context.storage is None:
+def _places(context: ServerContext, workspace_id: int) -> dict[str, set[str]]:
+    """Where every dataset of the workspace is, its tree or its bucket: one listing of the
+    bucket's dataset folders (a page per thousand), not one per dataset. Without a bucket, no
+    call to S3."""
+    storage = context.workspace_storage(workspace_id)
+    if storage is None:
         return {}
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return dataset_ids(context.root, context.storage.client(), context.storage.name)
+        return dataset_ids(context.root.workspace(workspace_id), storage.client(), storage.name)
     except (BotoCoreError, ClientError) as error:
-        raise _bucket_failed(context.storage, error) from None
+        raise _bucket_failed(storage, error) from None
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -193,8 +198,9 @@ class _UploadForm:
     go to disk there without blocking the event loop.
     """
 
-    def __init__(self, boundary: bytes, context: ServerContext) -> None:
+    def __init__(self, boundary: bytes, context: ServerContext, tree: FileSystemRoot) -> None:
         self._context = context
+        self._tree = tree  # the workspace's, where the file is received
         self.name: str | None = None
         self.file: IncomingFile | None = None
         self.filename = ""
@@ -269,9 +275,7 @@ class _UploadForm:
             self.content_type = content_type_of(
                 self._headers.get("content-type", b"").decode("latin-1")
             )
-            self.file = IncomingFile(
-                self._context.root, self.filename, self._context.max_upload_bytes
-            )
+            self.file = IncomingFile(self._tree, self.filename, self._context.max_upload_bytes)
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._field == "file":
@@ -302,8 +306,10 @@ class _UploadForm:
 def _store_upload(
     form: _UploadForm, access: WorkspaceAccess, session: Session, context: ServerContext
 ) -> Dataset:
-    """Publish the received file and record it; neither is left behind if the other fails."""
+    """Publish the received file into the workspace's tree and record it; neither is left
+    behind if the other fails."""
     assert form.name is not None and form.file is not None
+    tree = context.root.workspace(access.workspace.id)
     taken = session.scalar(
         select(Dataset.id).where(
             Dataset.workspace_id == access.workspace.id, Dataset.name == form.name
@@ -321,7 +327,7 @@ def _store_upload(
         "source": "upload",
     }
     try:
-        publish_upload(context.root, storage_id, form.file, sha256, meta)
+        publish_upload(tree, storage_id, form.file, sha256, meta)
         dataset = Dataset(
             workspace_id=access.workspace.id,
             storage_id=storage_id,
@@ -336,10 +342,10 @@ def _store_upload(
         session.commit()
     except IntegrityError:
         session.rollback()
-        remove_dataset_files(context.root, storage_id)
+        remove_dataset_files(tree, storage_id)
         raise _name_taken(form.name) from None
     except BaseException:
-        remove_dataset_files(context.root, storage_id)
+        remove_dataset_files(tree, storage_id)
         raise
     return dataset
 
@@ -370,7 +376,7 @@ async def upload(
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
         raise _too_large(UploadTooLarge(limit))
-    form = _UploadForm(boundary, context)
+    form = _UploadForm(boundary, context, context.root.workspace(access.workspace.id))
     try:
         try:
             async for chunk in request.stream():
@@ -399,14 +405,14 @@ def _get_dataset(access: WorkspaceAccess, session: Session, dataset_id: int) -> 
 
 @router.get("")
 def list_datasets(access: ReadAccess, session: SessionDep, context: ContextDep) -> list[DatasetOut]:
-    """The workspace's datasets, newest first, with where each one is (502 when the platform's
-    bucket cannot be listed)."""
+    """The workspace's datasets, newest first, with where each one is (502 when the
+    workspace's bucket cannot be listed)."""
     datasets = session.scalars(
         select(Dataset)
         .where(Dataset.workspace_id == access.workspace.id)
         .order_by(Dataset.created_at.desc(), Dataset.id.desc())
     )
-    places = _places(context)
+    places = _places(context, access.workspace.id)
     return [_dataset_out(dataset, session, context, places) for dataset in datasets]
 
 
@@ -415,7 +421,7 @@ def read_dataset(
     dataset_id: int, access: ReadAccess, session: SessionDep, context: ContextDep
 ) -> DatasetOut:
     dataset = _get_dataset(access, session, dataset_id)
-    return _dataset_out(dataset, session, context, _places(context))
+    return _dataset_out(dataset, session, context, _places(context, access.workspace.id))
 
 
 @router.get(
@@ -428,7 +434,7 @@ def download_dataset(
 ) -> FileResponse:
     """The uploaded file, under its original name."""
     dataset = _get_dataset(access, session, dataset_id)
-    path = dataset_file(context.root, dataset.storage_id)
+    path = dataset_file(context.root.workspace(access.workspace.id), dataset.storage_id)
     if path is None:
         raise ApiError(404, f"the files of dataset {dataset_id} are missing from the storage")
     return FileResponse(
@@ -451,7 +457,7 @@ def delete_dataset(
     storage_id = dataset.storage_id
     session.delete(dataset)
     session.commit()
-    remove_dataset_files(context.root, storage_id)
+    remove_dataset_files(context.root.workspace(access.workspace.id), storage_id)
 
 
 @router.post("/{dataset_id}/sync")
@@ -462,14 +468,15 @@ def sync_with_bucket(
     session: SessionDep,
     context: ContextDep,
 ) -> SyncOut:
-    """Copy the versions one side lacks, between the file system and the platform's bucket,
-    checking each file's sha256; answers when the copy is done.
+    """Copy the versions one side lacks, between the workspace's tree and its bucket, checking
+    each file's sha256; answers when the copy is done.
 
     409 without a bucket, or when a version differs between the two sides (nothing is copied
     then); 502 when the bucket cannot be used.
     """
     dataset = _get_dataset(access, session, dataset_id)
-    storage = context.storage
+    storage = context.workspace_storage(access.workspace.id)
+    tree = context.root.workspace(access.workspace.id)
     if storage is None:
         raise ApiError(
             409,
@@ -480,16 +487,14 @@ def sync_with_bucket(
     # The copy may take minutes: it holds no database connection meanwhile.
     session.commit()
     try:
-        report = sync_dataset(
-            context.root, storage.client(), storage.name, storage_id, body.direction
-        )
+        report = sync_dataset(tree, storage.client(), storage.name, storage_id, body.direction)
     except BucketUnavailable as error:
         raise _bucket_failed(storage, error) from None
     except SyncError as error:
         raise ApiError(409, str(error)) from None
-    match_latest_version(context.root, dataset)
+    match_latest_version(tree, dataset)
     session.commit()
-    store = DatasetStore(context.root)
+    store = DatasetStore(tree)
     checked = sorted(report.pushed + report.pulled + report.unchanged)
     return SyncOut(
         bucket=storage.name,

@@ -490,6 +490,7 @@ def deploy(
         default_runtime=default_runtime,
         environ=runtime_environment(context.root),
         image_available=platform_image_lookup(os.environ),
+        workspace_id=access.workspace.id,
     )
     if problems:
         message = (

@@ -25,6 +25,7 @@ from flowui.server.deps import (
 )
 from flowui.server.errors import ApiError, ErrorDetail, not_found
 from flowui.server.models import Invitation, Membership, Role, User, Workspace
+from flowui.server.services.trees import remove_workspace_tree
 from flowui.workflows.spec import Runtime
 
 router = APIRouter(prefix="/api", tags=["workspaces"])
@@ -173,10 +174,13 @@ def update(
 
 
 @router.delete("/workspaces/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(access: OwnerAccess, session: SessionDep) -> None:
-    """Delete the workspace and everything in it (owners only)."""
+def delete(access: OwnerAccess, session: SessionDep, context: ContextDep) -> None:
+    """Delete the workspace and everything in it (owners only): its records, then its runs and
+    datasets on the file system (its bucket, if any, is `flowui aws apply`'s to remove)."""
+    workspace_id = access.workspace.id
     session.delete(access.workspace)
     session.commit()
+    remove_workspace_tree(context.root, workspace_id)
 
 
 @router.get("/workspaces/{workspace_id}/members")

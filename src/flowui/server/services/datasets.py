@@ -1,7 +1,9 @@
-"""Datasets uploaded through the API, kept in the root's dataset store (`dataset/{storage_id}`)
-and, when the platform has a bucket, synced with the bucket's `dataset/{storage_id}/`.
+"""Datasets uploaded through the API, kept in their workspace's dataset store
+(`workspaces/{id}/dataset/{storage_id}` under the root; the functions here take the workspace's
+tree) and, when the platform has a bucket, synced with the workspace's bucket's
+`dataset/{storage_id}/`.
 
-An upload is written, as it arrives, to a hidden temporary file in the root's dataset folder
+An upload is written, as it arrives, to a hidden temporary file in the tree's dataset folder
 (hashed and counted on the way, never held in memory whole), then published as version v0001
 of a new dataset of the DatasetStore, so tasks read it like any other dataset. The storage id
 is generated; the uploaded file's name is kept as data only.

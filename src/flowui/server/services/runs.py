@@ -185,16 +185,17 @@ def find_task(client: AirflowClient, workflow: Workflow, run_id: str, task_id: s
 
 @dataclass(frozen=True)
 class TaskFiles:
-    """Where a task's log, output and results are read: its directory in the root or, once
-    housekeeping has moved the run to the bucket, the archive the run's tombstone names."""
+    """Where a task's log, output and results are read: its directory in its workspace's tree
+    or, once housekeeping has moved the run to the bucket, the archive the run's tombstone
+    names."""
 
-    root: FileSystemRoot
+    tree: FileSystemRoot
     dag_id: str
     run_id: str
     task_id: str
     paths: TaskRunPaths
     archive: Tombstone | None  # set when the task's directory has gone to the bucket
-    storage: StorageBucket | None  # the server's bucket, whose client reads the archive
+    storage: StorageBucket | None  # the workspace's bucket, whose client reads the archive
 
     def archived_path(self, path: Path) -> str:
         """The archive's name of a file of the task's directory (relative to the run)."""
@@ -202,19 +203,27 @@ class TaskFiles:
 
 
 def task_files(context: ServerContext, workflow: Workflow, run_id: str, task_id: str) -> TaskFiles:
-    """The task's files; the root validates both ids before they become a path."""
+    """The task's files, in its workspace's tree; the tree validates both ids before they
+    become a path."""
+    tree = context.root.workspace(workflow.workspace_id)
     try:
-        paths = context.root.task_run(workflow.dag_id, run_id, task_id)
-        # A retried task writes its directory anew: what the root has comes first.
+        paths = tree.task_run(workflow.dag_id, run_id, task_id)
+        # A retried task writes its directory anew: what the tree has comes first.
         archive = None
         if not paths.directory.exists():
-            archive = read_tombstone(context.root, workflow.dag_id, run_id)
+            archive = read_tombstone(tree, workflow.dag_id, run_id)
     except InvalidIdError:
         raise not_found(f"task {task_id!r} in run {run_id!r}") from None
     except ArchiveError as error:
         raise ApiError(502, str(error), code="storage_error") from None
     return TaskFiles(
-        context.root, workflow.dag_id, run_id, task_id, paths, archive, context.storage
+        tree,
+        workflow.dag_id,
+        run_id,
+        task_id,
+        paths,
+        archive,
+        context.workspace_storage(workflow.workspace_id),
     )
 
 
@@ -226,7 +235,7 @@ def _archived_bytes(files: TaskFiles, archive: Tombstone, path: Path) -> bytes |
         return None
     s3 = _archive_client(files, archive)
     try:
-        return read_archived_file(files.root, s3, files.dag_id, files.run_id, relative)
+        return read_archived_file(files.tree, s3, files.dag_id, files.run_id, relative)
     except (ArchiveError, FileNotFoundError) as error:
         raise _archive_failed(files, archive, error) from None
 
@@ -393,7 +402,8 @@ def task_placement(
     """Where the task's latest try ran; None before a runtime has recorded it (or if what it
     recorded cannot be read)."""
     try:
-        file = root.task_run(workflow.dag_id, run_id, task_id).placement
+        tree = root.workspace(workflow.workspace_id)
+        file = tree.task_run(workflow.dag_id, run_id, task_id).placement
         return TaskPlacement.model_validate_json(file.read_bytes())
     except FileNotFoundError:
         return None
@@ -439,7 +449,7 @@ def _archived_result(files: TaskFiles, archive: Tombstone, relative: str) -> Res
     os.close(descriptor)
     target = Path(name)
     try:
-        copy_archived_file(files.root, s3, files.dag_id, files.run_id, archived, target)
+        copy_archived_file(files.tree, s3, files.dag_id, files.run_id, archived, target)
     except (ArchiveError, FileNotFoundError) as error:
         target.unlink(missing_ok=True)
         raise _archive_failed(files, archive, error) from None
