@@ -33,6 +33,28 @@ MOTO_ENVIRONMENT = {
 }
 
 
+FLOWUI = Path(sys.executable).parent / "flowui"
+
+
+def installed_flowui(
+    endpoint: str, project: Path, *arguments: str, environ: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed `flowui` run in `project` as a user runs it, moto's server as AWS's
+    endpoint, with none of this shell's AWS_ or FLOWUI_ settings but `environ`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLOWUI_"))}
+    return subprocess.run(
+        [str(FLOWUI), *arguments],
+        capture_output=True,
+        text=True,
+        env=base
+        | MOTO_ENVIRONMENT
+        | {"AWS_ENDPOINT_URL": endpoint, "FLOWUI_PROJECT_DIR": str(project)}
+        | dict(environ or {}),
+        timeout=300,
+        check=False,
+    )
+
+
 @contextmanager
 def moto_server(
     log_directory: Path, extra_environ: Mapping[str, str] | None = None

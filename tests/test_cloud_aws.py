@@ -8,14 +8,13 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from aws import MOTO_ENVIRONMENT, aws_client
+from aws import FLOWUI, aws_client, installed_flowui
 from flowui.config import load_settings, write_config_file
 from flowui.operators.install import install_repository
 from flowui.platform import airflow_environment
@@ -27,7 +26,6 @@ from flowui.workflows.runtimes import runtime_environment, runtime_problems
 from flowui.workflows.validate import parse_workflow
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
-FLOWUI = Path(sys.executable).parent / "flowui"
 TAG = "flowui:project"
 WORKSPACE_TAG = "flowui:workspace"
 
@@ -64,18 +62,7 @@ def make_project(tmp_path: Path, endpoint: str, **values: str) -> tuple[Path, st
 
 def flowui_aws(endpoint: str, project: Path, *arguments: str, **environ: str) -> Any:
     """The installed `flowui aws ...` with moto's server as AWS's endpoint."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLOWUI_"))}
-    return subprocess.run(
-        [str(FLOWUI), "aws", *arguments],
-        capture_output=True,
-        text=True,
-        env=base
-        | MOTO_ENVIRONMENT
-        | {"AWS_ENDPOINT_URL": endpoint, "FLOWUI_PROJECT_DIR": str(project)}
-        | environ,
-        timeout=300,
-        check=False,
-    )
+    return installed_flowui(endpoint, project, "aws", *arguments, environ=environ)
 
 
 def changes_of(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str, str]]:

@@ -292,6 +292,11 @@ def test_key_set_twice_reports_the_line(project: Path) -> None:
         ("FLOWUI_ADMIN_EMAIL", "admin", "'admin' is not an e-mail address"),
         ("CODE_REPOSITORY_SOURCE", "gitlab", "'gitlab' is not one of local, github"),
         (
+            "FLOWUI_AWS_POSIX_USER",
+            "flowui",
+            "'flowui' is not uid:gid, two non-negative integers such as '1000:1000'",
+        ),
+        (
             "FLOWUI_STORAGE_BUCKET",
             "Acme_Data",
             "'Acme_Data' is not an S3 bucket name: 3 to 63 lower-case letters, digits, '.' and "

@@ -4,19 +4,15 @@ and a bucket of moto's server, run as a user runs the installed `flowui`."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from aws import MOTO_ENVIRONMENT, aws_client
+from aws import aws_client, installed_flowui
 from flowui.config import load_settings, write_config_file
 from flowui.storage import FileSystemRoot, workspace_bucket
 from flowui.storage.datasets import DatasetStore, file_sha256
-
-FLOWUI = Path(sys.executable).parent / "flowui"
 
 
 def make_project(path: Path) -> FileSystemRoot:
@@ -36,19 +32,8 @@ def datasets(
     endpoint: str, project: Path, *arguments: str, storage_bucket: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`flowui datasets ...` in `project`, with FLOWUI_STORAGE_BUCKET set when given."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLOWUI_"))}
     setting = {"FLOWUI_STORAGE_BUCKET": storage_bucket} if storage_bucket else {}
-    return subprocess.run(
-        [str(FLOWUI), "datasets", *arguments],
-        capture_output=True,
-        text=True,
-        env=base
-        | MOTO_ENVIRONMENT
-        | {"AWS_ENDPOINT_URL": endpoint, "FLOWUI_PROJECT_DIR": str(project)}
-        | setting,
-        timeout=120,
-        check=False,
-    )
+    return installed_flowui(endpoint, project, "datasets", *arguments, environ=setting)
 
 
 def report_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:

@@ -297,24 +297,24 @@ def _scan(directory: Path) -> _Scan:
     return _Scan(files, tuple(sorted(left_out)), last_written)
 
 
+def _id_directories(parent: Path) -> Iterator[Path]:
+    """The directories in `parent` (no links) whose names are ids, in name order."""
+    for entry in sorted(parent.iterdir()):
+        if not entry.is_dir() or entry.is_symlink():
+            continue
+        try:
+            validate_id(entry.name)
+        except InvalidIdError:
+            continue
+        yield entry
+
+
 def _run_directories(tree: FileSystemRoot) -> Iterator[tuple[str, Path]]:
     """(dag id, run directory) of every run in the tree; names that are no ids are not runs."""
     if not tree.runs.is_dir():
         return
-    for dag_directory in sorted(tree.runs.iterdir()):
-        if not dag_directory.is_dir() or dag_directory.is_symlink():
-            continue
-        try:
-            validate_id(dag_directory.name)
-        except InvalidIdError:
-            continue
-        for run_directory in sorted(dag_directory.iterdir()):
-            if not run_directory.is_dir() or run_directory.is_symlink():
-                continue
-            try:
-                validate_id(run_directory.name)
-            except InvalidIdError:
-                continue
+    for dag_directory in _id_directories(tree.runs):
+        for run_directory in _id_directories(dag_directory):
             yield dag_directory.name, run_directory
 
 
