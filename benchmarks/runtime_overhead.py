@@ -5,7 +5,9 @@ Prints, one figure per line (`name: value`), the median milliseconds of `--tasks
 one warm-up) of:
 1. `direct`: the operator's class imported once, `operator_function` called in this process;
 2. `process`: `run_task_process`, forked from the environment's fork server, as the platform
-   runs a task (TaskSpec in, output.json and log.txt written, outcome read back);
+   runs a task (TaskSpec in, output.json and log.txt written, outcome read back), unconfined
+   (FLOWUI_SANDBOX=none) and `process_sandboxed` in its workspace's bubblewrap sandbox (the
+   default), with their ratio against the 1.10 target;
 3. `docker`: `FlowUIDockerOperator.execute` with the repository's image, built by
    `flowui operators build`'s code on the tests' debootstrap base image, through Podman's
    Docker-compatible API (container created, started, waited for, removed);
@@ -17,6 +19,7 @@ these figures (see workflow_runs.py); the operators run outside a DAG run, as th
 would inside one.
 
 Usage: uv run --frozen python benchmarks/runtime_overhead.py [--tasks 10] [--batch-tasks 3]
+       [--runtimes process,docker,aws_batch]
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from flowui.airflow.operators.common import FlowUITask
 from flowui.airflow.operators.docker import FlowUIDockerOperator
 from flowui.operators.loading import import_operator_module
 from flowui.runtime.forkserver import stop_forkservers
-from flowui.runtime.process import run_task_process
+from flowui.runtime.process import run_task_process, task_sandbox
 from flowui.runtime.spec import TaskSpec
+from flowui.sandbox import SandboxPolicy
 from flowui.storage import FileSystemRoot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,26 +79,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10, help="Runs of each runtime.")
     parser.add_argument("--batch-tasks", type=int, default=3, help="Runs of aws_batch.")
+    parser.add_argument(
+        "--runtimes",
+        default="process,docker,aws_batch",
+        help="Which runtimes to time (comma-separated); docker and aws_batch need Podman.",
+    )
     arguments = parser.parse_args()
+    runtimes = set(arguments.runtimes.split(","))
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
 
     with tempfile.TemporaryDirectory(prefix="flowui-bench-runtimes-") as directory:
         work = Path(directory)
         repository = make_noop_repository(work / "repository")
         root = FileSystemRoot(work / "fs").create()
-        environ = containers.podman_environment()
-        base = containers.ensure_base_image(environ)
-        [image] = containers.build_repository_images(repository, base, environ).images.values()
-        task = FlowUITask(
-            root=str(root.path),
-            repository="bench",
-            repository_path=str(repository),
-            operator="NoOpOperator",
-            version="1.0",
-            dependency={},
-            image=image,
-        )
-
         operator_dir = repository / "operators" / "NoOpOperator"
         operator_class = import_operator_module(operator_dir, "operator").NoOpOperator
         input_model = import_operator_module(operator_dir, "model").InputModel
@@ -104,49 +101,91 @@ def main() -> None:
         )
         print(f"direct_call_ms_median: {direct:.3f}")
 
-        def process(index: int) -> None:
+        # A workspace's task, as the platform runs it: in its tree, unconfined or sandboxed.
+        tree = root.workspace(1)
+        sandbox = task_sandbox(
+            SandboxPolicy(),
+            python=Path(sys.executable),
+            repository=repository,
+            tree=tree,
+            platform_root=root,
+            workspace_id=1,
+            memory_mib=1024,
+        )
+
+        def process(index: int, confined: bool = False) -> None:
             spec = TaskSpec.model_validate(
                 {
                     "operator": {"repository_path": str(repository), "name": "NoOpOperator"},
                     "context": {"dag_id": "bench", "run_id": "process", "task_id": f"t{index}"},
-                    "root": str(root.path),
+                    "root": str(tree.path),
                 }
             )
             outcome = run_task_process(
                 spec,
                 python=sys.executable,
-                environ={"PATH": os.environ["PATH"]},
+                environ={} if confined else {"PATH": os.environ["PATH"]},
                 timeout=60,
                 forkserver_idle_seconds=60,
+                forkservers_root=root.path,
+                sandbox=sandbox if confined else None,
             )
             assert outcome.succeeded, outcome.error
 
-        figures = {"process": median_ms(process, arguments.tasks)}
-        stop_forkservers(root.path)
+        figures: dict[str, float] = {}
+        if "process" in runtimes:
+            # Interleaved rounds: the machine's noise falls on both alike.
+            plain, confined = [], []
+            for _round in range(3):
+                plain.append(median_ms(process, arguments.tasks))
+                confined.append(median_ms(lambda i: process(i, confined=True), arguments.tasks))
+            figures["process"] = statistics.median(plain)
+            figures["process_sandboxed"] = statistics.median(confined)
+            ratio = figures["process_sandboxed"] / figures["process"]
+            print(
+                f"process_sandboxed_ratio: {ratio:.3f} (target <= 1.10: "
+                f"{'PASS' if ratio <= 1.10 else 'FAIL'})"
+            )
+            stop_forkservers(root.path)
 
-        with containers.podman_service(work, environ) as docker_host:
-            os.environ["DOCKER_HOST"] = docker_host
+        if runtimes & {"docker", "aws_batch"}:
+            environ = containers.podman_environment()
+            base = containers.ensure_base_image(environ)
+            [image] = containers.build_repository_images(repository, base, environ).images.values()
+            task = FlowUITask(
+                root=str(root.path),
+                repository="bench",
+                repository_path=str(repository),
+                operator="NoOpOperator",
+                version="1.0",
+                dependency={},
+                image=image,
+            )
+            with containers.podman_service(work, environ) as docker_host:
+                os.environ["DOCKER_HOST"] = docker_host
 
-            def docker(index: int) -> None:
-                name = f"docker{index + 1}"
-                FlowUIDockerOperator(task_id=name, flowui_task=task).execute(context_for(name))
+                def docker(index: int) -> None:
+                    name = f"docker{index + 1}"
+                    FlowUIDockerOperator(task_id=name, flowui_task=task).execute(context_for(name))
 
-            figures["docker"] = median_ms(docker, arguments.tasks)
-            extra = {"DOCKER_HOST": docker_host, "MOTO_DOCKER_NETWORK_MODE": "host"}
-            with aws.moto_server(work, extra) as endpoint:
-                os.environ.update(aws.MOTO_ENVIRONMENT)
-                os.environ["AWS_ENDPOINT_URL"] = endpoint
-                os.environ.update(
-                    aws.register_batch(endpoint, image, root, {"NoOpOperator": "1.0"})
-                )
+                if "docker" in runtimes:
+                    figures["docker"] = median_ms(docker, arguments.tasks)
+                if "aws_batch" in runtimes:
+                    extra = {"DOCKER_HOST": docker_host, "MOTO_DOCKER_NETWORK_MODE": "host"}
+                    with aws.moto_server(work, extra) as endpoint:
+                        os.environ.update(aws.MOTO_ENVIRONMENT)
+                        os.environ["AWS_ENDPOINT_URL"] = endpoint
+                        os.environ.update(
+                            aws.register_batch(endpoint, image, root, {"NoOpOperator": "1.0"})
+                        )
 
-                def batch(index: int) -> None:
-                    name = f"batch{index + 1}"
-                    FlowUIBatchOperator(task_id=name, flowui_task=task, aws_conn_id=None).execute(
-                        context_for(name)
-                    )
+                        def batch(index: int) -> None:
+                            name = f"batch{index + 1}"
+                            FlowUIBatchOperator(
+                                task_id=name, flowui_task=task, aws_conn_id=None
+                            ).execute(context_for(name))
 
-                figures["aws_batch"] = median_ms(batch, arguments.batch_tasks)
+                        figures["aws_batch"] = median_ms(batch, arguments.batch_tasks)
 
     for runtime, milliseconds in figures.items():
         print(f"{runtime}_task_ms_median: {milliseconds:.1f}")

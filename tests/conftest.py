@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import update
 
 from flowui.config import load_settings, write_config_file
 from flowui.platform import (
@@ -26,6 +28,7 @@ from flowui.platform import (
 from flowui.server.airflow_client import AirflowClient
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext
+from flowui.server.models import User
 from flowui.storage import FileSystemRoot
 
 AIRFLOW_STARTUP_TIMEOUT = 180.0
@@ -37,6 +40,45 @@ def wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
     """Whether process `pid` has ended (a zombie counts as ended) within `seconds`."""
     deadline = time.monotonic() + seconds
     while is_process_running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+
+def example_inputs(root: FileSystemRoot) -> dict[str, str]:
+    """The example dataset workflow's parameters: its data copied where every task sees it
+    (the root's dataset/ folder: bound into sandboxes, mounted into containers)."""
+    inputs = root.datasets / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    data = EXAMPLES / "operators_repository" / "data"
+    return {
+        "sales_source": str(shutil.copy(data / "sales.csv", inputs / "sales.csv")),
+        "customers_source": str(shutil.copy(data / "customers.json", inputs / "customers.json")),
+    }
+
+
+def processes_with_argument(marker: str) -> list[int]:
+    """The running processes one of whose arguments is `marker`, as the host sees them (a
+    sandboxed process tells only its pid inside its sandbox)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            arguments = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in arguments:
+            found.append(int(proc.name))
+    return [pid for pid in found if is_process_running(pid)]
+
+
+def wait_until_none_with_argument(marker: str, seconds: float = 5.0) -> bool:
+    """Whether every process with the argument `marker` has ended within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while processes_with_argument(marker):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -56,7 +98,13 @@ def forkserver_pids(root: Path) -> list[int]:
             arguments = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"flowui.runtime.forkserver" in arguments and str(root).encode() in arguments:
+        folder = str(FileSystemRoot(root).forkservers).encode()
+        # A sandboxed server's bwrap names it too: the server is the Python that runs it.
+        if (
+            b"flowui.runtime.forkserver" in arguments
+            and not arguments[0].endswith(b"bwrap")
+            and any(argument.startswith(folder) for argument in arguments)
+        ):
             found.append(int(proc.name))
     return [pid for pid in found if is_process_running(pid)]
 
@@ -251,6 +299,13 @@ def sign_up(client: TestClient, email: str, password: str = "correct horse batte
     login = client.post("/api/auth/login", data={"username": email, "password": password})
     assert login.status_code == 200, login.text
     return ApiUser(client, email, password, login.json()["access_token"])
+
+
+def make_platform_admin(context: ServerContext, user: ApiUser) -> None:
+    """Make `user` a platform administrator (as the first administrator is)."""
+    with context.sessions() as session:
+        session.execute(update(User).where(User.email == user.email).values(is_admin=True))
+        session.commit()
 
 
 def new_workspace(user: ApiUser, name: str = "Data team") -> int:

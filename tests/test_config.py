@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from pydantic import SecretStr
@@ -19,6 +20,7 @@ from flowui.config import (
     render_config_file,
     write_config_file,
 )
+from flowui.server.context import RepositoryImporters
 from flowui.workflows.spec import RUNTIMES
 
 SECRET = "ghp_do-not-print-me-0123456789"
@@ -232,7 +234,8 @@ def test_unknown_section_in_config_ini(project: Path) -> None:
     write_ini(project, "[database]\nURL = x\n")
     assert config_error(project, environ={}) == (
         "config.ini [database]: unknown section; "
-        "the sections are project, code_repository, aws, platform, production, storage"
+        "the sections are project, code_repository, aws, platform, production, security, limits, "
+        "storage"
     )
 
 
@@ -352,3 +355,26 @@ def test_written_config_ini_never_contains_a_secret(project: Path) -> None:
 
     assert SECRET not in text
     assert "# FLOWUI_SECRET_KEY: secret, set it in the environment." in text
+
+
+def test_security_settings_are_read_as_lists_and_choices_the_server_knows(project: Path) -> None:
+    settings = load_settings(
+        project,
+        environ={
+            "FLOWUI_REPOSITORY_SOURCES": "https://github.com/a/*, https://gitlab.com/b/*",
+            "FLOWUI_WORKSPACE_RUNTIMES": "process,docker",
+            "FLOWUI_REPOSITORY_IMPORTERS": "platform-admins",
+        },
+    )
+    assert settings.FLOWUI_REPOSITORY_SOURCES == [
+        "https://github.com/a/*",
+        "https://gitlab.com/b/*",
+    ]
+    assert settings.FLOWUI_WORKSPACE_RUNTIMES == [TaskRuntime.PROCESS, TaskRuntime.DOCKER]
+    assert settings.display_value("FLOWUI_WORKSPACE_RUNTIMES") == "process, docker"
+    assert settings.FLOWUI_ALLOW_REGISTRATION is None  # decided by where the server listens
+    # The setting's choices are the importers the server tells apart.
+    assert SETTINGS["FLOWUI_REPOSITORY_IMPORTERS"].choices == get_args(RepositoryImporters)
+    assert config_error(project, environ={"FLOWUI_WORKSPACE_RUNTIMES": "process,batch"}).startswith(
+        "environment FLOWUI_WORKSPACE_RUNTIMES: "
+    )

@@ -24,6 +24,7 @@ import pytest
 
 from conftest import (
     assert_no_process_left,
+    example_inputs,
     forkserver_pids,
     path_without_uv,
     postgres_database,
@@ -407,13 +408,10 @@ def test_every_component_uses_postgresql_redis_and_the_kept_fernet_key(
 def test_the_example_workflows_succeed_on_the_celery_workers(
     production: ProductionPlatform,
 ) -> None:
-    data = EXAMPLES / "operators_repository" / "data"
+    inputs = example_inputs(production.root)  # where the tasks' sandboxes see them
     runs = {
         "dataset_update": [
-            "--param",
-            f"sales_source={data / 'sales.csv'}",
-            "--param",
-            f"customers_source={data / 'customers.json'}",
+            part for name, path in inputs.items() for part in ("--param", f"{name}={path}")
         ],
         "ml_classification": ["--param", "model_type=knn"],
     }

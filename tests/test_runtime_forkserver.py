@@ -6,6 +6,7 @@ can neither use a server nor pose as one, and servers do not outlive their use."
 from __future__ import annotations
 
 import os
+import pwd
 import subprocess
 import sys
 import threading
@@ -15,8 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import forkserver_pids, process_environ, wait_until_gone
-from flowui.runtime.forkserver import forkserver_key, stop_forkservers
+from conftest import (
+    forkserver_pids,
+    process_environ,
+    wait_until_gone,
+    wait_until_none_with_argument,
+)
+from flowui.runtime.forkserver import (
+    SOCKET_NAME,
+    forkserver_directory,
+    forkserver_key,
+    stop_forkservers,
+)
 from flowui.runtime.process import run_task_process
 from flowui.runtime.spec import TaskOutcome
 from test_runtime_process import SLEEPER_BODY, child_environ, spec_for, write_operator
@@ -121,12 +132,49 @@ def test_a_changed_module_retires_the_server_and_a_new_one_serves_the_next_task(
     assert forkserver_pids(root) == [second.output["server"]]
 
 
-def test_an_idle_server_exits_and_removes_its_pid_file(repository: Path, root: Path) -> None:
+def test_a_retired_server_still_running_a_task_hands_its_folder_to_a_new_one_at_once(
+    repository: Path, root: Path, tmp_path: Path, sleeper: tuple[Path, Path]
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("MARK = 1\n")
+    environ = child_environ(PYTHONPATH=str(site))
+    sleeper_repository, pid_file = sleeper
+    running = threading.Thread(
+        target=run_task_process,
+        args=(spec_for(sleeper_repository, "Sleeper", root),),
+        kwargs={
+            "python": sys.executable,
+            "environ": environ,
+            "timeout": 60.0,
+            "forkserver_idle_seconds": 60.0,
+        },
+        daemon=True,
+    )
+    running.start()
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():
+        assert time.monotonic() < deadline, "the sleeping task did not start"
+        time.sleep(0.05)
+    old = set(forkserver_pids(root))  # the server, and the task it forked (same command line)
+
+    later = time.time() + 5
+    os.utime(site / "sitecustomize.py", (later, later))  # the old server's code is stale now
+    lines: list[str] = []
+    second = run_reporter(repository, root, "second", environ, lines=lines)
+
+    assert second.output
+    # Served by a new fork server, not by a new interpreter after waiting for the old one.
+    assert second.output["server"] not in {*old, os.getpid()}, lines
+    assert old <= set(forkserver_pids(root))  # the old server still lets its task end
+
+
+def test_an_idle_server_exits_and_removes_its_socket(repository: Path, root: Path) -> None:
     outcome = run_reporter(repository, root, "only", child_environ(), idle=1.0)
 
     assert outcome.output
     assert wait_until_gone(outcome.output["server"], seconds=10)
-    assert not list((root / "environments" / "forkservers").glob("*.pid"))
+    assert not list((root / "environments" / "forkservers").glob(f"*/{SOCKET_NAME}"))
 
 
 def test_turned_off_every_task_is_a_new_interpreter(repository: Path, root: Path) -> None:
@@ -137,10 +185,14 @@ def test_turned_off_every_task_is_a_new_interpreter(repository: Path, root: Path
     assert not forkserver_pids(root)
 
 
-def as_nobody(code: str, *arguments: str) -> subprocess.Popen[str]:
+NOBODY = pwd.getpwnam("nobody")
+
+
+def as_nobody(code: str, *arguments: str, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[str]:
     assert os.geteuid() == 0, "these tests start a process as another user: run them as root"
     return subprocess.Popen(
         [SYSTEM_PYTHON, "-c", code, *arguments],
+        pass_fds=pass_fds,
         user="nobody",
         group="nogroup",
         stdout=subprocess.PIPE,
@@ -153,7 +205,11 @@ def as_nobody(code: str, *arguments: str) -> subprocess.Popen[str]:
 CONNECT_AND_ASK = """\
 import json, os, socket, sys
 connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-connection.connect(sys.argv[1].encode().replace(b"@", b"\\0", 1))
+try:
+    connection.connect(sys.argv[1])
+except OSError as error:
+    print("refused", type(error).__name__)
+    raise SystemExit(0)
 ends = [os.pipe()[0], os.pipe()[1], os.pipe()[1]]
 try:
     socket.send_fds(connection, [json.dumps({"environ": {}}).encode()], ends)
@@ -163,22 +219,32 @@ except (BrokenPipeError, ConnectionResetError):
 """
 
 
+def server_folder(root: Path) -> Path:
+    return forkserver_directory(root, forkserver_key(sys.executable, root))
+
+
 def test_another_user_cannot_have_a_task_forked(repository: Path, root: Path) -> None:
     first = run_reporter(repository, root, "first", child_environ())
     assert first.output
-    address = f"@flowui-forkserver-{os.getuid()}-{forkserver_key(sys.executable, root)}"
-
-    intruder = as_nobody(CONNECT_AND_ASK, address)
-    stdout, stderr = intruder.communicate(timeout=30)
+    assert (server_folder(root) / SOCKET_NAME).exists()
+    # The intruder is handed the folder itself, past the test's private temporary folders:
+    # what stops it must be the folder's own mode.
+    folder = os.open(server_folder(root), os.O_PATH | os.O_DIRECTORY)
+    try:
+        path = f"/proc/self/fd/{folder}/{SOCKET_NAME}"
+        intruder = as_nobody(CONNECT_AND_ASK, path, pass_fds=(folder,))
+        stdout, stderr = intruder.communicate(timeout=30)
+    finally:
+        os.close(folder)
 
     assert intruder.returncode == 0, stderr
-    assert stdout.strip() in ("b''", "closed")  # no answer: nothing was forked
+    assert stdout.strip() == "refused PermissionError"  # the server's folder is its own
 
 
 SQUAT = """\
 import socket, sys
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-listener.bind(sys.argv[1].encode().replace(b"@", b"\\0", 1))
+listener.bind(sys.argv[1])
 listener.listen(1)
 print("listening", flush=True)
 connection, _ = listener.accept()
@@ -190,11 +256,16 @@ except OSError as error:
 """
 
 
-def test_a_server_address_taken_by_another_user_gets_no_secret(
-    repository: Path, root: Path
-) -> None:
-    address = f"@flowui-forkserver-{os.getuid()}-{forkserver_key(sys.executable, root)}"
-    squatter = as_nobody(SQUAT, address)
+def test_a_server_folder_held_by_another_user_gets_no_secret(repository: Path, root: Path) -> None:
+    # As if another user of a shared root had made the server's folder first.
+    folder = server_folder(root)
+    folder.mkdir(parents=True, mode=0o700)
+    os.chown(folder, NOBODY.pw_uid, NOBODY.pw_gid)
+    handle = os.open(folder, os.O_PATH | os.O_DIRECTORY)
+    try:
+        squatter = as_nobody(SQUAT, f"/proc/self/fd/{handle}/{SOCKET_NAME}", pass_fds=(handle,))
+    finally:
+        os.close(handle)
     assert squatter.stdout is not None
     assert squatter.stdout.readline().strip() == "listening"
     lines: list[str] = []
@@ -203,15 +274,14 @@ def test_a_server_address_taken_by_another_user_gets_no_secret(
         outcome = run_reporter(
             repository, root, "only", child_environ(), {"API_TOKEN": SECRET}, lines=lines
         )
-        stdout, _ = squatter.communicate(timeout=30)
     finally:
         squatter.kill()
+        stdout, _ = squatter.communicate(timeout=30)
 
     assert outcome.output and outcome.output["token_given"]  # run in a new interpreter instead
     assert outcome.output["server"] == os.getpid()
     assert any("held by another user" in line for line in lines), lines
-    assert SECRET not in stdout
-    assert stdout.strip() == "b''"
+    assert stdout == ""  # never even connected to: the folder's owner gave it away
 
 
 KILLED_CALLER = """\
@@ -247,7 +317,7 @@ def test_a_task_whose_caller_is_killed_is_killed_too(
     caller.kill()  # as Airflow's SIGKILL of a task process that ignored SIGTERM
     caller.wait()
 
-    assert wait_until_gone(int(pid_file.read_text())), "the task's own child survived"
+    assert wait_until_none_with_argument(str(pid_file)), "the task's own child survived"
     assert forkserver_pids(root), "the server should go on serving other tasks"
 
 
@@ -280,5 +350,5 @@ def test_stopping_the_servers_stops_their_running_tasks(
     assert not caller.is_alive()
     assert outcome[0].status == "failed"
     assert "killed by signal 9" in (outcome[0].error or "")
-    assert wait_until_gone(int(pid_file.read_text()))
+    assert wait_until_none_with_argument(str(pid_file))
     assert all(wait_until_gone(pid) for pid in servers)

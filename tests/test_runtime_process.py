@@ -1,8 +1,9 @@
 """The `process` runtime: `run_task_process` runs `flowui-task` in a process group of its own.
 
-Every test runs twice, with a real child started both ways: a new interpreter (this one,
-`-m flowui.runtime.task`) and a fork of the fork server; what matters here is the process
-boundary: the outcome line, the streamed log, and that nothing outlives the task.
+Every test runs four times, with a real child started each way: a new interpreter (this one,
+`-m flowui.runtime.task`) and a fork of the fork server, each bare and inside a bubblewrap
+sandbox; what matters here is the process boundary: the outcome line, the streamed log, and that
+nothing outlives the task. What the sandbox hides is tests/test_sandbox.py's.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from typing import Any
 
 import pytest
 
-from conftest import forkserver_pids, wait_until_gone
+from conftest import forkserver_pids, wait_until_none_with_argument
 from flowui.runtime.forkserver import stop_forkservers
 from flowui.runtime.process import run_task_process
 from flowui.runtime.spec import TaskOutcome, TaskSpec
+from flowui.sandbox import Sandbox
 
 SECRET = "tok-pr0cess-SECRET-44a1"
 
@@ -90,15 +92,32 @@ def child_environ(**extra: str) -> dict[str, str]:
 RunTask = Callable[..., TaskOutcome]
 
 
-@pytest.fixture(params=["new interpreter", "fork server"])
+@pytest.fixture(
+    params=[
+        "new interpreter",
+        "fork server",
+        "sandboxed new interpreter",
+        "sandboxed fork server",
+    ]
+)
 def run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunTask]:
     """`run_task_process`, starting the task in a new interpreter or forking it from a fork
-    server (stopped at the end: none is left behind)."""
-    forked = request.param == "fork server"
-    yield partial(run_task_process, forkserver_idle_seconds=60.0 if forked else 0.0)
+    server (stopped at the end: none is left behind), bare or in a sandbox that sees the
+    test's folder (the repository, the root and the files the operators write)."""
+    forked = str(request.param).endswith("fork server")
+    sandbox = Sandbox(python=Path(sys.executable), writable=(tmp_path,), network=True)
+    yield partial(
+        run_task_process,
+        forkserver_idle_seconds=60.0 if forked else 0.0,
+        sandbox=sandbox if str(request.param).startswith("sandboxed") else None,
+    )
     root = tmp_path / "root"
     stop_forkservers(root)
     assert not forkserver_pids(root)
+
+
+def sandboxed(run: RunTask) -> bool:
+    return isinstance(run, partial) and run.keywords.get("sandbox") is not None
 
 
 def run_child(
@@ -115,8 +134,10 @@ def run_child(
     return outcome, lines
 
 
+# The child carries the pid file's path as an argument: the tests find it by that, as the host
+# sees it, whether the task runs in a sandbox (whose pids are its own) or not.
 SLEEPER_BODY = """\
-child = subprocess.Popen(["sleep", "60"])
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", {pid_file!r}])
 Path({pid_file!r}).write_text(str(child.pid))
 time.sleep(60)
 return {{}}
@@ -196,7 +217,10 @@ def test_a_child_that_prints_no_outcome_is_reported_with_its_exit(run: RunTask, 
     )
 
     assert outcome.status == "failed"
-    assert outcome.error == "flowui-task did not finish (exit code 1)"
+    if sandboxed(run):  # a sandbox asks the interpreter first what it needs to see
+        assert (outcome.error or "").startswith("cannot start flowui-task with /bin/false: ")
+    else:
+        assert outcome.error == "flowui-task did not finish (exit code 1)"
 
 
 # --- log lines ---------------------------------------------------------------------------------
@@ -282,7 +306,7 @@ def test_timeout_kills_the_child_and_its_children(
     assert outcome.error == "timed out after 4 s"
     assert time.monotonic() - started < 15
     assert pid_file.exists(), "the operator did not start within the timeout"
-    assert wait_until_gone(int(pid_file.read_text())), "the operator's child survived"
+    assert wait_until_none_with_argument(str(pid_file)), "the operator's child survived"
     assert lines[-1] == "flowui-task timed out after 4 s: its processes were killed"
 
 
@@ -326,14 +350,16 @@ def test_sigterm_to_the_caller_kills_the_child_and_its_children(
 
     assert time.monotonic() - started < 20
     assert pid_file.exists(), "the operator did not start"
-    assert wait_until_gone(int(pid_file.read_text())), "the operator's child survived"
+    assert wait_until_none_with_argument(str(pid_file)), "the operator's child survived"
 
 
 def test_processes_the_operator_leaves_behind_end_with_the_task(run: RunTask, tmp_path: Path):
     pid_file = tmp_path / "orphan.pid"
     body = f"""\
     orphan = subprocess.Popen(
-        ["sleep", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-c", "import time; time.sleep(60)", {str(pid_file)!r}],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     Path({str(pid_file)!r}).write_text(str(orphan.pid))
     return {{}}
@@ -343,4 +369,5 @@ def test_processes_the_operator_leaves_behind_end_with_the_task(run: RunTask, tm
     outcome, _ = run_child(run, repository, "Leaver", tmp_path / "root")
 
     assert outcome.succeeded, outcome.error
-    assert wait_until_gone(int(pid_file.read_text())), "a process the task left outlived it"
+    assert pid_file.exists()
+    assert wait_until_none_with_argument(str(pid_file)), "a process the task left outlived it"

@@ -9,7 +9,6 @@ debootstrap (cached between runs). Kubernetes is checked offline (test_runtime_k
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from aws import BATCH_QUEUE, MOTO_ENVIRONMENT, aws_client, moto_server, register_batch
-from conftest import AirflowPlatform, running_platform
+from conftest import AirflowPlatform, example_inputs, running_platform
 from containers import build_repository_images, docker_client
 from flowui.operators.install import install_repository
 from flowui.server.airflow_client import DagRun
@@ -147,17 +146,6 @@ def placement(platform: AirflowPlatform, run: DagRun, task_id: str) -> dict[str,
     return dict(json.loads(paths.placement.read_text()))
 
 
-def input_files(root: FileSystemRoot) -> dict[str, str]:
-    """The example data, where containers see it too (the root's dataset/ is mounted)."""
-    inputs = root.datasets / "inputs"
-    inputs.mkdir(parents=True, exist_ok=True)
-    data = EXAMPLES / "operators_repository" / "data"
-    return {
-        "sales_source": str(shutil.copy(data / "sales.csv", inputs / "sales.csv")),
-        "customers_source": str(shutil.copy(data / "customers.json", inputs / "customers.json")),
-    }
-
-
 # --- docker -----------------------------------------------------------------------------------
 
 
@@ -179,7 +167,7 @@ def test_the_example_dataset_workflow_runs_across_containers_and_processes(
         if runtimes[task["id"]]:
             task["runtime"] = runtimes[task["id"]]
 
-    run = deploy_and_run(platform, document, "containers_dataset", input_files(platform.root))
+    run = deploy_and_run(platform, document, "containers_dataset", example_inputs(platform.root))
 
     assert run.state == "success", states(platform, run)
     for task_id, runtime in runtimes.items():
@@ -244,7 +232,7 @@ def test_a_batch_job_runs_the_operator_and_feeds_a_process_task(
     container_platform: ContainerPlatform,
 ) -> None:
     platform = container_platform.platform
-    sources = input_files(platform.root)
+    sources = example_inputs(platform.root)
     document = {
         "name": "batch then process",
         "tasks": [

@@ -19,11 +19,9 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
-from conftest import ApiUser, join, new_workspace, sign_up
+from conftest import ApiUser, join, make_platform_admin, new_workspace, sign_up
 from flowui.server.context import ServerContext
-from flowui.server.models import User
 from operator_repositories import make_repository
 
 PERSONAS = ("anonymous", "outsider", "read", "write", "admin", "owner")
@@ -57,10 +55,8 @@ def world(api: TestClient, server_context: ServerContext, tmp_path: Path) -> Wor
     users = {role: sign_up(api, f"{role}@example.org") for role in ROLE_RANK}
     users["outsider"] = sign_up(api, "outsider@example.org")
     extra = sign_up(api, "extra@example.org")  # the member whose role is changed, then removed
-    with server_context.sessions() as session:  # may import from a server path
-        session.execute(update(User).where(User.email == "owner@example.org").values(is_admin=True))
-        session.commit()
     owner = users["owner"]
+    make_platform_admin(server_context, owner)  # may import from a server path
     workspace = new_workspace(owner)
     for role in ("read", "write", "admin"):
         join(owner, workspace, users[role], role)
@@ -129,6 +125,7 @@ def calls(world: World) -> list[Call]:
         Call("GET", "/api/invitations", "user", 200),
         Call("GET", ws, "read", 200),
         Call("GET", ws + "/members", "read", 200),
+        Call("GET", ws + "/limits", "read", 200),
         Call("GET", ws + "/invitations", "admin", 200),
         Call("GET", ws + "/repositories", "read", 200),
         Call("GET", ws + "/repositories/{repository_id}", "read", 200),
@@ -156,6 +153,8 @@ def calls(world: World) -> list[Call]:
         # Changes, in an order that leaves what later calls need.
         Call("POST", "/api/workspaces", "user", 201, body={"name": "another"}, changes=True),
         Call("PATCH", ws, "admin", 200, body={"name": "renamed"}, changes=True),
+        # Platform administrators only: the owner is one here.
+        Call("PUT", ws + "/limits", "owner", 200, body={"task_cpus": 64}, changes=True),
         Call("POST", ws + "/invitations", "admin", 201, body=_invite(), changes=True),
         Call("POST", "/api/invitations/{invitation_id}/accept", "user", 404, changes=True),
         Call(

@@ -224,7 +224,7 @@ def test_a_failed_task_is_retried_and_a_secret_reaches_only_the_task(
     assert [where for where, text in places.items() if value in text] == []
 
 
-def test_a_running_workflow_is_cancelled_and_a_deleted_one_leaves_airflow(
+def test_a_running_workflow_is_cancelled_counts_against_the_limit_and_leaves_airflow_deleted(
     admin: httpx.Client, workspace: str, airflow_platform: AirflowPlatform
 ) -> None:
     workflow = create_and_deploy(admin, workspace, probe_workflow("sleeper", sleep_seconds=120))
@@ -232,10 +232,18 @@ def test_a_running_workflow_is_cancelled_and_a_deleted_one_leaves_airflow(
     run_id = admin.post(f"{workflow}/runs", json={}).json()["run_id"]
     path = run_path(workflow, run_id)
     wait_for(lambda: admin.get(path).json()["tasks"][0]["state"] == "running", "the task to run")
+    # The workspace's runs at once count its workflows together, in Airflow's own states.
+    limits = f"{workspace}/limits"
+    assert admin.put(limits, json={"active_runs": 1}).status_code == 200
+    other = create_and_deploy(admin, workspace, probe_workflow("quick"))
+    refused = admin.post(f"{other}/runs", json={})
+    assert admin.put(limits, json={}).status_code == 200
 
     cancelled = admin.post(f"{path}/cancel")
     run = finished_run(admin, workflow, run_id)
 
+    assert refused.status_code == 409, refused.text
+    assert "has 1 run queued or running, its limit" in refused.json()["error"]["message"]
     assert cancelled.status_code == 200, cancelled.text
     assert run["state"] == "failed"
     assert run["tasks"][0]["state"] != "success"

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from conftest import ApiUser, error_of, new_workspace, sign_up
+from conftest import ApiUser, error_of, make_platform_admin, new_workspace, sign_up
 from flowui.platform import free_port
 from flowui.server.context import ServerContext
-from flowui.server.models import Base, Repository, Secret, User, Workflow, WorkflowVersion
+from flowui.server.models import Base, Repository, Secret, Workflow, WorkflowVersion
 from flowui.server.services import bootstrap
 from flowui.server.services.bootstrap import import_bundled_examples
 from operator_repositories import (
@@ -71,12 +71,6 @@ def demo_git(tmp_path_factory: pytest.TempPathFactory) -> Path:
     commit_all(path, "Hello")
     git(path, "tag", "v0.1.0")
     return path
-
-
-def make_platform_admin(context: ServerContext, user: ApiUser) -> None:
-    with context.sessions() as session:
-        session.execute(update(User).where(User.email == user.email).values(is_admin=True))
-        session.commit()
 
 
 @pytest.fixture

@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from conftest import E2E_SECRET_NAME, AirflowPlatform, path_without_uv, process_environ
+from conftest import (
+    E2E_SECRET_NAME,
+    AirflowPlatform,
+    example_inputs,
+    path_without_uv,
+    process_environ,
+)
 from flowui.operators.install import install_repository
 from flowui.server.airflow_client import DagRun
 from flowui.workflows.catalog import catalog_from_root
@@ -159,7 +165,7 @@ def flowui_in_project(
 def test_flowui_workflows_run_updates_a_dataset_with_the_example_workflow(
     airflow_platform: AirflowPlatform,
 ) -> None:
-    data = EXAMPLES / "operators_repository" / "data"
+    inputs = example_inputs(airflow_platform.root)  # where the tasks' sandboxes see them
 
     result = flowui_in_project(
         airflow_platform,
@@ -168,10 +174,7 @@ def test_flowui_workflows_run_updates_a_dataset_with_the_example_workflow(
         str(EXAMPLES / "workflows" / "dataset_update.json"),
         "--repo",
         str(EXAMPLES / "operators_repository"),
-        "--param",
-        f"sales_source={data / 'sales.csv'}",
-        "--param",
-        f"customers_source={data / 'customers.json'}",
+        *(part for name, path in inputs.items() for part in ("--param", f"{name}={path}")),
         "--json",
     )
 

@@ -21,12 +21,17 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
+    Field,
+    NonNegativeInt,
     PositiveInt,
     PrivateAttr,
     SecretStr,
     ValidationError,
 )
+
+from flowui.sandbox import SandboxPolicy
 
 # The storage part is stdlib-only and is the one owner of paths and of the id rule.
 from flowui.storage import (
@@ -95,6 +100,21 @@ class Profile(StrEnum):
 
     EMBEDDED = "embedded"  # SQLite, LocalExecutor: nothing else to install
     PRODUCTION = "production"  # PostgreSQL, Redis, CeleryExecutor workers, triggerer
+
+
+class SandboxMode(StrEnum):
+    """How code from operators repositories is confined (docs/security-model.md)."""
+
+    BUBBLEWRAP = "bubblewrap"  # required: where it cannot run, such code is refused
+    NONE = "none"  # every repository source is trusted: its code runs unconfined
+
+
+class RepositoryImporters(StrEnum):
+    """Who may import operators repositories (and so have their code run)."""
+
+    WORKSPACE_ADMINS = "workspace-admins"
+    WORKSPACE_OWNERS = "workspace-owners"
+    PLATFORM_ADMINS = "platform-admins"
 
 
 class AirflowExecutor(StrEnum):
@@ -172,6 +192,13 @@ def _bucket_name(value: str) -> str:
             f"{value!r} leaves no room for its workspaces' buckets ({value}-workspace-<id>): "
             f"at most {longest} characters"
         ) from None
+    return value
+
+
+def _comma_separated(value: Any) -> Any:
+    """A list setting is written as one line: items separated by commas."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
     return value
 
 
@@ -267,8 +294,13 @@ class Settings(BaseModel):
         SecretStr | None, Setting("platform", "Password of the first administrator.")
     ] = None
     FLOWUI_ALLOW_REGISTRATION: Annotated[
-        bool, Setting("platform", "Whether anyone may sign up to the server (false: invited only).")
-    ] = True
+        bool | None,
+        Setting(
+            "platform",
+            "Whether anyone may sign up to the server (false: invited only); unset: yes when the "
+            "server listens on the loopback interface only, no when it listens beyond it.",
+        ),
+    ] = None
     FLOWUI_DEFAULT_RUNTIME: Annotated[
         TaskRuntime,
         Setting(
@@ -330,6 +362,85 @@ class Settings(BaseModel):
         ),
     ] = None
 
+    FLOWUI_SANDBOX: Annotated[
+        SandboxMode,
+        Setting(
+            "security",
+            "How code from operators repositories is confined: bubblewrap (where it cannot run, "
+            "imports and process-runtime tasks are refused), or none, which declares every "
+            "repository source trusted and runs its code unconfined.",
+        ),
+    ] = SandboxMode.BUBBLEWRAP
+    FLOWUI_SANDBOX_UID_BASE: Annotated[
+        int,
+        Field(ge=1000, le=4_000_000_000),
+        Setting(
+            "security",
+            "When the platform runs as root: imports are inspected as this uid and gid, and a "
+            "workspace's process-runtime tasks run as this plus the workspace id (choose a range "
+            "no user of the machine has).",
+        ),
+    ] = 200_000
+    FLOWUI_SANDBOX_CPU_SECONDS: Annotated[
+        PositiveInt,
+        Setting("security", "CPU seconds each process of a process-runtime task may use."),
+    ] = 86_400
+    FLOWUI_SANDBOX_PROCESSES: Annotated[
+        PositiveInt,
+        Setting("security", "Processes that a sandbox of process-runtime tasks may hold at once."),
+    ] = 512
+    FLOWUI_TASK_NETWORK: Annotated[
+        bool,
+        Setting(
+            "security",
+            "Whether process-runtime tasks reach the network (imports never do); false gives "
+            "them a loopback of their own.",
+        ),
+    ] = True
+    FLOWUI_REPOSITORY_SOURCES: Annotated[
+        list[str],
+        BeforeValidator(_comma_separated),
+        Setting(
+            "security",
+            "Where operators repositories may be imported from: comma-separated patterns "
+            "(* matches anything), such as https://github.com/my-org/*; empty: anywhere.",
+        ),
+    ] = []
+    FLOWUI_REPOSITORY_IMPORTERS: Annotated[
+        RepositoryImporters | None,
+        Setting(
+            "security",
+            "Who may import operators repositories; unset: workspace-admins when the server "
+            "listens on the loopback interface only, platform-admins when it listens beyond it.",
+        ),
+    ] = None
+
+    FLOWUI_TASK_MAX_CPUS: Annotated[
+        PositiveInt,
+        Setting("limits", "Most CPUs a task may ask for, in workspaces without a limit."),
+    ] = 16
+    FLOWUI_TASK_MAX_MEMORY_MB: Annotated[
+        PositiveInt,
+        Setting("limits", "Most memory (MiB) a task may ask for, in workspaces without a limit."),
+    ] = 65_536
+    FLOWUI_TASK_MAX_GPUS: Annotated[
+        NonNegativeInt,
+        Setting("limits", "Most GPUs a task may ask for, in workspaces without a limit."),
+    ] = 4
+    FLOWUI_WORKSPACE_MAX_ACTIVE_RUNS: Annotated[
+        PositiveInt,
+        Setting("limits", "Runs a workspace may have at once, unless it has a limit of its own."),
+    ] = 16
+    FLOWUI_WORKSPACE_RUNTIMES: Annotated[
+        list[TaskRuntime],
+        BeforeValidator(_comma_separated),
+        Setting(
+            "limits",
+            "Runtimes a workspace's tasks may use (comma-separated: process, docker, kubernetes, "
+            "aws_batch), unless it has a list of its own.",
+        ),
+    ] = list(TaskRuntime)
+
     FLOWUI_STORAGE_BUCKET: Annotated[
         BucketName | None,
         Setting(
@@ -375,6 +486,17 @@ class Settings(BaseModel):
     def admin_email(self) -> str:
         """The first administrator's login to FlowUI."""
         return self.FLOWUI_ADMIN_EMAIL or DEFAULT_ADMIN_EMAIL
+
+    @property
+    def sandbox_policy(self) -> SandboxPolicy:
+        """The sandboxes of code from operators repositories that these settings ask for."""
+        return SandboxPolicy(
+            enabled=self.FLOWUI_SANDBOX is SandboxMode.BUBBLEWRAP,
+            uid_base=self.FLOWUI_SANDBOX_UID_BASE,
+            task_network=self.FLOWUI_TASK_NETWORK,
+            cpu_seconds=self.FLOWUI_SANDBOX_CPU_SECONDS,
+            processes=self.FLOWUI_SANDBOX_PROCESSES,
+        )
 
     def source(self, name: str) -> Layer:
         """The layer the value of setting `name` came from."""
@@ -499,6 +621,8 @@ def _did_you_mean(word: str, candidates: Any) -> str:
 
 
 def _as_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_as_text(item) for item in value)
     return str(value.value) if isinstance(value, Enum) else str(value)
 
 

@@ -1,16 +1,17 @@
-// The workspace's settings: members and roles, operators repositories, secrets, datasets and
-// the default runtime.
+// The workspace's settings: members and roles, operators repositories, secrets, datasets, the
+// default runtime and the limits that platform administrators set.
 import { Container, Tabs, Title } from "@mantine/core";
 import { useSearchParams } from "react-router-dom";
 
 import { DatasetsTab } from "../datasets/DatasetsTab";
+import { LimitsTab } from "./LimitsTab";
 import { MembersTab } from "./MembersTab";
 import { RepositoriesTab } from "./RepositoriesTab";
 import { RuntimeTab } from "./RuntimeTab";
 import { SecretsTab } from "./SecretsTab";
 import { useWorkspace, useWorkspaceId } from "./useWorkspace";
 
-const TABS = ["members", "repositories", "secrets", "datasets", "runtime"] as const;
+const TABS = ["members", "repositories", "secrets", "datasets", "runtime", "limits"] as const;
 
 export function WorkspaceSettings() {
   const workspaceId = useWorkspaceId();
@@ -46,6 +47,9 @@ export function WorkspaceSettings() {
           <Tabs.Tab value="runtime" data-testid="settings-tab-runtime">
             Runtime
           </Tabs.Tab>
+          <Tabs.Tab value="limits" data-testid="settings-tab-limits">
+            Limits
+          </Tabs.Tab>
         </Tabs.List>
         <Tabs.Panel value="members">
           <MembersTab workspaceId={workspaceId} role={role} />
@@ -61,6 +65,9 @@ export function WorkspaceSettings() {
         </Tabs.Panel>
         <Tabs.Panel value="runtime">
           <RuntimeTab workspaceId={workspaceId} role={role} />
+        </Tabs.Panel>
+        <Tabs.Panel value="limits">
+          <LimitsTab workspaceId={workspaceId} role={role} />
         </Tabs.Panel>
       </Tabs>
     </Container>

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict
 
 import typer
 from rich.markup import escape
@@ -51,8 +51,13 @@ TimeoutOption = typer.Option(
 )
 
 
+class InspectionCallbacks(TypedDict):
+    on_inspecting: Callable[[int], None]
+    on_inspected: Callable[[str], None]
+
+
 @contextmanager
-def _inspection_progress() -> Iterator[dict[str, Callable[..., None]]]:
+def _inspection_progress() -> Iterator[InspectionCallbacks]:
     """Callbacks that drive a progress bar (on stderr) while model files are imported."""
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -63,10 +68,10 @@ def _inspection_progress() -> Iterator[dict[str, Callable[..., None]]]:
         transient=True,
     ) as progress:
         task = progress.add_task("Importing model files", total=None)
-        yield {
-            "on_inspecting": lambda total: progress.update(task, total=total),
-            "on_inspected": lambda _name: progress.advance(task),
-        }
+        yield InspectionCallbacks(
+            on_inspecting=lambda total: progress.update(task, total=total),
+            on_inspected=lambda _name: progress.advance(task),
+        )
 
 
 def _print_problems(report: ValidationReport) -> None:

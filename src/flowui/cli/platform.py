@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from flowui.config import (
     CONFIG_FILE_NAME,
     PROJECT_DIR_VARIABLE,
     Profile,
+    Settings,
     find_project_dir,
 )
 from flowui.platform import (
@@ -42,6 +44,7 @@ from flowui.platform.supervisor import (
     ComponentDied,
     ComponentState,
 )
+from flowui.sandbox import unavailable_reason
 
 DEFAULT_SERVER_PORT = 8000
 
@@ -144,6 +147,28 @@ def _print_ready(platform: Platform, credentials: AdminCredentials, took: float)
         console.print(f"  password     {password}", highlight=False)
     console.print(f"  Airflow API  {url}/api/v2", highlight=False)
     console.print(f"  logs         {escape(str(platform.paths.logs))}", highlight=False)
+    _print_sandbox(settings)
+
+
+def _print_sandbox(settings: Settings) -> None:
+    """How repository code is confined here; a warning when it cannot be."""
+    policy = settings.sandbox_policy
+    if not policy.enabled:
+        err_console.print(
+            "[bold yellow]warning:[/] FLOWUI_SANDBOX=none: code from operators repositories "
+            "runs unconfined (every repository source is trusted)",
+            highlight=False,
+        )
+        return
+    reason = unavailable_reason(policy.uid(), sys.executable)
+    if reason is None:
+        console.print("  sandbox      bubblewrap (repository code is confined)", highlight=False)
+    else:
+        err_console.print(
+            f"[bold yellow]warning:[/] no sandbox: {escape(reason)}; imports and process-runtime "
+            "tasks will be refused until it can run (docs/security-model.md)",
+            highlight=False,
+        )
 
 
 def up(

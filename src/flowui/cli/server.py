@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import typer
 
@@ -12,6 +13,8 @@ from flowui.cli.output import console, fail
 from flowui.config import (
     INTERNAL_TOKEN_VARIABLE,
     ConfigError,
+    RepositoryImporters,
+    Settings,
     find_project_dir,
     load_settings,
 )
@@ -41,9 +44,12 @@ def run(
 ) -> None:
     """Serve the REST API and the GUI (normally started by `flowui up`).
 
-    Migrates the database, creates the first administrator (FLOWUI_ADMIN_EMAIL,
-    FLOWUI_ADMIN_PASSWORD) and their default workspace if missing, and imports the example
-    operators there (when run from a source tree) unless that workspace has them.
+    Listening beyond the loopback interface makes it a shared platform: unless set otherwise,
+    nobody may sign up (FLOWUI_ALLOW_REGISTRATION) and only platform administrators import
+    operators repositories (FLOWUI_REPOSITORY_IMPORTERS). Migrates the database, creates the
+    first administrator (FLOWUI_ADMIN_EMAIL, FLOWUI_ADMIN_PASSWORD) and their default workspace
+    if missing, and imports the example operators there (when run from a source tree) unless
+    that workspace has them.
 
     Example: [bold]flowui server run --project ./platform --port 8000[/]
     """
@@ -78,12 +84,10 @@ def run(
         secret_key=secret_key.get_secret_value() if secret_key else None,
         airflow=airflow,
         internal_token=os.environ.get(INTERNAL_TOKEN_VARIABLE),
-        allow_registration=settings.FLOWUI_ALLOW_REGISTRATION,
-        # The setting's choices are the runtimes (a test keeps them the same).
-        default_runtime=cast(Runtime, settings.FLOWUI_DEFAULT_RUNTIME.value),
         storage=StorageBucket(settings.FLOWUI_STORAGE_BUCKET, settings.AWS_REGION_NAME)
         if settings.FLOWUI_STORAGE_BUCKET
         else None,
+        **server_options(settings, host),
     )
     if settings.FLOWUI_ADMIN_PASSWORD is not None:
         user, _ = ensure_first_admin(
@@ -94,6 +98,45 @@ def run(
         uvicorn.run(create_app(context), host=host, port=port, log_level="info")
     finally:
         context.close()
+
+
+def listens_beyond_loopback(host: str) -> bool:
+    """Whether a server on `host` is reachable from other machines (a name other than
+    localhost counts as reachable)."""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def server_options(settings: Settings, host: str) -> dict[str, Any]:
+    """What the server decides from its settings and from where it listens: beyond the loopback
+    interface it is a shared platform, where sign-up is off and only platform administrators
+    import unless the settings say otherwise."""
+    from flowui.workflows.limits import WorkspaceLimits
+
+    shared = listens_beyond_loopback(host)
+    registration = settings.FLOWUI_ALLOW_REGISTRATION
+    importers = settings.FLOWUI_REPOSITORY_IMPORTERS or (
+        RepositoryImporters.PLATFORM_ADMINS if shared else RepositoryImporters.WORKSPACE_ADMINS
+    )
+    return {
+        "allow_registration": not shared if registration is None else registration,
+        # The settings' choices are the runtimes and the importers (a test keeps them the same).
+        "default_runtime": cast(Runtime, settings.FLOWUI_DEFAULT_RUNTIME.value),
+        "repository_importers": importers.value,
+        "repository_sources": tuple(settings.FLOWUI_REPOSITORY_SOURCES),
+        "sandbox": settings.sandbox_policy,
+        "default_limits": WorkspaceLimits(
+            task_cpus=settings.FLOWUI_TASK_MAX_CPUS,
+            task_memory_mb=settings.FLOWUI_TASK_MAX_MEMORY_MB,
+            task_gpus=settings.FLOWUI_TASK_MAX_GPUS,
+            active_runs=settings.FLOWUI_WORKSPACE_MAX_ACTIVE_RUNS,
+            runtimes=[runtime.value for runtime in settings.FLOWUI_WORKSPACE_RUNTIMES],
+        ),
+    }
 
 
 @app.command()

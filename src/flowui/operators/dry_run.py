@@ -3,8 +3,9 @@
 It speaks the runtime's contract, TaskSpec in and TaskOutcome back; operator code only ever
 runs in the child.
 
-The caller never imports operator code; the child inherits the environment, which is where a
-dry run's secrets come from.
+The caller never imports operator code. Unconfined (the CLI's `flowui operators run`, on a
+developer's own repository), the child inherits the environment, which is where a dry run's
+secrets come from; a dry run the platform starts gives a sandbox and the secrets it allows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from flowui.base_operator import RunContext
 from flowui.runtime.process import run_task_process
 from flowui.runtime.spec import OperatorReference, TaskOutcome, TaskSpec
+from flowui.sandbox import Sandbox
 from flowui.storage import FileSystemRoot
 
 DRY_RUN_DAG_ID = "dry_run"
@@ -35,13 +37,17 @@ def dry_run(
     python: str | None = None,
     timeout: float | None = None,
     environ: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
+    sandbox: Sandbox | None = None,
     on_log_line: Callable[[str], None] | None = None,
 ) -> TaskOutcome:
     """Run `operator_name` of `repository` once with literal `inputs`.
 
     `root` is the file-system root to run in (a new temporary one by default, kept afterwards
     so its results can be looked at); `python` is the interpreter of an environment that has the
-    operator's dependencies and flowui (this one by default).
+    operator's dependencies and flowui (this one by default). In `sandbox` (which must let it
+    write `root`'s runs), the child's environment is `environ` (default: none) with `secrets`;
+    without one, `environ` defaults to this process's own.
     """
     file_system = FileSystemRoot(root or Path(tempfile.mkdtemp(prefix="flowui-dry-run-"))).create()
     run_id = f"dry_run_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
@@ -54,7 +60,9 @@ def dry_run(
     return run_task_process(
         spec,
         python=python or sys.executable,
-        environ=os.environ if environ is None else environ,
+        environ=(os.environ if sandbox is None else {}) if environ is None else environ,
+        secrets=secrets,
         timeout=timeout,
         on_log_line=on_log_line,
+        sandbox=sandbox,
     )

@@ -2,7 +2,9 @@
 
 The caller never imports operator code: it hands jobs to `inspection_worker` processes and reads
 back JSON. A model file that hangs is reported as timed out and its worker replaced, so one bad
-operator cannot stall or crash the rest.
+operator cannot stall or crash the rest. Given a sandbox (the platform's imports always give
+one), the workers run inside it and see nothing of the machine but the repository and their
+Python environment.
 """
 
 from __future__ import annotations
@@ -20,8 +22,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from flowui.sandbox import Limits, Sandbox, SandboxPolicy
+
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# Model files import pydantic and the standard library and build schemas: little is needed.
+INSPECTION_LIMITS = Limits(cpu_seconds=60, memory_mib=1024, processes=16)
 _JOBS_PER_WORKER_MINIMUM = 50  # below this a second interpreter start costs more than it saves
+
+
+def inspection_sandbox(
+    policy: SandboxPolicy, repository: Path, hidden: Sequence[Path] = ()
+) -> Sandbox | None:
+    """The sandbox in which the model files of `repository` are imported: no network, no
+    variable of the platform's, the repository and this Python environment read-only, nothing of
+    `hidden`. None when the policy runs repository code unconfined (FLOWUI_SANDBOX=none);
+    SandboxUnavailable when it needs a sandbox that cannot run here."""
+    if not policy.enabled:
+        return None
+    uid = policy.uid()
+    policy.check(uid, Path(os.path.abspath(sys.executable)))
+    return Sandbox(
+        python=Path(os.path.abspath(sys.executable)),
+        read_only=(repository.resolve(),),
+        hidden=tuple(hidden),
+        uid=uid,
+        limits=INSPECTION_LIMITS,
+        tmp_mib=64,
+    )
 
 
 @dataclass(frozen=True)
@@ -37,8 +64,10 @@ def inspect_model_files(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     workers: int | None = None,
     on_done: Callable[[str], None] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Inspect every job's model file; return the worker's result per operator name."""
+    """Inspect every job's model file, in `sandbox` if given; return the worker's result per
+    operator name."""
     if not jobs:
         return {}
     if workers is None:
@@ -48,7 +77,7 @@ def inspect_model_files(
     lock = threading.Lock()
 
     def run_share(share: list[ModelJob]) -> None:
-        for name, result in _run_worker_until_done(share, timeout):
+        for name, result in _run_worker_until_done(share, timeout, sandbox):
             with lock:
                 results[name] = result
             if on_done:
@@ -62,12 +91,21 @@ def inspect_model_files(
     return results
 
 
-def _run_worker_until_done(jobs: list[ModelJob], timeout: float) -> Iterator[tuple[str, Any]]:
+def _run_worker_until_done(
+    jobs: list[ModelJob], timeout: float, sandbox: Sandbox | None
+) -> Iterator[tuple[str, Any]]:
     """Yield (name, result) for every job, replacing the worker after a timeout or a crash."""
     pending = deque(jobs)
+    # A path that holds no '..': in a sandbox only what is bound exists.
+    command = [os.path.abspath(sys.executable), "-m", "flowui.operators.inspection_worker"]
+    environ: dict[str, str] | None = None  # unconfined: this process's own
+    if sandbox is not None:
+        wrapped = sandbox.wrap(command)
+        command, environ = wrapped.argv, wrapped.env
     while pending:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flowui.operators.inspection_worker"],
+            command,
+            env=environ,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

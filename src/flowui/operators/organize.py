@@ -16,6 +16,7 @@ from typing import Any
 from flowui.operators.inspection import DEFAULT_TIMEOUT_SECONDS
 from flowui.operators.metadata import Dependency, RepositoryConfig
 from flowui.operators.validate import OperatorSource, ValidationReport, validate_repository
+from flowui.sandbox import Sandbox
 from flowui.storage import write_json_atomically
 
 FLOWUI_DIR = ".flowui"
@@ -37,10 +38,16 @@ def organize_repository(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     on_inspecting: Callable[[int], None] | None = None,
     on_inspected: Callable[[str], None] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> OrganizeResult:
-    """Validate, then write both `.flowui` files; nothing is written if any problem is found."""
+    """Validate, then write both `.flowui` files; nothing is written if any problem is found.
+    Model files are imported in `sandbox` if given."""
     report = validate_repository(
-        repository, timeout=timeout, on_inspecting=on_inspecting, on_inspected=on_inspected
+        repository,
+        timeout=timeout,
+        on_inspecting=on_inspecting,
+        on_inspected=on_inspected,
+        sandbox=sandbox,
     )
     if not report.ok or report.config is None:
         return OrganizeResult(report)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from flowui.operators.inspection import DEFAULT_TIMEOUT_SECONDS, ModelJob, inspect_model_files
 from flowui.operators.loading import MODEL_FILE_NAMES
 from flowui.operators.metadata import OperatorMetadata, RepositoryConfig
+from flowui.sandbox import Sandbox
 
 CONFIG_FILE = "config.toml"
 OPERATORS_DIR = "operators"
@@ -72,11 +73,12 @@ def validate_repository(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     on_inspecting: Callable[[int], None] | None = None,
     on_inspected: Callable[[str], None] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> ValidationReport:
     """Check an operators repository against Contract 1 and return every problem found.
 
     `on_inspecting(count)` is called before model files are imported, `on_inspected(name)` after
-    each one, so a caller can show progress.
+    each one, so a caller can show progress. Model files are imported in `sandbox` if given.
     """
     repository = repository.resolve()
     problems: list[Problem] = []
@@ -93,7 +95,7 @@ def validate_repository(
     jobs = [ModelJob(op.name, op.directory, op.model_file) for op in operators if op.model_file]
     if on_inspecting:
         on_inspecting(len(jobs))
-    results = inspect_model_files(jobs, timeout=timeout, on_done=on_inspected)
+    results = inspect_model_files(jobs, timeout=timeout, on_done=on_inspected, sandbox=sandbox)
     for operator in operators:
         result = results.get(operator.name)
         if result is None:

@@ -26,6 +26,7 @@ from flowui.platform.environment import (
     AIRFLOW_PASSWORD_VARIABLE,
     AIRFLOW_URL_VARIABLE,
     AIRFLOW_USERNAME_VARIABLE,
+    WORKER_SETTINGS,
     PlatformPaths,
 )
 from flowui.platform.production import new_fernet_key
@@ -133,15 +134,23 @@ def _project_environment(settings: Settings) -> dict[str, str]:
         PROJECT_DIR_VARIABLE: str(root),
         "CODE_REPOSITORY_SOURCE": settings.CODE_REPOSITORY_SOURCE.value,
         "AWS_REGION_NAME": settings.AWS_REGION_NAME,
-        "FLOWUI_ALLOW_REGISTRATION": str(settings.FLOWUI_ALLOW_REGISTRATION).lower(),
         "FLOWUI_DEFAULT_RUNTIME": runtime.value,
         "AWS_EC2_METADATA_DISABLED": "true",
         "PYTHONUNBUFFERED": "1",
     }
-    for name in ("GITHUB_REPOSITORY_NAME", "AWS_ACCESS_KEY_ID", "FLOWUI_ADMIN_EMAIL"):
-        value = getattr(settings, name)
+    # Security settings left unset take the server's defaults for a shared platform.
+    for name in (
+        "GITHUB_REPOSITORY_NAME",
+        "AWS_ACCESS_KEY_ID",
+        "FLOWUI_ADMIN_EMAIL",
+        "FLOWUI_ALLOW_REGISTRATION",
+        "FLOWUI_REPOSITORY_SOURCES",
+        "FLOWUI_REPOSITORY_IMPORTERS",
+        *WORKER_SETTINGS,
+    ):
+        value = settings.display_value(name)
         if value:
-            environment[name] = str(value)
+            environment[name] = value
     return {name: _escape(value) for name, value in environment.items()}
 
 

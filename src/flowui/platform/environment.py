@@ -32,6 +32,15 @@ ADMIN_USERNAME = "admin"
 
 # Settings of FlowUI's own server that Airflow and the tasks it runs have no use for.
 _WITHHELD_VARIABLES = ("FLOWUI_SECRET_KEY", "FLOWUI_ADMIN_PASSWORD")
+# Settings that the workers' tasks read (the process runtime's sandbox), whichever layer set
+# them: config.ini is not read there.
+WORKER_SETTINGS = (
+    "FLOWUI_SANDBOX",
+    "FLOWUI_SANDBOX_UID_BASE",
+    "FLOWUI_SANDBOX_CPU_SECONDS",
+    "FLOWUI_SANDBOX_PROCESSES",
+    "FLOWUI_TASK_NETWORK",
+)
 
 
 @dataclass(frozen=True)
@@ -203,9 +212,16 @@ def airflow_environment(
     clean.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # never probe a metadata endpoint
     if server is not None:
         clean[SERVER_URL_VARIABLE], clean[INTERNAL_TOKEN_VARIABLE] = server
+    clean |= {name: _as_setting(settings, name) for name in WORKER_SETTINGS}
     # The aws_batch runtime's job definitions and queues, from `flowui aws apply`.
     clean |= read_environment_file(settings.root.cloud_environment)
     return clean | airflow_settings(settings, port)
+
+
+def _as_setting(settings: Settings, name: str) -> str:
+    value = settings.display_value(name)
+    assert value is not None, f"{name} has a default"
+    return value
 
 
 def server_environment(

@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import ValidationError
 
 from flowui.operators.metadata import Dependency
+from flowui.sandbox import share_read_only
 
 MARKER = "flowui-environment.json"
 # Bump when the way environments are built changes, so old ones are not reused.
@@ -116,6 +117,7 @@ def environment_for(
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+            share_read_only(staging)  # the sandboxes of every workspace's tasks run it
             os.rename(staging, directory)  # the commit: before it, nobody uses the environment
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

@@ -2,24 +2,28 @@
 
 Starting `flowui-task` in a new interpreter costs a quarter of a second (Python, pydantic and
 FlowUI's task code imported anew every time), more than Airflow spends on a plain task. A fork
-server is started once per environment (its Python) and FlowUI root, with FlowUI's task code
-imported but no operator code: each task is a fork of it, in a process group of its own, with
-the caller's pipes as its stdin, stdout and stderr and exactly the environment the caller gives.
-Operator code still runs only in that child, never in the caller or in the server.
+server is started once per environment (its Python), FlowUI root and sandbox, with FlowUI's task
+code imported but no operator code: each task is a fork of it, in a process group of its own,
+with the caller's pipes as its stdin, stdout and stderr and exactly the environment the caller
+gives. Operator code still runs only in that child, never in the caller or in the server.
 
-The server listens on an abstract Unix socket (no file to leave behind), and both ends check
-that the other runs as the same user before anything is sent: tasks' environments carry secrets.
-A task whose caller goes away (the Airflow task process killed) is killed with its group. The
-server exits after an idle time, when its pid file is removed or names another process, or when
-a module it imported changed on disk (a new FlowUI or pydantic is never served by an old one),
-letting its running tasks end; on SIGTERM (`stop_forkservers`, which `flowui down` calls) it
-kills them first.
+A sandboxed task's server runs inside that sandbox (flowui.sandbox), so its forks are confined
+as a new sandbox would confine them, at the cost of a fork. The server listens on a Unix socket
+in a folder of its own under the root (mode 0700, owned by the user it runs as), and the caller
+checks that folder's owner and the server's user before anything is sent: tasks' environments
+carry secrets. Tasks are stopped through the server (the caller's end of the line shut or
+gone), since a sandboxed server's process ids are not the caller's. The server exits after an
+idle time, when its socket is removed, on SIGTERM (`stop_forkservers`, which `flowui down`
+calls: it kills its running tasks first) or when a module it imported changed on disk (a
+new FlowUI or pydantic is never served by an old one), letting its running tasks end.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import fcntl
 import hashlib
 import io
 import json
@@ -27,19 +31,25 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from flowui.sandbox import Sandbox
+
 IDLE_SECONDS_VARIABLE = "FLOWUI_FORKSERVER_IDLE_SECONDS"
 DEFAULT_IDLE_SECONDS = 900.0
 START_TIMEOUT = 30.0
+SOCKET_NAME = "socket"
+# Held by the server that listens: a socket file without it is a dead server's.
+LOCK_NAME = "lock"
 _MAX_MESSAGE = 1 << 20  # a request carries the task's environment: far below this
 _CHECK_INTERVAL = 1.0
 _STOPPING = "the fork server is stopping"
@@ -58,16 +68,30 @@ def idle_seconds(environ: Mapping[str, str] | None = None) -> float:
         return DEFAULT_IDLE_SECONDS
 
 
-def forkserver_key(python: str, root: Path) -> str:
-    """The server of one interpreter (environment) and one root on this machine (a root shared
-    by several machines has a server on each): its address and pid file."""
+def forkserver_key(python: str, root: Path, sandbox: Sandbox | None = None) -> str:
+    """The server of one interpreter (environment), one root and one sandbox on this machine
+    (a root shared by several machines has a server on each): the name of its folder."""
     identity = f"{Path(python).absolute()}\0{Path(root).resolve()}\0{socket.gethostname()}"
+    if sandbox is not None:
+        identity += f"\0{sandbox.identity()}"
     return hashlib.sha256(identity.encode()).hexdigest()[:20]
 
 
-def _address(key: str) -> bytes:
-    # Abstract namespace (leading NUL): nothing on disk, no path-length limit from the root.
-    return f"\0flowui-forkserver-{os.getuid()}-{key}".encode()
+def forkserver_directory(root: Path, key: str) -> Path:
+    from flowui.storage import FileSystemRoot
+
+    return FileSystemRoot(root).forkservers / key
+
+
+@contextlib.contextmanager
+def _socket_path(directory: Path) -> Iterator[str]:
+    """A short path to the socket in `directory` (an address is at most 108 bytes; a root's
+    path may be longer): through this process's descriptor of the folder."""
+    folder = os.open(directory, os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{folder}/{SOCKET_NAME}"
+    finally:
+        os.close(folder)
 
 
 def _peer_uid(connection: socket.socket) -> int:
@@ -100,8 +124,8 @@ def _receive(connection: socket.socket) -> tuple[dict[str, Any] | None, list[int
 
 
 class ForkedTask:
-    """A task forked by a fork server, used like `subprocess.Popen`: the pipes, `pid`,
-    `wait(timeout)`, `returncode`. The task leads its own process group (pgid == pid)."""
+    """A task forked by a fork server, used like `subprocess.Popen`: the pipes, `pid` (in the
+    server's view), `wait(timeout)`, `returncode`, and `kill` (of its whole process group)."""
 
     def __init__(
         self,
@@ -115,6 +139,11 @@ class ForkedTask:
         self.pid = pid
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.returncode: int | None = None
+
+    def kill(self) -> None:
+        """Have the server kill the task's process group: it does when our end is shut."""
+        with contextlib.suppress(OSError):
+            self._connection.shutdown(socket.SHUT_WR)
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is not None:
@@ -132,46 +161,67 @@ class ForkedTask:
         return self.returncode
 
 
-def _connect(key: str) -> socket.socket:
+def _connect(directory: Path, uid: int) -> socket.socket:
+    """A line to the server in `directory`, which must run as `uid`, as its folder is owned."""
+    status = directory.lstat()
+    if status.st_uid != uid or stat.S_IMODE(status.st_mode) & 0o077 or stat.S_ISLNK(status.st_mode):
+        raise ForkServerUnavailable(f"the fork server's folder {directory} is held by another user")
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
-        connection.connect(_address(key))
-        if _peer_uid(connection) != os.getuid():  # anyone may take an abstract name first
-            raise ForkServerUnavailable("the fork server's address is held by another user")
+        with _socket_path(directory) as path:
+            connection.connect(path)
+        if _peer_uid(connection) != uid:
+            raise ForkServerUnavailable("the fork server's socket is held by another user")
     except BaseException:
         connection.close()
         raise
     return connection
 
 
-def _start_server(
-    python: str, key: str, root: Path, idle: float, environ: Mapping[str, str]
-) -> socket.socket:
-    """Start the server of `key` and connect to it once it listens."""
-    from flowui.storage import FileSystemRoot
+def _server_folder(directory: Path, uid: int) -> None:
+    """Create the server's folder, private to `uid` (it and the caller's root alone get in)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        directory.mkdir(mode=0o700)
+        if uid != os.getuid():
+            os.chown(directory, uid, uid)
 
-    directory = FileSystemRoot(root).forkservers
-    directory.mkdir(parents=True, exist_ok=True)
-    log = directory / f"{key}.log"
+
+def _start_server(
+    python: str,
+    directory: Path,
+    idle: float,
+    environ: Mapping[str, str],
+    sandbox: Sandbox | None,
+    uid: int,
+) -> socket.socket:
+    """Start the server of `directory` and connect to it once it listens."""
+    _server_folder(directory, uid)
+    command = [python, "-P", "-m", "flowui.runtime.forkserver"]
+    command += ["--directory", str(directory), "--idle-seconds", str(idle)]
+    env = dict(environ)
+    if sandbox is not None:
+        # The server's own folder is the one more path it writes to.
+        serving = dataclasses.replace(sandbox, writable=(*sandbox.writable, directory))
+        wrapped = serving.wrap(command, environ, die_with_parent=False)
+        command, env = wrapped.argv, wrapped.env
+    log = directory.parent / f"{directory.name}.log"
     with log.open("ab") as log_stream:
         server = subprocess.Popen(
-            [
-                *(python, "-P", "-m", "flowui.runtime.forkserver"),
-                *("--key", key, "--root", str(root), "--idle-seconds", str(idle)),
-            ],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=log_stream,
             stderr=log_stream,
-            env=dict(environ),
+            env=env,
             start_new_session=True,  # outlives the task that started it, and its group
             cwd="/",
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         with contextlib.suppress(ConnectionRefusedError, FileNotFoundError):
-            return _connect(key)
+            return _connect(directory, uid)
         exit_code = server.poll()
-        if exit_code not in (None, 0):  # 0: another task's server took the address first
+        if exit_code not in (None, 0):  # 0: another task's server took the folder first
             raise ForkServerUnavailable(f"the fork server exited with code {exit_code} (see {log})")
         time.sleep(0.02)
     raise ForkServerUnavailable(f"the fork server did not listen within {START_TIMEOUT:g} s")
@@ -184,32 +234,33 @@ def fork_task(
     *,
     server_environ: Mapping[str, str],
     idle: float,
+    sandbox: Sandbox | None = None,
 ) -> ForkedTask:
-    """Fork `flowui-task --spec -` from the fork server of `python` and `root`. `environ` is
-    the task's whole environment. If no server runs, one is started with `server_environ` (it
-    must hold no secret) and `idle` seconds to wait for tasks. Raises ForkServerUnavailable
-    when no server can be had."""
-    key = forkserver_key(python, root)
+    """Fork `flowui-task --spec -` from the fork server of `python`, `root` and `sandbox`.
+    `environ` is the task's whole environment. If no server runs, one is started with
+    `server_environ` (it must hold no secret) and `idle` seconds to wait for tasks, inside
+    `sandbox` when one is given (prepared by the caller). Raises ForkServerUnavailable when no
+    server can be had."""
+    directory = forkserver_directory(root, forkserver_key(python, root, sandbox))
+    uid = sandbox.uid if sandbox is not None and sandbox.uid is not None else os.getuid()
+
+    def connection() -> socket.socket:
+        try:
+            try:
+                return _connect(directory, uid)
+            except (ConnectionRefusedError, FileNotFoundError):
+                return _start_server(python, directory, idle, server_environ, sandbox, uid)
+        except OSError as error:
+            raise ForkServerUnavailable(f"cannot reach the fork server: {error}") from None
+
     try:
-        return _request_fork(_server_connection(python, key, root, idle, server_environ), environ)
-    except _ServerStopping:  # it left its address free: the next server starts at once
-        return _request_fork(_server_connection(python, key, root, idle, server_environ), environ)
+        return _request_fork(connection(), environ)
+    except _ServerStopping:  # it left its socket free: the next server starts at once
+        return _request_fork(connection(), environ)
 
 
 class _ServerStopping(ForkServerUnavailable):
     """The server is on its way out (stale code, stopped, idle) and forks no more."""
-
-
-def _server_connection(
-    python: str, key: str, root: Path, idle: float, server_environ: Mapping[str, str]
-) -> socket.socket:
-    try:
-        try:
-            return _connect(key)
-        except (ConnectionRefusedError, FileNotFoundError):
-            return _start_server(python, key, root, idle, server_environ)
-    except OSError as error:
-        raise ForkServerUnavailable(f"cannot reach the fork server: {error}") from None
 
 
 def _request_fork(connection: socket.socket, environ: Mapping[str, str]) -> ForkedTask:
@@ -240,49 +291,47 @@ def _request_fork(connection: socket.socket, environ: Mapping[str, str]) -> Fork
     )
 
 
-@dataclass(frozen=True)
-class _PidFile:
-    pid: int
-    key: str
-
-
 def stop_forkservers(root: Path, timeout: float = 5.0) -> None:
-    """Stop the fork servers of `root` and the tasks they run (SIGTERM)."""
-    from flowui.storage import FileSystemRoot
-
-    directory = FileSystemRoot(root).forkservers
-    running = []
-    for pid_file in directory.glob("*.pid"):
-        record = _read_pid_file(pid_file)
-        pid_file.unlink(missing_ok=True)  # also tells the server to go, should the signal fail
-        if record is not None and _is_forkserver(record.pid, record.key):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(record.pid, signal.SIGTERM)
-                running.append(record.pid)
+    """Stop the fork servers of `root`, listening or retired, and the tasks they run (SIGTERM:
+    a server kills its tasks, then exits)."""
+    running = _server_processes(root)
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while running and time.monotonic() < deadline:
-        running = [pid for pid in running if _is_forkserver_alive(pid)]
+        running = [pid for pid in running if _is_alive(pid)]
         time.sleep(0.05)
 
 
-def _read_pid_file(path: Path) -> _PidFile | None:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        return _PidFile(int(record["pid"]), str(record["key"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def _server_processes(root: Path) -> list[int]:
+    """The fork servers of `root` on this machine, found by their command line (a sandboxed
+    server's own pid tells nothing outside its sandbox); not their forks, which share it but
+    whose parent is a server."""
+    from flowui.storage import FileSystemRoot
+
+    folder = str(FileSystemRoot(root).forkservers).encode()
+    found: dict[int, int] = {}  # pid: parent's pid
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            b"flowui.runtime.forkserver" in arguments
+            and b"--directory" in arguments[:-1]
+            and arguments[arguments.index(b"--directory") + 1].startswith(folder + b"/")
+            and not arguments[0].endswith(b"bwrap")  # its sandbox goes with it
+        ):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                status = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                found[int(entry.name)] = int(status[1])
+    return [pid for pid, parent in found.items() if parent not in found]
 
 
-def _is_forkserver(pid: int, key: str) -> bool:
-    """True if `pid` is the fork server of `key` (not a process that took over its pid)."""
-    try:
-        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"flowui.runtime.forkserver" in arguments and key.encode() in arguments
-
-
-def _is_forkserver_alive(pid: int) -> bool:
+def _is_alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
@@ -303,27 +352,36 @@ class _Task:
 
 
 class _Server:
-    def __init__(self, key: str, root: Path, idle: float) -> None:
-        from flowui.storage import FileSystemRoot
-
-        self.key, self.root, self.idle = key, root, idle
-        self.pid_file = FileSystemRoot(root).forkservers / f"{key}.pid"
+    def __init__(self, directory: Path, idle: float) -> None:
+        self.directory, self.idle = directory, idle
         self.selector = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.socket_inode: int | None = None
+        self.lock: int | None = None
+        self.wakeup = (-1, -1)
         self.tasks: dict[int, _Task] = {}  # by pid
         self.stopping = False  # no new tasks; exit when the running ones have ended
         self.terminated = False  # SIGTERM: end the running tasks too
+        self.tasks_killed = False
         self.modules = _module_files()
 
     def serve(self) -> int:
+        self.lock = os.open(self.directory / LOCK_NAME, os.O_RDONLY | os.O_CREAT, 0o600)
         try:
-            self.listener.bind(_address(self.key))
-        except OSError:  # another server of this key listens: it serves, this one is not needed
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another server of this folder listens: it serves
             return 0
+        socket_file = self.directory / SOCKET_NAME
+        socket_file.unlink(missing_ok=True)  # a dead server's
+        with _socket_path(self.directory) as path:
+            self.listener.bind(path)
+        self.socket_inode = socket_file.stat().st_ino
         self.listener.listen(64)
-        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        self.pid_file.write_text(json.dumps({"pid": os.getpid(), "key": self.key}))
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "terminated", True))
+        # A signal also writes to this pipe, so that select() returns at once.
+        self.wakeup = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self.wakeup[1])
+        self.selector.register(self.wakeup[0], selectors.EVENT_READ, ("signal", None))
         self.selector.register(self.listener, selectors.EVENT_READ, ("listener", None))
         last_activity = last_check = time.monotonic()
         while True:
@@ -334,14 +392,17 @@ class _Server:
                     self._accept()
                 elif kind == "request":
                     self._serve_request(selected.fileobj)  # type: ignore[arg-type]
-                elif kind == "caller":  # the caller went away (killed): its task goes too
+                elif kind == "caller":  # the caller shut its end or went away: its task goes
                     self.selector.unregister(selected.fileobj)
                     _kill_group(pid)
+                elif kind == "signal":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self.wakeup[0], 512)
                 else:
                     self._reap(self.tasks.pop(pid))
             now = time.monotonic()
-            if self.terminated and not self.stopping:
-                self.stopping = True
+            if self.terminated and not self.tasks_killed:  # a retired server's tasks too
+                self.stopping = self.tasks_killed = True
                 for task in self.tasks.values():
                     _kill_group(task.pid)
             if now - last_check >= _CHECK_INTERVAL:
@@ -354,23 +415,26 @@ class _Server:
                 self._stop_listening()
             if self.stopping and not self.tasks:
                 break
-        if _read_pid_file(self.pid_file) == _PidFile(os.getpid(), self.key):
-            self.pid_file.unlink(missing_ok=True)
         return 0
 
     def _stop_listening(self) -> None:
-        """Free the address at once: the next task's caller starts a new server there."""
+        """Free the folder at once, socket and lock: the next task's caller starts a new server
+        there while this one lets its running tasks end."""
         if self.listener.fileno() >= 0:
             self.selector.unregister(self.listener)
             self.listener.close()
+            if not self._replaced():
+                (self.directory / SOCKET_NAME).unlink(missing_ok=True)
+            if self.lock is not None:
+                os.close(self.lock)
+                self.lock = None
 
     def _accept(self) -> None:
         if self.listener.fileno() < 0:  # stopped listening earlier in this round of events
             return
+        # Only the folder's owner and root can reach the socket (mode 0700): no check of the
+        # peer here, whose uid a sandbox's user namespace may not even map.
         connection, _ = self.listener.accept()
-        if _peer_uid(connection) != os.getuid():
-            connection.close()
-            return
         self.selector.register(connection, selectors.EVENT_READ, ("request", None))
 
     def _serve_request(self, connection: socket.socket) -> None:
@@ -387,7 +451,7 @@ class _Server:
             return
         if self.stopping or self._stale():
             self.stopping = True
-            # Before the answer: the caller's retry must find the address free, not this server.
+            # Before the answer: the caller's retry must find the folder free, not this server.
             self._stop_listening()
             for fd in fds:
                 os.close(fd)
@@ -398,7 +462,7 @@ class _Server:
         pid = os.fork()
         if pid == 0:
             self._run_child(connection, request["environ"], fds)  # never returns
-        # Set by both sides, so that the group exists before the caller can signal it.
+        # Set by both sides, so that the group exists before anyone can signal it.
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)
         for fd in fds:
@@ -416,6 +480,10 @@ class _Server:
     def _reap(self, task: _Task) -> None:
         self.selector.unregister(task.pidfd)
         os.close(task.pidfd)
+        # Whatever the task left running in its group ends with it. The group outlives its
+        # leader while any member is alive, and Linux does not reuse a pid that is still some
+        # group's id, so this reaches only the task's own processes.
+        _kill_group(task.pid)
         _, status = os.waitpid(task.pid, 0)
         with contextlib.suppress(KeyError):
             self.selector.unregister(task.caller)
@@ -431,6 +499,9 @@ class _Server:
             os.setpgid(0, 0)
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
                 signal.signal(signum, signal.SIG_DFL)
+            signal.set_wakeup_fd(-1)
+            for fd in self.wakeup:
+                os.close(fd)
             # Nothing of the server's stays open in the task: other tasks' lines above all.
             for task in self.tasks.values():
                 os.close(task.pidfd)
@@ -441,6 +512,8 @@ class _Server:
             self.selector.close()
             connection.close()
             self.listener.close()
+            if self.lock is not None:  # a task holding it would keep new servers out
+                os.close(self.lock)
             for target, fd in enumerate(fds):
                 os.dup2(fd, target)
                 os.close(fd)
@@ -469,8 +542,11 @@ class _Server:
             os._exit(code)
 
     def _replaced(self) -> bool:
-        """The pid file was removed or names another server: this one should go."""
-        return _read_pid_file(self.pid_file) != _PidFile(os.getpid(), self.key)
+        """The socket file was removed or replaced: this server should go."""
+        try:
+            return (self.directory / SOCKET_NAME).stat().st_ino != self.socket_inode
+        except OSError:
+            return True
 
     def _stale(self) -> bool:
         return any(_mtime(path) != mtime for path, mtime in self.modules.items())
@@ -501,14 +577,13 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m flowui.runtime.forkserver",
         description="Serve forks of flowui-task for one environment (started by the runtime).",
     )
-    parser.add_argument("--key", required=True)
-    parser.add_argument("--root", required=True, type=Path)
+    parser.add_argument("--directory", required=True, type=Path)
     parser.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS)
     arguments = parser.parse_args(argv)
     # What every task needs, imported once here; operator code is imported only in the forks.
     import flowui.runtime.task  # noqa: F401
 
-    raise SystemExit(_Server(arguments.key, arguments.root, arguments.idle_seconds).serve())
+    raise SystemExit(_Server(arguments.directory, arguments.idle_seconds).serve())
 
 
 if __name__ == "__main__":

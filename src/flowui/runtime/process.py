@@ -1,12 +1,15 @@
 """The `process` runtime: one task run by `flowui-task` in a process of its own.
 
 The task leads its own process group, so a timeout or an interrupted caller stops the operator
-and everything it started; operator code never runs in the caller.
+and everything it started; operator code never runs in the caller. Given a sandbox, the task
+runs inside it (flowui.sandbox), forked from a fork server in that sandbox or started in a new
+one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -19,9 +22,51 @@ from typing import Any
 
 from flowui.runtime.forkserver import ForkedTask, ForkServerUnavailable, fork_task
 from flowui.runtime.spec import TaskOutcome, TaskSpec
-from flowui.storage import FileSystemRoot
+from flowui.sandbox import (
+    DEFAULT_ENVIRON,
+    Limits,
+    Sandbox,
+    SandboxPolicy,
+    SandboxUnavailable,
+    give_to,
+)
+from flowui.storage import FileSystemRoot, TaskRunPaths
 
 STDERR_TAIL = 20
+
+
+def task_sandbox(
+    policy: SandboxPolicy,
+    *,
+    python: Path,
+    repository: Path,
+    tree: FileSystemRoot,
+    platform_root: FileSystemRoot,
+    workspace_id: int | None,
+    memory_mib: int | None,
+    network: bool | None = None,
+) -> Sandbox | None:
+    """The sandbox of a task of `workspace_id` whose tree is `tree`: the tree's runs, datasets
+    and models read-write, its operators repository and Python environment read-only, nothing
+    private of the platform's root, the network as the policy says (or as `network` says: none
+    for what the server starts), the uid of its workspace (a platform run as root), and
+    `memory_mib` of memory per process. None when the policy runs repository code unconfined;
+    SandboxUnavailable when it needs a sandbox that cannot run."""
+    if not policy.enabled:
+        return None
+    policy.check_tools()  # a sandbox that cannot start says why in the task's error
+    uid = policy.uid(workspace_id)
+    return Sandbox(
+        python=python,
+        read_only=(repository,),
+        writable=(tree.runs, tree.datasets, tree.models),
+        hidden=platform_root.private_paths,
+        network=policy.task_network if network is None else network,
+        uid=uid,
+        limits=Limits(
+            cpu_seconds=policy.cpu_seconds, memory_mib=memory_mib, processes=policy.processes
+        ),
+    )
 
 
 def run_task_process(
@@ -34,10 +79,14 @@ def run_task_process(
     on_log_line: Callable[[str], None] | None = None,
     forkserver_idle_seconds: float = 0.0,
     forkservers_root: Path | None = None,
+    sandbox: Sandbox | None = None,
 ) -> TaskOutcome:
     """Run `spec` with `python -m flowui.runtime.task`; never raises for a failed task.
 
-    The child's environment is `environ` with `secrets` (never log either). With
+    The child's environment is `environ` with `secrets` (never log either), over the sandbox's
+    defaults (PATH, HOME, TMPDIR, LANG) when it runs in `sandbox`, whose writable folders this
+    creates and, for a sandbox with a uid of its own, hands to that uid with the task's run
+    directory. With
     `forkserver_idle_seconds` > 0 the child is forked from the fork server of `python` (started
     with `environ` alone if none runs, and kept that long without tasks); without one, or if
     none can be had, it is a new interpreter. The child's log lines (stderr) go to
@@ -47,7 +96,17 @@ def run_task_process(
     the platform's root, so that the tasks of every workspace share them.
     """
     context = spec.context
-    paths = FileSystemRoot(spec.root).task_run(context.dag_id, context.run_id, context.task_id)
+    tree = FileSystemRoot(spec.root)
+    paths = tree.task_run(context.dag_id, context.run_id, context.task_id)
+    if sandbox is not None:
+        # The one it runs, by a path that holds no '..': inside, only what is bound exists.
+        python = os.path.abspath(python)
+        sandbox = dataclasses.replace(sandbox, python=Path(python))
+        environ = {**DEFAULT_ENVIRON, **environ}
+        try:
+            _prepare(sandbox, tree, paths)
+        except OSError as error:
+            return TaskOutcome("failed", paths, error=f"cannot prepare the sandbox: {error}")
     child_environ = {**environ, **(secrets or {})}
     process: subprocess.Popen[str] | ForkedTask | None = None
     if forkserver_idle_seconds > 0:
@@ -58,14 +117,20 @@ def run_task_process(
                 child_environ,
                 server_environ=environ,
                 idle=forkserver_idle_seconds,
+                sandbox=sandbox,
             )
-        except ForkServerUnavailable as error:
+        except (ForkServerUnavailable, SandboxUnavailable) as error:
             if on_log_line:
                 on_log_line(f"{error}; starting flowui-task in a new interpreter")
     if process is None:
+        command = [python, "-P", "-m", "flowui.runtime.task", "--spec", "-"]
         try:
+            if sandbox is not None:
+                # Given to bwrap as its environment, never on its command line (ps shows that).
+                wrapped = sandbox.wrap(command, child_environ)
+                command, child_environ = wrapped.argv, wrapped.env
             process = subprocess.Popen(
-                [python, "-P", "-m", "flowui.runtime.task", "--spec", "-"],
+                command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -75,7 +140,7 @@ def run_task_process(
                 env=child_environ,
                 start_new_session=True,  # its own process group: one kill stops all it started
             )
-        except OSError as error:
+        except (OSError, SandboxUnavailable) as error:
             return TaskOutcome(
                 "failed", paths, error=f"cannot start flowui-task with {python}: {error}"
             )
@@ -148,9 +213,26 @@ def last_outcome_line(stdout_lines: Iterable[str]) -> dict[str, Any] | None:
     return None
 
 
+def _prepare(sandbox: Sandbox, tree: FileSystemRoot, paths: TaskRunPaths) -> None:
+    """The sandbox's writable folders; for a sandbox with a uid of its own, also the task's run
+    directory with what an earlier try or the worker wrote there (the task appends to its log)
+    and each dataset's folder (the task may add a version to a dataset the server made)."""
+    sandbox.prepare()
+    paths.create()
+    if sandbox.uid is not None:
+        for path in (paths.directory, *paths.directory.rglob("*")):
+            give_to(path, sandbox.uid)
+        if tree.datasets.is_dir():
+            for dataset in tree.datasets.iterdir():
+                give_to(dataset, sandbox.uid)
+
+
 def _kill_group(process: subprocess.Popen[str] | ForkedTask) -> None:
-    # The group outlives its leader while any member is alive, and Linux does not reuse a pid
-    # that is still some group's id, so this reaches only the task's own processes.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+    if isinstance(process, ForkedTask):
+        process.kill()  # its server kills the group: the task's pids are the server's
+    else:
+        # The group outlives its leader while any member is alive, and Linux does not reuse a
+        # pid that is still some group's id, so this reaches only the task's own processes.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
     process.wait()

@@ -435,6 +435,20 @@ class AirflowClient:
         data = self._json("GET", path, params=params)
         return [self._parse(DagRun, item, "GET", path) for item in data.get("dag_runs", [])]
 
+    def count_runs(self, dag_ids: Sequence[str], state: Sequence[RunState]) -> int:
+        """How many runs of these DAGs are in one of these states, in one request."""
+        if not dag_ids:
+            return 0
+        path = "/api/v2/dags/~/dagRuns/list"
+        body = {"dag_ids": list(dag_ids), "states": list(state), "page_limit": 0}
+        data = self._json("POST", path, json=body)
+        try:
+            return int(data["total_entries"])
+        except (TypeError, KeyError, ValueError) as error:
+            raise AirflowApiError(
+                200, "unexpected answer: no total_entries", "POST", path
+            ) from error
+
     def wait_for_run(
         self, dag_id: str, run_id: str, timeout: float = 300.0, interval: float = 0.5
     ) -> DagRun:

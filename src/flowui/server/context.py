@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from flowui.sandbox import SandboxPolicy
 from flowui.server.airflow_client import AirflowClient
 from flowui.server.database import (
     create_database_engine,
@@ -21,9 +22,18 @@ from flowui.server.database import (
 from flowui.server.security import ServerKeys, load_or_create_key
 from flowui.server.services.trees import move_into_workspace_trees
 from flowui.storage import FileSystemRoot, workspace_bucket
-from flowui.workflows.spec import Runtime
+from flowui.workflows.limits import WorkspaceLimits
+from flowui.workflows.spec import RUNTIMES, Runtime
 
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # 1 GiB
+# Who may import operators repositories (FLOWUI_REPOSITORY_IMPORTERS; a test keeps the two
+# lists the same).
+RepositoryImporters = Literal["workspace-admins", "workspace-owners", "platform-admins"]
+# The platform's limits of workspaces that set none of their own (FLOWUI_TASK_MAX_* and
+# FLOWUI_WORKSPACE_*: the settings' defaults).
+DEFAULT_LIMITS = WorkspaceLimits(
+    task_cpus=16, task_memory_mb=65_536, task_gpus=4, active_runs=16, runtimes=RUNTIMES
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,12 @@ class ServerContext:
     # FLOWUI_STORAGE_BUCKET: the platform's bucket, after which each workspace's is named;
     # None: no S3.
     storage: StorageBucket | None = None
+    # How code from operators repositories is confined (FLOWUI_SANDBOX...), where repositories
+    # may come from (FLOWUI_REPOSITORY_SOURCES; empty: anywhere) and who may import them.
+    sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
+    repository_sources: tuple[str, ...] = ()
+    repository_importers: RepositoryImporters = "workspace-admins"
+    default_limits: WorkspaceLimits = DEFAULT_LIMITS
 
     @classmethod
     def open(
@@ -102,6 +118,10 @@ class ServerContext:
         internal_token: str | None = None,
         default_runtime: Runtime = "process",
         storage: StorageBucket | None = None,
+        sandbox: SandboxPolicy | None = None,
+        repository_sources: tuple[str, ...] = (),
+        repository_importers: RepositoryImporters = "workspace-admins",
+        default_limits: WorkspaceLimits = DEFAULT_LIMITS,
     ) -> ServerContext:
         """Connect to the database (migrated to the newest schema), load the server key and
         move what an earlier server left in the root's shared folders into workspace trees."""
@@ -123,6 +143,10 @@ class ServerContext:
             internal_token=internal_token,
             default_runtime=default_runtime,
             storage=storage,
+            sandbox=sandbox or SandboxPolicy(),
+            repository_sources=repository_sources,
+            repository_importers=repository_importers,
+            default_limits=default_limits,
         )
 
     def workspace_storage(self, workspace_id: int) -> StorageBucket | None:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from flowui.workflows.limits import WorkspaceLimits
 from flowui.workflows.spec import Runtime
 
 
@@ -96,6 +97,12 @@ class Workspace(Base):
     # platform's FLOWUI_DEFAULT_RUNTIME.
     default_runtime: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Limits its platform administrators set (workflows.limits); None: the platform's default.
+    max_task_cpus: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_task_memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_task_gpus: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_active_runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    allowed_runtimes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="workspace", cascade="all, delete-orphan", passive_deletes=True
@@ -109,6 +116,20 @@ class Workspace(Base):
     def effective_default_runtime(self, platform_default: Runtime) -> Runtime:
         """Where the workspace's tasks that name no runtime run."""
         return self.own_default_runtime or platform_default
+
+    def limits(self, platform_default: WorkspaceLimits) -> WorkspaceLimits:
+        """Its own limits, each unset one the platform's."""
+        return WorkspaceLimits(
+            task_cpus=_or(self.max_task_cpus, platform_default.task_cpus),
+            task_memory_mb=_or(self.max_task_memory_mb, platform_default.task_memory_mb),
+            task_gpus=_or(self.max_task_gpus, platform_default.task_gpus),
+            active_runs=_or(self.max_active_runs, platform_default.active_runs),
+            runtimes=list(_or(self.allowed_runtimes, platform_default.runtimes)),
+        )
+
+
+def _or(own: Any, default: Any) -> Any:
+    return default if own is None else own
 
 
 class Membership(Base):

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
 
+from flowui.operators.inspection import inspection_sandbox
 from flowui.operators.install import _NOT_COPIED
 from flowui.operators.organize import (
     COMPILED_METADATA_FILE,
@@ -34,6 +35,7 @@ from flowui.operators.organize import (
     organize_repository,
 )
 from flowui.operators.validate import OPERATORS_DIR, Problem, validate_repository
+from flowui.sandbox import Sandbox, SandboxPolicy, share_read_only
 from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import CatalogError, load_repository_catalog
 
@@ -172,12 +174,15 @@ def import_repository(
     root: FileSystemRoot,
     checkout_id: str,
     *,
+    sandbox: SandboxPolicy = SandboxPolicy(),  # frozen: one shared default is safe
     timeout: float = DEFAULT_GIT_TIMEOUT_SECONDS,
 ) -> ImportedRepository:
     """Fetch `source`, validate it and install it at `operators_repositories/{checkout_id}`.
 
-    `timeout` limits each git command, in seconds. Raises RepositoryImportError (with per-file
-    problems if the repository is invalid) and then leaves the root as it was.
+    Its model files are imported in the inspection sandbox of `sandbox` (nothing of the root
+    but the checkout visible). `timeout` limits each git command, in seconds. Raises
+    RepositoryImportError (with per-file problems if the repository is invalid), or
+    SandboxUnavailable before fetching anything, and then leaves the root as it was.
     """
     target = root.operators_repository(checkout_id)
     _refuse_existing(target)
@@ -185,6 +190,7 @@ def import_repository(
     staging = Path(tempfile.mkdtemp(prefix=".importing-", dir=root.operators_repositories))
     try:
         checkout = staging / "repository"
+        inspection = inspection_sandbox(sandbox, checkout, hidden=root.private_paths)
         if source.is_directory:
             commit, ref = None, None
             try:
@@ -195,8 +201,9 @@ def import_repository(
             commit, ref = _check_out(source, checkout, timeout)
             # The history stays behind, and with it any remote configuration.
             shutil.rmtree(checkout / ".git")
+        share_read_only(checkout)  # sandboxes of other uids read it: imports and tasks
         described = source.describe(ref)
-        name, version, operators, dependencies_map = _organized(checkout, described)
+        name, version, operators, dependencies_map = _organized(checkout, described, inspection)
         _refuse_existing(target)
         try:
             checkout.rename(target)
@@ -525,9 +532,10 @@ def _masked(text: str, secrets: Iterable[str]) -> str:
 
 
 def _organized(
-    checkout: Path, described: str
+    checkout: Path, described: str, sandbox: Sandbox | None
 ) -> tuple[str, str, dict[str, dict[str, Any]], dict[str, Any]]:
-    """Validate (or organize) the checkout; return its name, version, operators and groups."""
+    """Validate (or organize) the checkout, its model files imported in `sandbox`; return its
+    name, version, operators and groups."""
     escaping = _links_leaving(checkout)
     if escaping:
         raise _invalid(described, escaping)
@@ -536,7 +544,11 @@ def _organized(
     committed = all(
         (flowui / name).is_file() for name in (COMPILED_METADATA_FILE, DEPENDENCIES_MAP_FILE)
     ) and not holds_original_flowui_files(checkout)
-    report = validate_repository(checkout) if committed else organize_repository(checkout).report
+    report = (
+        validate_repository(checkout, sandbox=sandbox)
+        if committed
+        else organize_repository(checkout, sandbox=sandbox).report
+    )
     if not report.ok or report.config is None:
         raise _invalid(described, report.problems)
     try:

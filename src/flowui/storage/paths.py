@@ -195,6 +195,13 @@ class FileSystemRoot:
             if entry.is_dir() and entry.name.isdigit() and int(entry.name) > 0
         )
 
+    @property
+    def private_paths(self) -> tuple[Path, ...]:
+        """What no code from an operators repository may see (its sandbox shows only what it
+        binds, and refuses a bind that would show one of these): the platform's state, Airflow's
+        files, the workspaces' trees and the fork servers' sockets."""
+        return (self.platform, self.airflow, self.workspaces, self.forkservers)
+
     def operators_repository(self, repository_id: str) -> Path:
         return self.operators_repositories / validate_id(repository_id, "repository id")
 

@@ -51,6 +51,12 @@ app.kubernetes.io/component: server
   value: {{ .Values.server.allowRegistration | quote }}
 - name: FLOWUI_DEFAULT_RUNTIME
   value: {{ .Values.server.defaultRuntime | quote }}
+- name: FLOWUI_REPOSITORY_IMPORTERS
+  value: {{ .Values.server.repositoryImporters | quote }}
+- name: FLOWUI_REPOSITORY_SOURCES
+  value: {{ join "," .Values.server.repositorySources | quote }}
+- name: FLOWUI_SANDBOX
+  value: {{ .Values.server.sandbox | quote }}
 {{- with .Values.airflow.url }}
 - name: FLOWUI_AIRFLOW_URL
   value: {{ . | quote }}

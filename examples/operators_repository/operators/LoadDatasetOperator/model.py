@@ -8,8 +8,9 @@ DATASET_ID_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 class InputModel(BaseModel):
     source: str = Field(
         description=(
-            "Where the table comes from: an http(s):// URL, a file:// URL or a path on the "
-            "machine that runs the task."
+            "Where the table comes from: an http(s):// URL, a file:// URL or a path that the "
+            "task can see (in FlowUI's sandbox: its workspace's datasets and this repository's "
+            "own files; in a container: what is mounted)."
         ),
         min_length=1,
         examples=["https://example.org/sales.csv", "file:///data/sales.csv", "/data/sales.json"],

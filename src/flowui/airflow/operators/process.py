@@ -1,4 +1,6 @@
-"""The `process` runtime: the task runs on the worker's machine, in a process of its own."""
+"""The `process` runtime: the task runs on the worker's machine, in a process of its own, inside
+the sandbox of its workspace (flowui.sandbox) unless the platform runs repository code
+unconfined (FLOWUI_SANDBOX=none)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,18 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from flowui.airflow.operators.common import FlowUITask, record_placement
+from flowui.config import ConfigError, load_settings
 from flowui.runtime.environments import environment_for
 from flowui.runtime.forkserver import idle_seconds as forkserver_idle_seconds
-from flowui.runtime.process import run_task_process
+from flowui.runtime.process import run_task_process, task_sandbox
 from flowui.runtime.secrets import SecretsSource
+from flowui.sandbox import SandboxUnavailable
 
 # What a task process inherits from the worker: enough to run, none of Airflow's own settings
-# or credentials, which operator code has no business reading.
+# or credentials, which operator code has no business reading. In a sandbox, where the
+# worker's PATH, HOME and TMPDIR mean nothing, the sandbox's own stand in for the first ones.
 _INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER")
+_INHERITED_IN_SANDBOX = ("LANG", "LC_ALL", "TZ")
 
 
 class FlowUIOperator(BaseOperator):
@@ -51,8 +57,21 @@ class FlowUIOperator(BaseOperator):
             cache_dir=task.file_system.environments,
             log=self.log.info,
         )
+        try:
+            sandbox = task_sandbox(
+                load_settings(read_config=False).sandbox_policy,
+                python=python,
+                repository=Path(task.repository_path),
+                tree=task.tree,
+                platform_root=task.file_system,
+                workspace_id=task.workspace_id,
+                memory_mib=((task.resources or {}).get("limits") or {}).get("memory"),
+            )
+        except (ConfigError, SandboxUnavailable) as error:
+            raise AirflowException(f"{task.operator} cannot run here: {error}") from None
         secrets = task.secrets(self.secrets_source)
-        environ = {name: os.environ[name] for name in _INHERITED_VARIABLES if name in os.environ}
+        inherited = _INHERITED_VARIABLES if sandbox is None else _INHERITED_IN_SANDBOX
+        environ = {name: os.environ[name] for name in inherited if name in os.environ}
         timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         record_placement(task.run_paths(self.dag_id, context).create(), "process")
         outcome = run_task_process(
@@ -64,6 +83,7 @@ class FlowUIOperator(BaseOperator):
             on_log_line=self.log.info,
             forkserver_idle_seconds=forkserver_idle_seconds(),
             forkservers_root=task.file_system.path,
+            sandbox=sandbox,
         )
         if not outcome.succeeded:
             raise AirflowException(f"{task.operator} failed: {outcome.error}")

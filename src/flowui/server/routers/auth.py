@@ -85,7 +85,11 @@ def issue_tokens(keys: ServerKeys, user: User) -> Tokens:
 def register(body: RegisterRequest, context: ContextDep, session: SessionDep) -> UserOut:
     """Create an account (if this platform allows sign-up)."""
     if not context.allow_registration:
-        raise ApiError(403, "sign-up is switched off on this platform; ask an administrator")
+        raise ApiError(
+            403,
+            "sign-up is switched off on this platform (FLOWUI_ALLOW_REGISTRATION); ask an "
+            "administrator for an invitation",
+        )
     user = create_user(session, body.email, body.password, body.display_name)
     session.commit()
     return UserOut.model_validate(user)

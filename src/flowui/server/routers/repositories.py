@@ -1,8 +1,10 @@
 """Operators repositories of a workspace: import one from git at a ref, list them, upgrade one to
 another ref (a new version; workflows keep the version they use), remove one nothing uses.
 
-Importing runs git and inspects model files on the server: it needs the workspace's admin role,
-and a path on the server (a directory or a file:// URL) needs a platform administrator.
+Importing runs git and inspects model files on the server (in a sandbox): it needs the role the
+platform asks for (FLOWUI_REPOSITORY_IMPORTERS: workspace admins, owners, or platform
+administrators only), a source the platform allows (FLOWUI_REPOSITORY_SOURCES), and for a path
+on the server (a directory or a file:// URL) a platform administrator.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from flowui.server.context import ServerContext
 from flowui.server.deps import AdminAccess, ContextDep, ReadAccess, SessionDep, WorkspaceAccess
 from flowui.server.errors import ApiError, not_found
-from flowui.server.models import Operator, Repository, RepositoryVersion
+from flowui.server.models import Operator, Repository, RepositoryVersion, Role
 from flowui.server.routers.operators import OperatorSummary, operator_summary
 from flowui.server.services.repositories import (
+    check_source_allowed,
     checked_source,
     find_operators,
     import_new_repository,
@@ -145,11 +149,24 @@ def _workspace_repository(session: Session, workspace_id: int, repository_id: in
     return repository
 
 
-def _check_may_read_server_paths(access: WorkspaceAccess, source: str) -> None:
-    if is_server_path(source) and not access.user.is_admin:
+def _check_may_import(access: WorkspaceAccess, context: ServerContext, text: str) -> None:
+    """403 unless the caller may import, and from `text` if it is a path on the server (checked
+    before the source is parsed: parsing a path tells whether it exists)."""
+    importers = context.repository_importers
+    if not access.user.is_admin and (
+        importers == "platform-admins"
+        or (importers == "workspace-owners" and access.role is not Role.OWNER)
+    ):
+        who = "platform administrators" if importers == "platform-admins" else "workspace owners"
         raise ApiError(
             403,
-            f"{source.strip()} is a path on the server: only platform administrators may import "
+            f"on this platform only {who} import operators repositories "
+            f"(FLOWUI_REPOSITORY_IMPORTERS={importers})",
+        )
+    if is_server_path(text) and not access.user.is_admin:
+        raise ApiError(
+            403,
+            f"{text.strip()} is a path on the server: only platform administrators may import "
             "from the server's own directories or file:// URLs; give an https:// or ssh:// URL",
         )
 
@@ -166,9 +183,12 @@ def import_repository(
 
     An invalid repository is answered with one detail per problem and leaves nothing behind.
     A repository of the same name is upgraded instead (POST .../{repository_id}/upgrade)."""
-    _check_may_read_server_paths(access, body.source)
+    _check_may_import(access, context, body.source)
     source = checked_source(body.source, body.ref, _token(body.token))
-    repository = import_new_repository(session, context.root, access.workspace.id, source)
+    check_source_allowed(source, context.repository_sources)
+    repository = import_new_repository(
+        session, context.root, access.workspace.id, source, sandbox=context.sandbox
+    )
     return _repository_detail(session, repository)
 
 
@@ -205,9 +225,10 @@ def upgrade_repository(
 
     Its VERSION must be new (409 otherwise); workflows keep the versions they name."""
     repository = _workspace_repository(session, access.workspace.id, repository_id)
-    _check_may_read_server_paths(access, repository.source)
+    _check_may_import(access, context, repository.source)
     source = checked_source(repository.source, body.ref, _token(body.token), stored=True)
-    import_repository_version(session, context.root, repository, source)
+    check_source_allowed(source, context.repository_sources)
+    import_repository_version(session, context.root, repository, source, sandbox=context.sandbox)
     return _repository_detail(session, repository)
 
 

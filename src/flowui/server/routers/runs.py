@@ -25,6 +25,7 @@ from flowui.server.services.runs import (
     TaskPlacement,
     airflow_client,
     check_deployed,
+    check_runs_below_limit,
     deployed_version,
     displayed_result,
     find_run,
@@ -182,14 +183,17 @@ def trigger(
     body: RunCreate | None = None,
 ) -> RunOut:
     """Start a run of the deployed version now (422 with `/body/parameters/<name>` for each
-    invalid parameter)."""
+    invalid parameter; 409 when the workspace has as many runs queued or running as its limit
+    allows)."""
     workflow = workspace_workflow(session, access.workspace.id, workflow_id)
     version = deployed_version(session, workflow)
     if workflow.is_paused:
         raise ApiError(409, f"workflow {workflow.name!r} is paused: resume it to run it")
     schema = version.document.get("parameters") or {"type": "object", "properties": {}}
     parameters = run_parameters(schema, (body or RunCreate()).parameters)
+    limit = access.workspace.limits(context.default_limits).active_runs
     with airflow_client(context) as airflow:
+        check_runs_below_limit(session, airflow, access.workspace, limit)
         return _run_out(airflow.trigger_run(workflow.dag_id, parameters))
 
 

@@ -35,6 +35,7 @@ from flowui.server.services.workflows import (
 )
 from flowui.workflows import spec
 from flowui.workflows.compile import compile_workflow, remove_workflow
+from flowui.workflows.limits import limit_problems
 from flowui.workflows.runtimes import (
     platform_image_lookup,
     runtime_environment,
@@ -472,7 +473,8 @@ def deploy(
     it was saved (422, details at `/document/...`, as in the workflow's `document`). Then each
     task's runtime is checked: its dependency group's image built (docker) or pushed
     (kubernetes), its Batch job definition and queue set (aws_batch), no image needed
-    (process); 422 at `/document/tasks/<i>/runtime` otherwise.
+    (process); 422 at `/document/tasks/<i>/runtime` otherwise. Last, the workspace's limits:
+    runtimes it may use, CPUs, memory and GPUs of a task, runs at once; 422 at the field.
     """
     workflow = _workflow(session, access, workflow_id)
     document = _current_document(session, workflow)
@@ -496,6 +498,14 @@ def deploy(
         message = (
             f"version {workflow.current_version} cannot be deployed: "
             "its tasks' runtimes are not ready for it"
+        )
+        raise _invalid(problems, "/document", message)
+    limits = access.workspace.limits(context.default_limits)
+    problems = limit_problems(parsed, catalog, limits, default_runtime=default_runtime)
+    if problems:
+        message = (
+            f"version {workflow.current_version} cannot be deployed: it asks for more than its "
+            "workspace's limits allow"
         )
         raise _invalid(problems, "/document", message)
     written_at = datetime.now(UTC)

@@ -1,5 +1,5 @@
 """Workspaces and their members: create, list, rename, set the default runtime, delete; invite,
-accept, change roles.
+accept, change roles; the limits platform administrators set.
 
 Only an owner makes or unmakes owners, and a workspace always keeps at least one owner.
 """
@@ -7,8 +7,10 @@ Only an owner makes or unmakes owners, and a workspace always keeps at least one
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, cast
 
 from fastapi import APIRouter, status
+from fastapi import Path as PathParameter
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +28,8 @@ from flowui.server.deps import (
 from flowui.server.errors import ApiError, ErrorDetail, not_found
 from flowui.server.models import Invitation, Membership, Role, User, Workspace
 from flowui.server.services.trees import remove_workspace_tree
-from flowui.workflows.spec import Runtime
+from flowui.workflows.limits import WorkspaceLimits
+from flowui.workflows.spec import RUNTIMES, Runtime
 
 router = APIRouter(prefix="/api", tags=["workspaces"])
 
@@ -62,6 +65,31 @@ class WorkspaceOut(BaseModel):
         description="The platform's default runtime (FLOWUI_DEFAULT_RUNTIME)."
     )
     created_at: datetime
+
+
+class LimitsOut(BaseModel):
+    task_cpus: int = Field(description="Most CPUs (cores) a task may ask for.")
+    task_memory_mb: int = Field(description="Most memory (MiB) a task may ask for.")
+    task_gpus: int = Field(description="Most GPUs a task may ask for.")
+    active_runs: int = Field(description="Runs queued or running at once, of all its workflows.")
+    runtimes: list[Runtime] = Field(description="The runtimes its tasks may run in.")
+
+
+class LimitsUpdate(BaseModel):
+    """A workspace's own limits; a null one takes the platform's (FLOWUI_TASK_MAX_*,
+    FLOWUI_WORKSPACE_*)."""
+
+    task_cpus: int | None = Field(default=None, ge=1, le=100_000)
+    task_memory_mb: int | None = Field(default=None, ge=1, le=1 << 30)
+    task_gpus: int | None = Field(default=None, ge=0, le=10_000)
+    active_runs: int | None = Field(default=None, ge=1, le=100_000)
+    runtimes: list[Runtime] | None = Field(default=None, max_length=len(RUNTIMES))
+
+
+class WorkspaceLimitsOut(BaseModel):
+    effective: LimitsOut = Field(description="What applies: its own, else the platform's.")
+    own: LimitsUpdate = Field(description="Its own limits; null: the platform's.")
+    platform: LimitsOut = Field(description="The platform's limits of workspaces.")
 
 
 class MemberOut(BaseModel):
@@ -100,6 +128,31 @@ def _workspace_out(workspace: Workspace, role: Role, platform_default: Runtime) 
         effective_default_runtime=workspace.effective_default_runtime(platform_default),
         platform_default_runtime=platform_default,
         created_at=workspace.created_at,
+    )
+
+
+def _limits_out(limits: WorkspaceLimits) -> LimitsOut:
+    return LimitsOut(
+        task_cpus=limits.task_cpus,
+        task_memory_mb=limits.task_memory_mb,
+        task_gpus=limits.task_gpus,
+        active_runs=limits.active_runs,
+        runtimes=[cast(Runtime, runtime) for runtime in limits.runtimes],
+    )
+
+
+def _workspace_limits_out(workspace: Workspace, platform: WorkspaceLimits) -> WorkspaceLimitsOut:
+    return WorkspaceLimitsOut(
+        effective=_limits_out(workspace.limits(platform)),
+        own=LimitsUpdate(
+            task_cpus=workspace.max_task_cpus,
+            task_memory_mb=workspace.max_task_memory_mb,
+            task_gpus=workspace.max_task_gpus,
+            active_runs=workspace.max_active_runs,
+            # Set only through the API's Runtime-typed field, so always runtimes.
+            runtimes=cast("list[Runtime] | None", workspace.allowed_runtimes),
+        ),
+        platform=_limits_out(platform),
     )
 
 
@@ -171,6 +224,39 @@ def update(
         access.workspace.default_runtime = body.default_runtime
     session.commit()
     return _workspace_out(access.workspace, access.role, context.default_runtime)
+
+
+@router.get("/workspaces/{workspace_id}/limits")
+def read_limits(access: ReadAccess, context: ContextDep) -> WorkspaceLimitsOut:
+    """What the workspace's workflows may ask for: its own limits, else the platform's."""
+    return _workspace_limits_out(access.workspace, context.default_limits)
+
+
+@router.put("/workspaces/{workspace_id}/limits")
+def set_limits(
+    workspace_id: Annotated[int, PathParameter(description="The workspace's id.")],
+    body: LimitsUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+) -> WorkspaceLimitsOut:
+    """Set the workspace's own limits (platform administrators only, member or not); a null
+    limit takes the platform's. Deploys from then on are checked against them."""
+    workspace = session.get(Workspace, workspace_id)
+    member = workspace is not None and any(m.user_id == user.id for m in workspace.memberships)
+    if workspace is None or not (user.is_admin or member):
+        raise not_found(f"workspace {workspace_id}")  # as for every non-member
+    if not user.is_admin:
+        raise ApiError(403, "only platform administrators set the limits of workspaces")
+    workspace.max_task_cpus = body.task_cpus
+    workspace.max_task_memory_mb = body.task_memory_mb
+    workspace.max_task_gpus = body.task_gpus
+    workspace.max_active_runs = body.active_runs
+    workspace.allowed_runtimes = (
+        None if body.runtimes is None else list(dict.fromkeys(body.runtimes))
+    )
+    session.commit()
+    return _workspace_limits_out(workspace, context.default_limits)
 
 
 @router.delete("/workspaces/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT)

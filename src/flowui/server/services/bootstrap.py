@@ -61,4 +61,6 @@ def import_bundled_examples(context: ServerContext, workspace_id: int) -> None:
     with context.sessions() as session:
         if find_repository(session, workspace_id, name) is None:
             source = parse_source(str(BUNDLED_EXAMPLES))
-            import_new_repository(session, context.root, workspace_id, source)
+            import_new_repository(
+                session, context.root, workspace_id, source, sandbox=context.sandbox
+            )

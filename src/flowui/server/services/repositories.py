@@ -4,17 +4,20 @@ repository, and removing a repository with its checkouts."""
 
 from __future__ import annotations
 
+import fnmatch
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.exc import StaleDataError
 
+from flowui.sandbox import SandboxPolicy, SandboxUnavailable
 from flowui.server.errors import ApiError, ErrorDetail, pointer
 from flowui.server.models import (
     Operator,
@@ -34,6 +37,8 @@ from flowui.server.repository_import import (
     parse_source,
 )
 from flowui.storage import FileSystemRoot
+
+SOURCES_SETTING = "FLOWUI_REPOSITORY_SOURCES"
 
 
 def is_server_path(text: str) -> bool:
@@ -67,6 +72,30 @@ def checked_source(
         raise _bad_field("token", str(error)) from None
 
 
+def source_allowed(source: RepositorySource, patterns: Sequence[str]) -> bool:
+    """Whether the platform lets repositories come from `source`: no patterns, or one that
+    matches its URL (`*` matches anything, `.git` at the end counts as absent). A URL whose path
+    climbs with `.` or `..` matches none: a server would read it as another path."""
+    if not patterns:
+        return True
+    url = source.url
+    path = url if source.is_directory else urlsplit(url).path
+    if any(part in (".", "..") for part in path.split("/")):
+        return False
+    forms = {url, url.removesuffix(".git"), url.rstrip("/")}
+    return any(fnmatch.fnmatchcase(form, pattern) for form in forms for pattern in patterns)
+
+
+def check_source_allowed(source: RepositorySource, patterns: Sequence[str]) -> None:
+    """403 naming the setting when `source` is outside the platform's allowed sources."""
+    if not source_allowed(source, patterns):
+        raise ApiError(
+            403,
+            f"{source.url} is not among the sources this platform imports operators repositories "
+            f"from ({SOURCES_SETTING}: {', '.join(patterns)}); ask a platform administrator",
+        )
+
+
 def _bad_field(field: str, reason: str) -> ApiError:
     return ApiError(
         422,
@@ -87,13 +116,14 @@ def import_new_repository(
     workspace_id: int,
     source: RepositorySource,
     *,
+    sandbox: SandboxPolicy,
     timeout: float = DEFAULT_GIT_TIMEOUT_SECONDS,
 ) -> Repository:
     """Fetch `source` into a new checkout and record it as a new repository of the workspace.
 
     422 for a source that cannot be fetched or an invalid repository; 409 when the workspace
     has a repository of that name already (that is an upgrade)."""
-    imported = _fetched(session, root, workspace_id, source, timeout, where="/body/source")
+    imported = _fetched(session, root, workspace_id, source, sandbox, timeout, where="/body/source")
     with _checkout_removed_on_failure(imported):
         existing = find_repository(session, workspace_id, imported.name)
         if existing is not None:
@@ -116,6 +146,7 @@ def import_repository_version(
     repository: Repository,
     source: RepositorySource,
     *,
+    sandbox: SandboxPolicy,
     timeout: float = DEFAULT_GIT_TIMEOUT_SECONDS,
 ) -> RepositoryVersion:
     """Fetch `source` (the repository's own, at another ref) as a new version and make it the
@@ -123,7 +154,9 @@ def import_repository_version(
 
     409 when that VERSION is imported already."""
     # The ref is all an upgrade chooses: a fetch that fails is about it.
-    imported = _fetched(session, root, repository.workspace_id, source, timeout, where="/body/ref")
+    imported = _fetched(
+        session, root, repository.workspace_id, source, sandbox, timeout, where="/body/ref"
+    )
     with _checkout_removed_on_failure(imported):
         if imported.name != repository.name:
             message = (
@@ -160,6 +193,7 @@ def _fetched(
     root: FileSystemRoot,
     workspace_id: int,
     source: RepositorySource,
+    sandbox: SandboxPolicy,
     timeout: float,
     *,
     where: str,
@@ -168,9 +202,11 @@ def _fetched(
     session.commit()
     checkout_id = f"r{workspace_id}_{secrets.token_hex(6)}"
     try:
-        return import_repository(source, root, checkout_id, timeout=timeout)
+        return import_repository(source, root, checkout_id, sandbox=sandbox, timeout=timeout)
     except RepositoryImportError as error:
         raise _import_failed(error, where) from None
+    except SandboxUnavailable as error:
+        raise ApiError(503, f"cannot import {source.describe()}: {error}") from None
 
 
 def _import_failed(error: RepositoryImportError, where: str) -> ApiError:

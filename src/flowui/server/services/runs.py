@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from flowui.server.airflow_client import AirflowApiError, AirflowClient, DagRun, TaskInstance
 from flowui.server.context import ServerContext, StorageBucket
 from flowui.server.errors import ApiError, ErrorDetail, not_found, pointer
-from flowui.server.models import Workflow, WorkflowVersion
+from flowui.server.models import Workflow, WorkflowVersion, Workspace
 from flowui.storage import FileSystemRoot, InvalidIdError, TaskRunPaths
 from flowui.storage.housekeeping import (
     ArchiveError,
@@ -54,6 +54,25 @@ def workspace_workflow(session: Session, workspace_id: int, workflow_id: int) ->
     if workflow is None:
         raise not_found(f"workflow {workflow_id}")
     return workflow
+
+
+def check_runs_below_limit(
+    session: Session, airflow: AirflowClient, workspace: Workspace, limit: int
+) -> None:
+    """409 when the workspace's deployed workflows have `limit` runs queued or running."""
+    dag_ids = session.scalars(
+        select(Workflow.dag_id).where(
+            Workflow.workspace_id == workspace.id, Workflow.deployed_version.is_not(None)
+        )
+    ).all()
+    active = airflow.count_runs(dag_ids, ["queued", "running"])
+    if active >= limit:
+        runs = f"{active} run{'s' if active != 1 else ''}"
+        raise ApiError(
+            409,
+            f"workspace {workspace.name!r} has {runs} queued or running, its limit: start this "
+            "one when one of them has ended (platform administrators set the limit)",
+        )
 
 
 def deployed_version(session: Session, workflow: Workflow) -> WorkflowVersion:
