@@ -337,6 +337,22 @@ def test_workspaces_get_sandboxes_of_their_own(platform: Platform) -> None:
         assert {seven["uid"], eight["uid"]} == {POLICY.uid_base + 7, POLICY.uid_base + 8}
 
 
+def test_a_repository_installed_again_at_the_same_place_is_run_anew(platform: Platform) -> None:
+    """`flowui workflows run --repo` installs a repository at the same path again: the fork
+    server of the old folder (a bind shows the old one) must not serve the new one's tasks."""
+    write_spy_at_run_time(platform.repository, paths=[platform.own_dataset_file], targets=[])
+    try:
+        first = run_spy(platform, 7, "spy_1")
+        shutil.rmtree(platform.repository)
+        write_spy_at_run_time(platform.repository, paths=["/nowhere"], targets=[])
+        second = run_spy(platform, 7, "spy_2")
+    finally:
+        stop_forkservers(platform.root.path)
+
+    assert list(first["reads"]) == [str(platform.own_dataset_file)]
+    assert second["reads"] == {"/nowhere": "FileNotFoundError"}  # the new code ran
+
+
 def test_a_task_that_cannot_have_its_sandbox_fails_saying_why(
     platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

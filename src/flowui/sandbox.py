@@ -123,11 +123,13 @@ class Sandbox:
 
     def identity(self) -> str:
         """A digest of everything that shapes the sandbox: processes that may share one
-        sandbox (a fork server's tasks) must have the same identity."""
+        sandbox (a fork server's tasks) must have the same identity. A bound folder is known by
+        its inode too: one replaced by another of the same name (a repository installed again,
+        a workspace's tree made anew) is another sandbox's, as a bind shows the old one."""
         facts = {
             "python": str(self.python),
-            "read_only": sorted(map(str, self.read_only)),
-            "writable": sorted(map(str, self.writable)),
+            "read_only": sorted(map(_path_identity, self.read_only)),
+            "writable": sorted(map(_path_identity, self.writable)),
             "network": self.network,
             "uid": self.uid,
             "limits": [self.limits.cpu_seconds, self.limits.memory_mib, self.limits.processes],
@@ -201,6 +203,14 @@ class Sandbox:
                         "Python environment and FlowUI's code outside the file-system root "
                         "and the project directory"
                     )
+
+
+def _path_identity(path: Path) -> str:
+    try:
+        status = path.stat()
+    except OSError:
+        return str(path)
+    return f"{path}\0{status.st_dev}:{status.st_ino}"
 
 
 def give_to(path: Path, uid: int) -> None:
