@@ -6,7 +6,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,14 +36,32 @@ AIRFLOW_STARTUP_TIMEOUT = 180.0
 E2E_SECRET_NAME = "FLOWUI_E2E_TOKEN"
 
 
-def wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
-    """Whether process `pid` has ended (a zombie counts as ended) within `seconds`."""
+def wait_until(done: Callable[[], bool], seconds: float) -> bool:
+    """Whether `done()` holds within `seconds` (asked every 50 ms)."""
     deadline = time.monotonic() + seconds
-    while is_process_running(pid):
+    while not done():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
     return True
+
+
+def wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
+    """Whether process `pid` has ended (a zombie counts as ended) within `seconds`."""
+    return wait_until(lambda: not is_process_running(pid), seconds)
+
+
+def command_lines() -> Iterator[tuple[int, list[bytes]]]:
+    """Every running process's pid and arguments, as the host sees them."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            arguments = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if is_process_running(int(proc.name)):
+            yield int(proc.name), arguments
 
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
@@ -61,28 +79,13 @@ def example_inputs(root: FileSystemRoot) -> dict[str, str]:
     }
 
 
-def processes_with_argument(marker: str) -> list[int]:
-    """The running processes one of whose arguments is `marker`, as the host sees them (a
-    sandboxed process tells only its pid inside its sandbox)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            arguments = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if marker.encode() in arguments:
-            found.append(int(proc.name))
-    return [pid for pid in found if is_process_running(pid)]
-
-
 def wait_until_none_with_argument(marker: str, seconds: float = 5.0) -> bool:
-    """Whether every process with the argument `marker` has ended within `seconds`."""
-    deadline = time.monotonic() + seconds
-    while processes_with_argument(marker):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    """Whether every process one of whose arguments is `marker` has ended within `seconds`
+    (found as the host sees it: a sandboxed process tells only its pid inside its sandbox)."""
+    return wait_until(
+        lambda: not any(marker.encode() in arguments for _, arguments in command_lines()),
+        seconds,
+    )
 
 
 def assert_no_process_left(pids: list[int]) -> None:
@@ -91,22 +94,17 @@ def assert_no_process_left(pids: list[int]) -> None:
 
 
 def forkserver_pids(root: Path) -> list[int]:
-    """The running fork servers (process runtime) of the root `root`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            arguments = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        folder = str(FileSystemRoot(root).forkservers).encode()
-        # A sandboxed server's bwrap names it too: the server is the Python that runs it.
-        if (
-            b"flowui.runtime.forkserver" in arguments
-            and not arguments[0].endswith(b"bwrap")
-            and any(argument.startswith(folder) for argument in arguments)
-        ):
-            found.append(int(proc.name))
-    return [pid for pid in found if is_process_running(pid)]
+    """The running fork servers (process runtime) of the root `root`, and the tasks they run
+    (forks, with the same command line)."""
+    folder = str(FileSystemRoot(root).forkservers).encode()
+    # A sandboxed server's bwrap names it too: the server is the Python that runs it.
+    return [
+        pid
+        for pid, arguments in command_lines()
+        if b"flowui.runtime.forkserver" in arguments
+        and not arguments[0].endswith(b"bwrap")
+        and any(argument.startswith(folder) for argument in arguments)
+    ]
 
 
 def path_without_uv(path: str) -> str:
