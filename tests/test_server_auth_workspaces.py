@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import error_of, sign_up
+from flowui.server.app import create_app
 from flowui.server.context import ServerContext
 from flowui.server.models import User
 
@@ -351,3 +352,48 @@ def test_migration_0002_adds_the_default_runtime_and_keeps_the_workspaces(
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "where"),
+    [
+        ("GET", "/api/workspaces/108928896102195732873745644167815495680", "/path/workspace_id"),
+        ("GET", "/api/workspaces/2147483648", "/path/workspace_id"),  # past PostgreSQL's INTEGER
+        (
+            "DELETE",
+            "/api/workspaces/{own}/repositories/18446744073709551616",
+            "/path/repository_id",
+        ),
+        ("GET", "/api/workspaces/{own}/workflows/{huge}/versions/{huge}", "/path/workflow_id"),
+        ("POST", "/api/invitations/{huge}/accept", "/path/invitation_id"),
+    ],
+)
+def test_an_id_past_what_the_database_holds_is_a_422_saying_where(
+    api: TestClient, method: str, route: str, where: str
+) -> None:
+    user = sign_up(api, "ada@example.org")
+    own = user.post("/api/workspaces", json={"name": "mine"}).json()["id"]
+
+    answer = user.client.request(method, route.format(own=own, huge=2**64), headers=user.headers)
+
+    assert answer.status_code == 422, answer.text
+    assert where in [detail["where"] for detail in error_of(answer)["details"]]
+
+
+@pytest.mark.parametrize("route", ["login", "register", "refresh", "password"])
+@pytest.mark.parametrize("gui", ["built", "not built"])
+def test_a_get_of_a_post_only_route_is_405_naming_the_method_to_use(
+    server_context: ServerContext, tmp_path: Path, route: str, gui: str
+) -> None:
+    built = tmp_path / "static"
+    (built / "assets").mkdir(parents=True)
+    (built / "index.html").write_text("<!doctype html><title>FlowUI</title>")
+    with TestClient(create_app(server_context, gui=built if gui == "built" else None)) as api:
+        answer = api.get(f"/api/auth/{route}")
+        page = api.get("/w/1/editor")
+
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert error_of(answer)["message"] == f"GET is not allowed on /api/auth/{route}: use POST"
+    # The GUI's own routes are still its page, where it is built.
+    assert page.status_code == (200 if gui == "built" else 404)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from flowui.server.app import openapi_document
+from flowui.server.deps import MAX_ID
 
 OPENAPI_FILE = Path(__file__).parents[1] / "schemas" / "openapi.json"
 
@@ -30,3 +32,39 @@ def test_internal_routes_are_not_published() -> None:
     paths = json.loads(openapi_document())["paths"]
     assert not [path for path in paths if path.startswith("/api/internal")]
     assert "/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs" in paths
+
+
+def _operations() -> list[tuple[str, str, dict[str, Any]]]:
+    paths = json.loads(openapi_document())["paths"]
+    return [
+        (method, path, operation)
+        for path, item in paths.items()
+        for method, operation in item.items()
+    ]
+
+
+def test_every_id_in_a_path_is_bounded_by_what_the_databases_hold() -> None:
+    unbounded = [
+        f"{method.upper()} {path} {parameter['name']}"
+        for method, path, operation in _operations()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path"
+        and parameter["schema"].get("type") == "integer"
+        and not (
+            parameter["schema"].get("minimum") == 1 and parameter["schema"].get("maximum") == MAX_ID
+        )
+    ]
+    assert unbounded == []
+
+
+def test_every_operation_declares_its_errors_with_the_error_body() -> None:
+    error_body = {"$ref": "#/components/schemas/ErrorResponse"}
+    missing = []
+    for method, path, operation in _operations():
+        responses = operation["responses"]
+        statuses = {"401", "403", "404", "422"} | ({"502", "503"} if "/runs" in path else set())
+        for status in sorted(statuses):
+            schema = responses.get(status, {}).get("content", {}).get("application/json", {})
+            if schema.get("schema") != error_body:
+                missing.append(f"{method.upper()} {path} {status}")
+    assert missing == []

@@ -270,6 +270,17 @@ def test_validate_answers_without_saving(lab: Lab) -> None:
     assert lab.owner.get(lab.url).json() == []
 
 
+def test_keys_with_unicode_digits_are_reported_in_order_not_a_crash(lab: Lab) -> None:
+    # str.isdigit() takes the superscripts '¹' and '²', which int() refuses.
+    doc = {**document(), "¹": 1, "²": 2, "tasks": {"¹": "x"}}
+
+    answer = lab.owner.post(f"{lab.url}/validate", json={"document": doc})
+
+    assert answer.status_code == 200, answer.text
+    pointers = [problem["pointer"] for problem in answer.json()["problems"]]
+    assert pointers == sorted(pointers) and "/tasks" in pointers
+
+
 def test_a_taken_name_is_a_conflict(lab: Lab) -> None:
     lab.create(document("nightly"))
     other = lab.create(document("weekly"))

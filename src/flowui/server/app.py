@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flowui import __version__
 from flowui.server.context import ServerContext
-from flowui.server.errors import ErrorResponse, install_error_handlers
+from flowui.server.errors import error_responses, http_error, install_error_handlers
 from flowui.server.routers import (
     auth,
     datasets,
@@ -46,14 +47,8 @@ def _application() -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
-        responses={
-            400: {"model": ErrorResponse},
-            401: {"model": ErrorResponse},
-            403: {"model": ErrorResponse},
-            404: {"model": ErrorResponse},
-            409: {"model": ErrorResponse},
-            422: {"model": ErrorResponse},
-        },
+        # Every operation's; each router adds those only its operations answer.
+        responses=error_responses(400, 401, 403, 404, 409, 422),
     )
     install_error_handlers(app)
     for router in ROUTERS:
@@ -66,16 +61,25 @@ GUI_DIRECTORY = Path(__file__).parent / "static"
 
 
 def _serve_gui(app: FastAPI, directory: Path) -> None:
-    """The GUI at "/": its assets, and index.html for every other path that is not the API
-    (the GUI routes in the browser)."""
+    """The GUI at "/": its assets, and index.html for every other GET of a path that is not the
+    API (the GUI routes in the browser). It answers what no route found, rather than being a
+    route for every path, which would hide the API's 405s (a GET of a POST-only route)."""
     index = directory / "index.html"
     app.mount("/assets", StaticFiles(directory=directory / "assets"), name="assets")
 
-    @app.get("/{path:path}", include_in_schema=False)
-    def gui(path: str) -> FileResponse:
-        if path.startswith("api/") or path == "api":
-            raise HTTPException(404, "Not Found")
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+    async def gui_or_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        path = request.url.path
+        if (
+            error.status_code == 404
+            and request.method in ("GET", "HEAD")
+            and path != "/api"
+            and not path.startswith("/api/")
+        ):
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return await http_error(request, error)
+
+    app.add_exception_handler(StarletteHTTPException, gui_or_error)
 
 
 # What "/" answers in an installation whose GUI was never built: the address `flowui up`

@@ -63,11 +63,16 @@ class WorkspaceAccess:
     role: Role
 
 
+# Every id in a path (the database's keys): at most what the databases' INTEGER holds, so that
+# a larger one is a 422 saying so, never an overflow in SQLite or PostgreSQL.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+WorkspaceId = Annotated[int, Path(ge=1, le=MAX_ID, description="The workspace's id.")]
+
+
 def workspace_access(minimum: Role) -> Callable[..., WorkspaceAccess]:
     def dependency(
-        user: CurrentUser,
-        session: SessionDep,
-        workspace_id: Annotated[int, Path(description="The workspace's id.")],
+        user: CurrentUser, session: SessionDep, workspace_id: WorkspaceId
     ) -> WorkspaceAccess:
         membership = session.scalar(
             select(Membership).where(

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from flowui.workflows.validate import json_pointer
+
 log = logging.getLogger(__name__)
 
 _CODES = {
@@ -71,13 +73,30 @@ class ApiError(Exception):
         self.headers = headers
 
 
+_DESCRIPTIONS = {
+    400: "The request is malformed.",
+    401: "No valid bearer token.",
+    403: "The caller may not do this.",
+    404: "No such resource for the caller (a workspace's resources do not exist for non-members).",
+    409: "It conflicts with the resource's state.",
+    413: "The upload is larger than the server takes.",
+    415: "The body is not of a type the operation takes.",
+    422: "The request is invalid: each detail says where (a JSON pointer) and why.",
+    502: "A service the server relies on (Airflow, a bucket) failed.",
+    503: "A service the operation needs is not available here (Airflow, the sandbox).",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of these error statuses, each with the one error body."""
+    return {
+        status: {"model": ErrorResponse, "description": _DESCRIPTIONS[status]}
+        for status in statuses
+    }
+
+
 def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found")
-
-
-def pointer(location: tuple[Any, ...] | list[Any]) -> str:
-    """A JSON pointer (RFC 6901) for a location such as ("body", "tasks", 0, "id")."""
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in location)
 
 
 def _response(
@@ -101,7 +120,9 @@ async def _api_error(_request: Request, error: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     details = [
-        ErrorDetail(where=pointer(item.get("loc", ())), message=str(item.get("msg", "invalid")))
+        ErrorDetail(
+            where=json_pointer(*item.get("loc", ())), message=str(item.get("msg", "invalid"))
+        )
         for item in error.errors()
     ]
     count = len(details)
@@ -109,11 +130,14 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return _response(422, "invalid", message, details)
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = _CODES.get(error.status_code, "error")
     headers = dict(error.headers) if error.headers else None
-    return _response(error.status_code, code, str(error.detail), [], headers)
+    message = str(error.detail)
+    if error.status_code == 405 and headers and headers.get("Allow"):
+        message = f"{request.method} is not allowed on {request.url.path}: use {headers['Allow']}"
+    return _response(error.status_code, code, message, [], headers)
 
 
 # How psycopg2 refuses text with a NUL character (PostgreSQL cannot store one).
@@ -138,7 +162,7 @@ async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(ValueError, _unstorable_value)
     app.add_exception_handler(Exception, _unexpected_error)

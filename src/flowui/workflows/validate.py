@@ -66,7 +66,10 @@ def json_pointer(*parts: str | int) -> str:
 def _pointer_order(error: WorkflowError) -> tuple[list[tuple[int, int, str]], str]:
     # Array indices compare as numbers, so /tasks/10 comes after /tasks/9.
     parts = error.pointer.split("/")[1:]
-    key = [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
+    # Only ASCII digits: str.isdigit() also takes '¹', which int() refuses.
+    key = [
+        (0, int(part), "") if part.isascii() and part.isdigit() else (1, 0, part) for part in parts
+    ]
     return key, error.message
 
 

@@ -26,12 +26,13 @@ from starlette.requests import ClientDisconnect
 from flowui.server.context import ServerContext, StorageBucket
 from flowui.server.deps import (
     ContextDep,
+    Id,
     ReadAccess,
     SessionDep,
     WorkspaceAccess,
     WriteAccess,
 )
-from flowui.server.errors import ApiError, ErrorDetail, not_found, pointer
+from flowui.server.errors import ApiError, ErrorDetail, error_responses, not_found
 from flowui.server.models import Dataset, User
 from flowui.server.services.datasets import (
     MAX_FILENAME_LENGTH,
@@ -56,11 +57,16 @@ from flowui.storage.s3sync import (
     dataset_ids,
     sync_dataset,
 )
+from flowui.workflows.validate import json_pointer
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
-router = APIRouter(prefix="/api/workspaces/{workspace_id}/datasets", tags=["datasets"])
+router = APIRouter(
+    prefix="/api/workspaces/{workspace_id}/datasets",
+    tags=["datasets"],
+    responses=error_responses(413, 415, 502),  # uploads, and the workspace's bucket
+)
 
 MAX_NAME_LENGTH = 200
 # Room for the multipart framing and the name field around the file itself.
@@ -177,7 +183,7 @@ def _invalid(field: str, message: str) -> ApiError:
     return ApiError(
         422,
         f"the upload is invalid: {message}",
-        details=[ErrorDetail(where=pointer(("body", field)), message=message)],
+        details=[ErrorDetail(where=json_pointer("body", field), message=message)],
     )
 
 
@@ -418,7 +424,7 @@ def list_datasets(access: ReadAccess, session: SessionDep, context: ContextDep) 
 
 @router.get("/{dataset_id}")
 def read_dataset(
-    dataset_id: int, access: ReadAccess, session: SessionDep, context: ContextDep
+    dataset_id: Id, access: ReadAccess, session: SessionDep, context: ContextDep
 ) -> DatasetOut:
     dataset = _get_dataset(access, session, dataset_id)
     return _dataset_out(dataset, session, context, _places(context, access.workspace.id))
@@ -430,7 +436,7 @@ def read_dataset(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def download_dataset(
-    dataset_id: int, access: ReadAccess, session: SessionDep, context: ContextDep
+    dataset_id: Id, access: ReadAccess, session: SessionDep, context: ContextDep
 ) -> FileResponse:
     """The uploaded file, under its original name."""
     dataset = _get_dataset(access, session, dataset_id)
@@ -450,7 +456,7 @@ def download_dataset(
 
 @router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_dataset(
-    dataset_id: int, access: WriteAccess, session: SessionDep, context: ContextDep
+    dataset_id: Id, access: WriteAccess, session: SessionDep, context: ContextDep
 ) -> None:
     """Delete the dataset and its files."""
     dataset = _get_dataset(access, session, dataset_id)
@@ -462,7 +468,7 @@ def delete_dataset(
 
 @router.post("/{dataset_id}/sync")
 def sync_with_bucket(
-    dataset_id: int,
+    dataset_id: Id,
     body: SyncRequest,
     access: WriteAccess,
     session: SessionDep,

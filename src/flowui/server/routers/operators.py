@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from flowui.server.deps import ReadAccess, SessionDep
+from flowui.server.deps import Id, ReadAccess, SessionDep
 from flowui.server.errors import not_found
 from flowui.server.models import Operator, Repository, RepositoryVersion
 from flowui.server.services.repositories import (
@@ -117,7 +117,7 @@ def list_operators(
 
 
 @router.get("/{operator_id}")
-def read_operator(operator_id: int, access: ReadAccess, session: SessionDep) -> OperatorDetail:
+def read_operator(operator_id: Id, access: ReadAccess, session: SessionDep) -> OperatorDetail:
     """An operator's metadata, its input, output and secrets JSON Schemas, container resources,
     dependency group, and which of its secrets have a value in the workspace."""
     row = find_operator(session, access.workspace.id, operator_id)

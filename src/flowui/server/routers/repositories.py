@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flowui.server.context import ServerContext
-from flowui.server.deps import AdminAccess, ContextDep, ReadAccess, SessionDep, WorkspaceAccess
-from flowui.server.errors import ApiError, not_found
+from flowui.server.deps import AdminAccess, ContextDep, Id, ReadAccess, SessionDep, WorkspaceAccess
+from flowui.server.errors import ApiError, error_responses, not_found
 from flowui.server.models import Operator, Repository, RepositoryVersion, Role
 from flowui.server.routers.operators import OperatorSummary, operator_summary
 from flowui.server.services.repositories import (
@@ -32,7 +32,11 @@ from flowui.server.services.repositories import (
     remove_repository,
 )
 
-router = APIRouter(prefix="/api/workspaces/{workspace_id}/repositories", tags=["repositories"])
+router = APIRouter(
+    prefix="/api/workspaces/{workspace_id}/repositories",
+    tags=["repositories"],
+    responses=error_responses(503),  # no sandbox for the model files here
+)
 
 _TOKEN = Field(
     default=None,
@@ -204,9 +208,7 @@ def list_repositories(access: ReadAccess, session: SessionDep) -> list[Repositor
 
 
 @router.get("/{repository_id}")
-def read_repository(
-    repository_id: int, access: ReadAccess, session: SessionDep
-) -> RepositoryDetail:
+def read_repository(repository_id: Id, access: ReadAccess, session: SessionDep) -> RepositoryDetail:
     """A repository with its versions and the operators of its current version."""
     return _repository_detail(
         session, _workspace_repository(session, access.workspace.id, repository_id)
@@ -215,7 +217,7 @@ def read_repository(
 
 @router.post("/{repository_id}/upgrade")
 def upgrade_repository(
-    repository_id: int,
+    repository_id: Id,
     body: RepositoryUpgrade,
     access: AdminAccess,
     context: ContextDep,
@@ -234,7 +236,7 @@ def upgrade_repository(
 
 @router.delete("/{repository_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_repository(
-    repository_id: int, access: AdminAccess, context: ContextDep, session: SessionDep
+    repository_id: Id, access: AdminAccess, context: ContextDep, session: SessionDep
 ) -> None:
     """Remove a repository with every version and checkout; refused (409) while the current or
     deployed version of a workflow uses one of its operators."""

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from flowui.server.airflow_client import DagRun, RunState, TaskInstance
-from flowui.server.deps import ContextDep, ReadAccess, SessionDep, WriteAccess
-from flowui.server.errors import ApiError
+from flowui.server.deps import ContextDep, Id, ReadAccess, SessionDep, WriteAccess
+from flowui.server.errors import ApiError, error_responses
 from flowui.server.models import Workflow
 from flowui.server.services.runs import (
     FINISHED_TASK_STATES,
@@ -43,7 +43,9 @@ from flowui.server.services.runs import (
 from flowui.storage import FileSystemRoot
 
 router = APIRouter(
-    prefix="/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs", tags=["runs"]
+    prefix="/api/workspaces/{workspace_id}/workflows/{workflow_id}/runs",
+    tags=["runs"],
+    responses=error_responses(502, 503),  # runs live in Airflow: failing, or not configured
 )
 
 RunId = Annotated[
@@ -161,11 +163,11 @@ def _deployed(session: SessionDep, workspace_id: int, workflow_id: int) -> Workf
     return workflow
 
 
-def _deployed_to_read(workflow_id: int, access: ReadAccess, session: SessionDep) -> Workflow:
+def _deployed_to_read(workflow_id: Id, access: ReadAccess, session: SessionDep) -> Workflow:
     return _deployed(session, access.workspace.id, workflow_id)
 
 
-def _deployed_to_change(workflow_id: int, access: WriteAccess, session: SessionDep) -> Workflow:
+def _deployed_to_change(workflow_id: Id, access: WriteAccess, session: SessionDep) -> Workflow:
     return _deployed(session, access.workspace.id, workflow_id)
 
 
@@ -176,7 +178,7 @@ ChangeableWorkflow = Annotated[Workflow, Depends(_deployed_to_change)]
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def trigger(
-    workflow_id: int,
+    workflow_id: Id,
     access: WriteAccess,
     session: SessionDep,
     context: ContextDep,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from sqlalchemy.exc import IntegrityError
 
 from flowui.server.deps import AdminAccess, ContextDep, ReadAccess, SessionDep
-from flowui.server.errors import ApiError, ErrorDetail, not_found, pointer
+from flowui.server.errors import ApiError, ErrorDetail, not_found
 from flowui.server.models import Workspace
 from flowui.server.security import SecretDecryptionError
 from flowui.server.services.secrets import (
@@ -27,6 +27,7 @@ from flowui.server.services.secrets import (
     store_secret,
     workspace_secrets,
 )
+from flowui.workflows.validate import json_pointer
 
 router = APIRouter(prefix="/api", tags=["secrets"])
 
@@ -75,7 +76,7 @@ class InternalSecretsOut(BaseModel):
 
 def _check_secret_path(repository: str, name: str) -> None:
     details = [
-        ErrorDetail(where=pointer(("path", field)), message=problem)
+        ErrorDetail(where=json_pointer("path", field), message=problem)
         for field, problem in (
             ("repository", repository_name_problem(repository)),
             ("name", secret_name_problem(name)),
@@ -176,7 +177,7 @@ def internal_secret_values(
     For the platform's processes only (bearer internal token); absent when the server has none.
     """
     details = [
-        ErrorDetail(where=pointer(("body", "names", index)), message=problem)
+        ErrorDetail(where=json_pointer("body", "names", index), message=problem)
         for index, name in enumerate(body.names)
         if (problem := secret_name_problem(name)) is not None
     ]

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from flowui.server.airflow_client import AirflowApiError
 from flowui.server.context import ServerContext
-from flowui.server.deps import ContextDep, ReadAccess, SessionDep, WorkspaceAccess, WriteAccess
-from flowui.server.errors import ApiError, ErrorDetail, not_found
+from flowui.server.deps import ContextDep, Id, ReadAccess, SessionDep, WorkspaceAccess, WriteAccess
+from flowui.server.errors import ApiError, ErrorDetail, error_responses, not_found
 from flowui.server.models import User, Workflow, WorkflowVersion
 from flowui.server.services.catalog import workspace_catalog
 from flowui.server.services.workflows import (
@@ -43,7 +43,11 @@ from flowui.workflows.runtimes import (
 )
 from flowui.workflows.validate import WorkflowError, parse_workflow
 
-router = APIRouter(prefix="/api/workspaces/{workspace_id}/workflows", tags=["workflows"])
+router = APIRouter(
+    prefix="/api/workspaces/{workspace_id}/workflows",
+    tags=["workflows"],
+    responses=error_responses(502),  # Airflow refused what it was asked
+)
 
 MAX_IMPORT_BYTES = 10 << 20  # a workflow document is small; 10 MiB leaves room for editor state
 DOCUMENT_DESCRIPTION = (
@@ -364,14 +368,14 @@ def import_workflow(
 
 
 @router.get("/{workflow_id}")
-def read(workflow_id: int, access: ReadAccess, session: SessionDep) -> WorkflowDetail:
+def read(workflow_id: Id, access: ReadAccess, session: SessionDep) -> WorkflowDetail:
     workflow = _workflow(session, access, workflow_id)
     return _detail(session, workflow, _current_document(session, workflow))
 
 
 @router.put("/{workflow_id}")
 def update(
-    workflow_id: int,
+    workflow_id: Id,
     body: WorkflowDocument,
     access: WriteAccess,
     session: SessionDep,
@@ -399,7 +403,7 @@ def update(
 
 
 @router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(workflow_id: int, access: WriteAccess, session: SessionDep, context: ContextDep) -> None:
+def delete(workflow_id: Id, access: WriteAccess, session: SessionDep, context: ContextDep) -> None:
     """Delete the workflow, its versions and its DAG (files and Airflow's records).
 
     The runs' logs, outputs and results stay in the root.
@@ -417,7 +421,7 @@ def delete(workflow_id: int, access: WriteAccess, session: SessionDep, context: 
 
 
 @router.get("/{workflow_id}/versions")
-def list_versions(workflow_id: int, access: ReadAccess, session: SessionDep) -> list[VersionOut]:
+def list_versions(workflow_id: Id, access: ReadAccess, session: SessionDep) -> list[VersionOut]:
     workflow = _workflow(session, access, workflow_id)
     rows = session.execute(
         select(WorkflowVersion.number, WorkflowVersion.created_at, User.email)
@@ -433,7 +437,7 @@ def list_versions(workflow_id: int, access: ReadAccess, session: SessionDep) -> 
 
 @router.get("/{workflow_id}/versions/{number}")
 def read_version(
-    workflow_id: int, number: int, access: ReadAccess, session: SessionDep
+    workflow_id: Id, number: Id, access: ReadAccess, session: SessionDep
 ) -> VersionDetail:
     version = _version(session, _workflow(session, access, workflow_id), number)
     creator = session.get(User, version.created_by_id) if version.created_by_id else None
@@ -447,7 +451,7 @@ def read_version(
 
 @router.get("/{workflow_id}/diff")
 def diff(
-    workflow_id: int,
+    workflow_id: Id,
     access: ReadAccess,
     session: SessionDep,
     from_version: Annotated[int, Query(alias="from", description="The older version.")],
@@ -463,7 +467,7 @@ def diff(
 
 @router.post("/{workflow_id}/deploy")
 def deploy(
-    workflow_id: int, access: WriteAccess, session: SessionDep, context: ContextDep
+    workflow_id: Id, access: WriteAccess, session: SessionDep, context: ContextDep
 ) -> WorkflowDetail:
     """Compile the current version into Airflow's DAG folder and wait until Airflow has loaded
     it (when the server knows an Airflow), paused or not as the workflow is. Tasks that name no
@@ -553,7 +557,7 @@ def _set_paused(
 
 @router.post("/{workflow_id}/pause")
 def pause(
-    workflow_id: int, access: WriteAccess, session: SessionDep, context: ContextDep
+    workflow_id: Id, access: WriteAccess, session: SessionDep, context: ContextDep
 ) -> WorkflowDetail:
     """Stop scheduling runs (Airflow's pause); running runs finish."""
     return _set_paused(workflow_id, True, access, session, context)
@@ -561,7 +565,7 @@ def pause(
 
 @router.post("/{workflow_id}/resume")
 def resume(
-    workflow_id: int, access: WriteAccess, session: SessionDep, context: ContextDep
+    workflow_id: Id, access: WriteAccess, session: SessionDep, context: ContextDep
 ) -> WorkflowDetail:
     """Schedule runs again."""
     return _set_paused(workflow_id, False, access, session, context)
@@ -572,7 +576,7 @@ def resume(
     response_class=Response,
     responses={200: {"content": {"application/json": {}}, "description": "The document."}},
 )
-def export(workflow_id: int, access: ReadAccess, session: SessionDep) -> Response:
+def export(workflow_id: Id, access: ReadAccess, session: SessionDep) -> Response:
     """The current version's document as a JSON file to download (import takes it back)."""
     workflow = _workflow(session, access, workflow_id)
     text = json.dumps(_current_document(session, workflow), indent=2, ensure_ascii=False)

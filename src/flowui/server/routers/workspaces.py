@@ -7,10 +7,9 @@ Only an owner makes or unmakes owners, and a workspace always keeps at least one
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, cast
+from typing import cast
 
 from fastapi import APIRouter, status
-from fastapi import Path as PathParameter
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -20,10 +19,12 @@ from flowui.server.deps import (
     AdminAccess,
     ContextDep,
     CurrentUser,
+    Id,
     OwnerAccess,
     ReadAccess,
     SessionDep,
     WorkspaceAccess,
+    WorkspaceId,
 )
 from flowui.server.errors import ApiError, ErrorDetail, not_found
 from flowui.server.models import Invitation, Membership, Role, User, Workspace
@@ -234,7 +235,7 @@ def read_limits(access: ReadAccess, context: ContextDep) -> WorkspaceLimitsOut:
 
 @router.put("/workspaces/{workspace_id}/limits")
 def set_limits(
-    workspace_id: Annotated[int, PathParameter(description="The workspace's id.")],
+    workspace_id: WorkspaceId,
     body: LimitsUpdate,
     user: CurrentUser,
     session: SessionDep,
@@ -328,7 +329,7 @@ def my_invitations(user: CurrentUser, session: SessionDep) -> list[InvitationOut
 
 @router.post("/invitations/{invitation_id}/accept")
 def accept(
-    invitation_id: int, user: CurrentUser, session: SessionDep, context: ContextDep
+    invitation_id: Id, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> WorkspaceOut:
     """Join the workspace of an invitation made to your e-mail address."""
     invitation = session.get(Invitation, invitation_id)
@@ -365,7 +366,7 @@ def _check_keeps_an_owner(session: Session, membership: Membership) -> None:
 
 @router.patch("/workspaces/{workspace_id}/members/{user_id}")
 def change_role(
-    user_id: int, body: RoleChange, access: AdminAccess, session: SessionDep
+    user_id: Id, body: RoleChange, access: AdminAccess, session: SessionDep
 ) -> MemberOut:
     membership = _membership(session, access.workspace.id, user_id)
     if Role(membership.role) is Role.OWNER or body.role is Role.OWNER:
@@ -383,7 +384,7 @@ def change_role(
 @router.delete(
     "/workspaces/{workspace_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT
 )
-def remove_member(user_id: int, access: ReadAccess, session: SessionDep) -> None:
+def remove_member(user_id: Id, access: ReadAccess, session: SessionDep) -> None:
     """Remove a member (admins and owners), or leave the workspace yourself (anyone)."""
     membership = _membership(session, access.workspace.id, user_id)
     if user_id != access.user.id:

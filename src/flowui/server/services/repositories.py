@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.exc import StaleDataError
 
 from flowui.sandbox import SandboxPolicy, SandboxUnavailable
-from flowui.server.errors import ApiError, ErrorDetail, pointer
+from flowui.server.errors import ApiError, ErrorDetail
 from flowui.server.models import (
     Operator,
     Repository,
@@ -37,6 +37,7 @@ from flowui.server.repository_import import (
     parse_source,
 )
 from flowui.storage import FileSystemRoot
+from flowui.workflows.validate import json_pointer
 
 SOURCES_SETTING = "FLOWUI_REPOSITORY_SOURCES"
 
@@ -100,7 +101,7 @@ def _bad_field(field: str, reason: str) -> ApiError:
     return ApiError(
         422,
         f"cannot import from this {field}: {reason}",
-        details=[ErrorDetail(where=pointer(("body", field)), message=reason)],
+        details=[ErrorDetail(where=json_pointer("body", field), message=reason)],
     )
 
 
@@ -226,7 +227,7 @@ def _import_failed(error: RepositoryImportError, where: str) -> ApiError:
 
 def _problem_detail(problem: ProblemEntry) -> ErrorDetail:
     operator = problem["operator"]
-    where = pointer(("operators", operator)) if operator else problem["file"]
+    where = json_pointer("operators", operator) if operator else problem["file"]
     line = f":{problem['line']}" if problem["line"] is not None else ""
     return ErrorDetail(where=where, message=f"{problem['file']}{line}: {problem['message']}")
 
@@ -321,7 +322,7 @@ def remove_repository(session: Session, root: FileSystemRoot, repository: Reposi
             "operators from their current and deployed versions first",
             details=[
                 ErrorDetail(
-                    where=pointer(("workflows", workflow.id)),
+                    where=json_pointer("workflows", workflow.id),
                     message=f"workflow {workflow.name!r} uses operators of {repository.name}",
                 )
                 for workflow in using

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from flowui.server.airflow_client import AirflowApiError, AirflowClient, DagRun, TaskInstance
 from flowui.server.context import ServerContext, StorageBucket
-from flowui.server.errors import ApiError, ErrorDetail, not_found, pointer
+from flowui.server.errors import ApiError, ErrorDetail, not_found
 from flowui.server.models import Workflow, WorkflowVersion, Workspace
 from flowui.storage import FileSystemRoot, InvalidIdError, TaskRunPaths
 from flowui.storage.housekeeping import (
@@ -36,6 +36,7 @@ from flowui.storage.housekeeping import (
     read_tombstone,
 )
 from flowui.workflows.spec import Runtime
+from flowui.workflows.validate import json_pointer
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,9 @@ def _parameter_problems(error: SchemaViolation, known: list[str]) -> list[ErrorD
         missing = [key for key in error.validator_value if key not in error.instance]
         what = "key" if nested else "parameter"
         return [
-            ErrorDetail(where=pointer([*path, key]), message=f"required {what} {key!r} is missing")
+            ErrorDetail(
+                where=json_pointer(*path, key), message=f"required {what} {key!r} is missing"
+            )
             for key in missing
         ]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
@@ -142,15 +145,17 @@ def _parameter_problems(error: SchemaViolation, known: list[str]) -> list[ErrorD
         unknown = [key for key in error.instance if key not in allowed]
         if nested:
             return [
-                ErrorDetail(where=pointer([*path, key]), message=f"unknown key {key!r}")
+                ErrorDetail(where=json_pointer(*path, key), message=f"unknown key {key!r}")
                 for key in unknown
             ]
         hint = f"the workflow's parameters are: {', '.join(known)}" if known else "it has none"
         return [
-            ErrorDetail(where=pointer([*path, key]), message=f"unknown parameter {key!r}; {hint}")
+            ErrorDetail(
+                where=json_pointer(*path, key), message=f"unknown parameter {key!r}; {hint}"
+            )
             for key in unknown
         ]
-    return [ErrorDetail(where=pointer(path), message=error.message)]
+    return [ErrorDetail(where=json_pointer(*path), message=error.message)]
 
 
 # --- Airflow -----------------------------------------------------------------------------------
