@@ -9,6 +9,7 @@ A bounded run: a fixed seed and a few examples per operation and kind, in `make 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -53,20 +54,29 @@ def test_every_operation_answers_without_server_errors_and_with_documented_statu
 ) -> None:
     api = schemathesis.openapi.from_url(f"{running_server.url}/api/openapi.json")
     failures: list[str] = []
-    operations = 0
+    operations, cases, started = 0, [0], time.monotonic()
     for result in api.get_all_operations():
         operation = result.ok()
         operations += 1
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            failures += fuzz(operation, mode, running_server)
+            failures += fuzz(operation, mode, running_server, cases)
+    # The run's figures (`pytest -s` shows them).
+    print(
+        f"schemathesis: {cases[0]} cases on {operations} operations, {len(failures)} failures, "
+        f"{time.monotonic() - started:.1f} s"
+    )
     assert operations >= 50, "the OpenAPI document lost its operations"
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
 
 
 def fuzz(
-    operation: schemathesis.APIOperation, mode: GenerationMode, server: RunningServer
+    operation: schemathesis.APIOperation,
+    mode: GenerationMode,
+    server: RunningServer,
+    cases: list[int],
 ) -> list[str]:
-    """The failures of a bounded run of one operation (examples of `mode`), one line each."""
+    """The failures of a bounded run of one operation (examples of `mode`), one line each;
+    `cases[0]` counts the requests sent."""
     found: list[str] = []
 
     @seed(SEED)
@@ -79,6 +89,7 @@ def fuzz(
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
+        cases[0] += 1
         try:
             case.call_and_validate(
                 base_url=server.url,
