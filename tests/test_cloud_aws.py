@@ -11,10 +11,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import boto3
+import pytest
+from botocore.stub import Stubber
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from aws import FLOWUI, aws_client, installed_flowui
+from flowui.cloud.aws import AwsError, wait_until_valid
 from flowui.config import load_settings, write_config_file
 from flowui.operators.install import install_repository
 from flowui.platform import airflow_environment
@@ -730,3 +734,37 @@ def test_workspaces_that_cannot_be_provisioned_are_named_before_aws_is_asked(
         "postgresql+psycopg2://flowui:***@127.0.0.1:9/flowui" in unreachable.stderr
     )
     assert "pw@" not in unreachable.stderr
+
+
+def _compute_environment(status: str, reason: str = "") -> dict[str, Any]:
+    found = {
+        "computeEnvironmentName": "flowui-cpu",
+        "computeEnvironmentArn": "arn:aws:batch:us-east-1:123456789012:compute-environment/x",
+        "status": status,
+    }
+    return {"computeEnvironments": [{**found, "statusReason": reason} if reason else found]}
+
+
+@pytest.mark.parametrize("deleting", [False, True])
+def test_a_compute_environment_aws_makes_invalid_fails_the_apply_naming_it_and_why(
+    deleting: bool,
+) -> None:
+    """moto never makes a compute environment INVALID; AWS does (a role, subnet or instance
+    type it refuses). Its answers are given to botocore's real client and waiter through
+    botocore's Stubber: the one place in these tests where AWS's answers are made up."""
+    batch = boto3.client(
+        "batch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    reason = "CLIENT_ERROR - The security group 'sg-0' does not exist"
+    with Stubber(batch) as stub:
+        stub.add_response("describe_compute_environments", _compute_environment("CREATING"))
+        stub.add_response("describe_compute_environments", _compute_environment("INVALID", reason))
+        if deleting:  # a destroy gets rid of it all the same
+            wait_until_valid(batch, "computeEnvironments", "flowui-cpu", deleting=True)
+            return
+        with pytest.raises(AwsError) as failed:
+            wait_until_valid(batch, "computeEnvironments", "flowui-cpu")
+
+    assert str(failed.value) == (
+        f"AWS Batch made the compute environment flowui-cpu INVALID: {reason}"
+    )

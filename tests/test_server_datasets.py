@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import event
 
 from conftest import ApiUser, error_of, join, new_workspace, sign_up
 from flowui.server.app import create_app
@@ -347,3 +348,35 @@ def test_deleting_removes_the_dataset_and_its_files(
     assert owner.delete(one).status_code == 404
     assert owner.get(f"/api/workspaces/{workspace}/datasets").json() == []
     assert stored_entries(server_context) == []
+
+
+def test_listing_datasets_costs_the_same_queries_however_many_creators_they_have(
+    api: TestClient, server_context: ServerContext
+) -> None:
+    owner = sign_up(api, "owner@example.org")
+    workspace = new_workspace(owner)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    def list_queries() -> int:
+        statements.clear()
+        event.listen(server_context.engine, "before_cursor_execute", count)
+        try:
+            listed = owner.get(f"/api/workspaces/{workspace}/datasets")
+        finally:
+            event.remove(server_context.engine, "before_cursor_execute", count)
+        assert listed.status_code == 200, listed.text
+        return len(statements)
+
+    upload(owner, workspace, b"a\n1\n", name="first")
+    one = list_queries()
+    for index in range(5):  # five more, each by a writer of its own
+        writer = join(owner, workspace, sign_up(api, f"w{index}@example.org"), "write")
+        assert upload(writer, workspace, b"a\n1\n", name=f"by-{index}").status_code == 201
+    six = list_queries()
+
+    assert six == one
+    creators = {d["created_by"] for d in owner.get(f"/api/workspaces/{workspace}/datasets").json()}
+    assert creators == {"owner@example.org", *(f"w{index}@example.org" for index in range(5))}

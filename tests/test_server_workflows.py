@@ -359,6 +359,34 @@ def test_deploy_writes_the_dag_files_and_delete_removes_them(lab: Lab) -> None:
     assert run.log.read_text() == "hello ada\n"  # the runs' files stay
 
 
+def test_a_deploy_airflow_does_not_take_is_not_recorded_and_leaves_the_deployed_dag(
+    lab: Lab,
+) -> None:
+    created = lab.create(document())
+    url = f"{lab.url}/{created['id']}"
+    dag_document, stub = dag_paths(lab.context.root, created["dag_id"])
+    # Nothing listens there: Airflow does not answer the deploy.
+    unreachable = AirflowConnection(f"http://127.0.0.1:{free_port()}", "admin", "admin")
+    with TestClient(create_app(replace(lab.context, airflow=unreachable))) as api:
+        owner = ApiUser(api, lab.owner.email, lab.owner.password, lab.owner.token)
+
+        first = owner.post(f"{url}/deploy")
+        assert (dag_document.exists(), stub.exists()) == (False, False)
+        assert lab.owner.post(f"{url}/deploy").status_code == 200  # version 1, no Airflow
+        deployed_first = dag_document.read_text()
+        lab.owner.put(url, json={"document": document(description="edited")})
+        second = owner.post(f"{url}/deploy")
+
+    assert first.status_code == second.status_code == 502
+    assert (
+        "Airflow did not take version 1 (nothing is deployed)" in first.json()["error"]["message"]
+    )
+    assert "version 1 stays deployed" in second.json()["error"]["message"]
+    detail = lab.owner.get(url).json()
+    assert (detail["current_version"], detail["deployed_version"]) == (2, 1)
+    assert dag_document.read_text() == deployed_first  # what Airflow runs is what is recorded
+
+
 def test_deploy_validates_again_against_the_operators_imported_now(lab: Lab) -> None:
     created = lab.create(document())
     with lab.context.sessions() as session:
@@ -688,6 +716,7 @@ def test_the_list_tells_each_workflows_next_run(lab: Lab) -> None:
 
 def test_an_unreachable_airflow_is_a_502_that_says_what_happened(lab: Lab) -> None:
     url = f"{lab.url}/{lab.create(document())['id']}"
+    assert lab.owner.post(f"{url}/deploy").status_code == 200  # by a server without Airflow
     down = AirflowConnection(f"http://127.0.0.1:{free_port()}", "admin", "admin")
     with TestClient(create_app(replace(lab.context, airflow=down))) as client:
         owner = replace(lab.owner, client=client)
@@ -697,7 +726,7 @@ def test_an_unreachable_airflow_is_a_502_that_says_what_happened(lab: Lab) -> No
 
     assert [deployed.status_code, paused.status_code, deleted.status_code] == [502] * 3
     message = deployed.json()["error"]["message"]
-    assert "version 1 is in the DAG folder" in message and "cannot reach Airflow" in message
+    assert "Airflow did not take version 1" in message and "cannot reach Airflow" in message
     kept = lab.owner.get(url).json()  # a failed delete can be tried again
     assert kept["deployed_version"] == 1 and kept["is_paused"] is False
 

@@ -632,7 +632,7 @@ class Aws:
                 serviceRole=service,
                 tags=self.tags,
             )["computeEnvironmentArn"]
-        self._wait_valid("describe_compute_environments", "computeEnvironments", resource.name)
+        self._wait_valid("computeEnvironments", resource.name)
         return {"arn": arn, **spec}
 
     def _put_batch_job_queue(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
@@ -651,7 +651,7 @@ class Aws:
                 computeEnvironmentOrder=order,
                 tags=self.tags,
             )["jobQueueArn"]
-        self._wait_valid("describe_job_queues", "jobQueues", resource.name)
+        self._wait_valid("jobQueues", resource.name)
         return {"arn": arn, "state": "ENABLED", **resource.spec}
 
     def _put_batch_job_definition(
@@ -771,13 +771,13 @@ class Aws:
     def _delete_batch_job_queue(self, name: str, current: dict[str, Any]) -> None:
         batch = self.client("batch")
         batch.update_job_queue(jobQueue=name, state="DISABLED")
-        self._wait_valid("describe_job_queues", "jobQueues", name)
+        self._wait_valid("jobQueues", name, deleting=True)
         batch.delete_job_queue(jobQueue=name)
 
     def _delete_batch_compute_environment(self, name: str, current: dict[str, Any]) -> None:
         batch = self.client("batch")
         batch.update_compute_environment(computeEnvironment=name, state="DISABLED")
-        self._wait_valid("describe_compute_environments", "computeEnvironments", name)
+        self._wait_valid("computeEnvironments", name, deleting=True)
         batch.delete_compute_environment(computeEnvironment=name)
 
     def _delete_batch_job_definition(self, name: str, current: dict[str, Any]) -> None:
@@ -796,16 +796,10 @@ class Aws:
 
     # -- waiting -----------------------------------------------------------------------------
 
-    def _wait_valid(self, operation: str, key: str, name: str) -> None:
-        """Until Batch settles the compute environment or queue `name` (`key` is both the
-        request's argument and the answer's list)."""
-        describe = getattr(self.client("batch"), operation)
-
-        def settled() -> bool:
-            found = describe(**{key: [name]})[key]
-            return bool(found) and found[0].get("status") in ("VALID", "INVALID", "DELETED")
-
-        self._wait(settled, f"{name} to settle")
+    def _wait_valid(self, kind: BatchKind, name: str, *, deleting: bool = False) -> None:
+        """Until Batch makes the compute environment or queue `name` VALID; AwsError with AWS's
+        reason if it is INVALID, which jobs would wait on forever (unless it is being deleted)."""
+        wait_until_valid(self.client("batch"), kind, name, deleting=deleting)
 
     @staticmethod
     def _wait(condition: Callable[[], bool], what: str) -> None:
@@ -814,6 +808,50 @@ class Aws:
             if time.monotonic() > deadline:
                 raise AwsError(f"waited {WAIT_TIMEOUT:.0f} s for {what}")
             time.sleep(1.0)
+
+
+BatchKind = Literal["computeEnvironments", "jobQueues"]
+# What Batch's describe operation of each kind is, and what a person calls it.
+_BATCH_KINDS: dict[str, tuple[str, str]] = {
+    "computeEnvironments": ("DescribeComputeEnvironments", "compute environment"),
+    "jobQueues": ("DescribeJobQueues", "job queue"),
+}
+
+
+def wait_until_valid(batch: Any, kind: BatchKind, name: str, *, deleting: bool = False) -> None:
+    """Wait with a botocore waiter (Airflow's amazon provider declares the same ones in its
+    aws/waiters/batch.json): VALID is success, INVALID a failure (`deleting` it: settled as
+    well), anything else not yet."""
+    from botocore.exceptions import WaiterError
+    from botocore.waiter import WaiterModel, create_waiter_with_client
+
+    operation, what = _BATCH_KINDS[kind]
+    status = f"{kind}[].status"
+    waiter = {
+        "operation": operation,
+        "delay": 1,
+        "maxAttempts": int(WAIT_TIMEOUT),
+        "acceptors": [
+            {"matcher": "pathAll", "argument": status, "expected": "VALID", "state": "success"},
+            {
+                "matcher": "pathAny",
+                "argument": status,
+                "expected": "INVALID",
+                "state": "success" if deleting else "failure",
+            },
+        ],
+    }
+    model = WaiterModel({"version": 2, "waiters": {"Valid": waiter}})
+    try:
+        create_waiter_with_client("Valid", model, batch).wait(**{kind: [name]})
+    except WaiterError as error:
+        found = ((error.last_response or {}).get(kind) or [{}])[0]
+        if found.get("status") == "INVALID":
+            reason = found.get("statusReason") or "AWS gave no reason"
+            raise AwsError(f"AWS Batch made the {what} {name} INVALID: {reason}") from None
+        raise AwsError(
+            f"the {what} {name} was not VALID within {WAIT_TIMEOUT:.0f} s: {found.get('status')}"
+        ) from None
 
 
 _PUBLIC_ACCESS_BLOCK = (

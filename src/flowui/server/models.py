@@ -305,3 +305,6 @@ class Dataset(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Loaded with the dataset, in the same query: a list of datasets names their creators
+    # without one more query each.
+    created_by: Mapped[User | None] = relationship(lazy="joined")

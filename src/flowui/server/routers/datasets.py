@@ -33,7 +33,7 @@ from flowui.server.deps import (
     WriteAccess,
 )
 from flowui.server.errors import ApiError, ErrorDetail, error_responses, not_found
-from flowui.server.models import Dataset, User
+from flowui.server.models import Dataset
 from flowui.server.services.datasets import (
     MAX_FILENAME_LENGTH,
     IncomingFile,
@@ -144,7 +144,7 @@ def _dataset_out(
 ) -> DatasetOut:
     """`places`: where each storage id is, as `_places` found."""
     storage = context.workspace_storage(dataset.workspace_id)
-    creator = session.get(User, dataset.created_by_id) if dataset.created_by_id else None
+    creator = dataset.created_by
     return DatasetOut(
         id=dataset.id,
         name=dataset.name,

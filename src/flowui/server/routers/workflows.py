@@ -25,7 +25,7 @@ from flowui.server.models import User, Workflow, WorkflowVersion
 from flowui.server.services.catalog import workspace_catalog
 from flowui.server.services.workflows import (
     Change,
-    bring_dag_live,
+    deploy_to_airflow,
     document_changes,
     export_filename,
     forget_dag,
@@ -34,7 +34,7 @@ from flowui.server.services.workflows import (
     set_dag_paused,
 )
 from flowui.workflows import spec
-from flowui.workflows.compile import compile_workflow, remove_workflow
+from flowui.workflows.compile import remove_workflow
 from flowui.workflows.limits import limit_problems
 from flowui.workflows.runtimes import (
     platform_image_lookup,
@@ -512,28 +512,23 @@ def deploy(
             "workspace's limits allow"
         )
         raise _invalid(problems, "/document", message)
-    written_at = datetime.now(UTC)
-    compile_workflow(
-        parsed,
-        workflow.dag_id,
-        catalog,
-        context.root,
-        workspace_id=workflow.workspace_id,
-        default_runtime=default_runtime,
-    )
+    try:
+        deploy_to_airflow(
+            context,
+            parsed,
+            workflow.dag_id,
+            catalog,
+            workspace_id=workflow.workspace_id,
+            default_runtime=default_runtime,
+            is_paused=workflow.is_paused,
+        )
+    except (AirflowApiError, TimeoutError) as error:
+        deployed = workflow.deployed_version
+        stays = f"version {deployed} stays deployed" if deployed else "nothing is deployed"
+        what = f"Airflow did not take version {workflow.current_version} ({stays})"
+        raise _airflow_failed(error, what) from None
     workflow.deployed_version = workflow.current_version
     session.commit()
-    if context.airflow is not None:
-        try:
-            bring_dag_live(
-                context.airflow,
-                workflow.dag_id,
-                written_at=written_at,
-                is_paused=workflow.is_paused,
-            )
-        except (AirflowApiError, TimeoutError) as error:
-            what = f"version {workflow.deployed_version} is in the DAG folder, but Airflow"
-            raise _airflow_failed(error, f"{what} did not take it") from None
     return _detail(session, workflow, document)
 
 

@@ -1,5 +1,6 @@
 """Workflows of a workspace beyond HTTP: generated DAG ids, the changes between two versions,
-export file names, when a schedule runs next, and bringing a deployed DAG live in Airflow."""
+export file names, when a schedule runs next, and deploying a version: its DAG compiled and
+brought live in Airflow, or the DAG folder as it was."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from typing import Any, Literal
 from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, Field
 
-from flowui.server.context import AirflowConnection
-from flowui.storage import validate_id
+from flowui.server.airflow_client import AirflowApiError
+from flowui.server.context import AirflowConnection, ServerContext
+from flowui.storage import validate_id, write_text_atomically
 from flowui.workflows import spec
+from flowui.workflows.catalog import OperatorCatalog
+from flowui.workflows.compile import compile_workflow, dag_paths
 from flowui.workflows.validate import json_pointer
 
 DAG_ID_PREFIX = "flowui_"
@@ -152,6 +156,46 @@ def _next_cron_time(expression: str, after: datetime, offset: timedelta) -> date
 
 def _aware(value: datetime) -> datetime:
     return value if value.utcoffset() is not None else value.replace(tzinfo=UTC)
+
+
+def deploy_to_airflow(
+    context: ServerContext,
+    workflow: spec.Workflow,
+    dag_id: str,
+    catalog: OperatorCatalog,
+    *,
+    workspace_id: int,
+    default_runtime: str,
+    is_paused: bool,
+) -> None:
+    """Compile `workflow` into the DAG folder and, when the server knows an Airflow, wait until
+    Airflow has loaded it. If Airflow does not take it (AirflowApiError, TimeoutError), the DAG
+    folder gets back what it held (the deployed version's files, or none) before the error goes
+    on: what Airflow runs stays what the database says is deployed."""
+    before = {
+        path: path.read_bytes() if path.exists() else None
+        for path in dag_paths(context.root, dag_id)
+    }
+    written_at = datetime.now(UTC)
+    compile_workflow(
+        workflow,
+        dag_id,
+        catalog,
+        context.root,
+        workspace_id=workspace_id,
+        default_runtime=default_runtime,
+    )
+    if context.airflow is None:
+        return
+    try:
+        bring_dag_live(context.airflow, dag_id, written_at=written_at, is_paused=is_paused)
+    except (AirflowApiError, TimeoutError):
+        for path, content in before.items():
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_text_atomically(path, content.decode("utf-8"))
+        raise
 
 
 def bring_dag_live(
