@@ -1,4 +1,4 @@
-"""Layered settings of a FlowUI platform project (DESIGN.md, "Configuration").
+"""Layered settings of a FlowUI platform project (the README's "Configuration").
 
 Layers, highest first: host environment > CLI flags (`--set`) > the project's `config.ini` >
 defaults. The `Settings` model is the one table of settings: a new setting is one new field.
@@ -283,7 +283,7 @@ class Settings(BaseModel):
     FLOWUI_DATABASE_URL: Annotated[
         Url | None, Setting("platform", "Database of the platform server (SQLAlchemy URL).")
     ] = None
-    # No default, ever (DESIGN.md, non-negotiable 3): without it, encrypted data stays locked.
+    # No default, ever (docs/architecture.md, rule 3): without it, encrypted data stays locked.
     FLOWUI_SECRET_KEY: Annotated[
         SecretStr | None, Setting("platform", "Key that encrypts secrets stored at rest.")
     ] = None

@@ -41,7 +41,7 @@ export function DatasetsTab({ workspaceId, role }: SettingsTabProps) {
   const [deleting, setDeleting] = useState<Dataset | null>(null);
   const canWrite = roleAllows(role, "write");
   const sync = useSyncDataset(workspaceId);
-  // The server's one bucket, the same on every dataset; null without one.
+  // The workspace's own bucket, the same on each of its datasets; null without one.
   const bucket = datasets.data?.[0]?.storage_bucket ?? null;
   const syncing = (dataset: Dataset, direction: SyncDirection) =>
     sync.isPending && sync.variables.dataset.id === dataset.id && sync.variables.direction === direction;

@@ -8,7 +8,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { compatibleOutputs, typeLabel, type UpstreamCandidate } from "./compatibility";
 import { updateWorkflow } from "./document";
 import type { EditorProblem } from "./problems";
-import { schemaFormValidator, schemaFormWidgets, transformSchemaErrors } from "./schemaForm";
+import { schemaFormTemplates, schemaFormValidator, schemaFormWidgets, transformSchemaErrors } from "./schemaForm";
 import { useEditor } from "./store";
 import { inputMode, type InputMode, type JsonSchema, type TaskInput, type WorkflowDoc } from "./types";
 
@@ -121,6 +121,7 @@ function ValueForm({
         uiSchema={UI_SCHEMA}
         validator={schemaFormValidator}
         widgets={schemaFormWidgets}
+        templates={schemaFormTemplates}
         formContext={{ workspaceId }}
         transformErrors={transformSchemaErrors}
         formData={value}

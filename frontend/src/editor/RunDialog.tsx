@@ -5,7 +5,7 @@ import type { RJSFSchema } from "@rjsf/utils";
 import { useState } from "react";
 
 import type { WorkflowInfo } from "./queries";
-import { schemaFormValidator, schemaFormWidgets, transformSchemaErrors } from "./schemaForm";
+import { schemaFormTemplates, schemaFormValidator, schemaFormWidgets, transformSchemaErrors } from "./schemaForm";
 import { useDoc, useEditor } from "./store";
 
 interface Props {
@@ -49,6 +49,7 @@ export function RunDialog({ workspaceId, opened, onClose, info, onRun }: Props) 
           schema={schema}
           validator={schemaFormValidator}
           widgets={schemaFormWidgets}
+          templates={schemaFormTemplates}
           formContext={{ workspaceId }}
           transformErrors={transformSchemaErrors}
           formData={parameters}

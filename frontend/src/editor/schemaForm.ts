@@ -1,8 +1,9 @@
 // What every form generated from an operator's JSON Schema shares: the validator, which knows
-// FlowUI's formats, and the widgets drawn for them.
-import type { ErrorTransformer, RegistryWidgetsType } from "@rjsf/utils";
+// FlowUI's formats, the widgets drawn for them, and array items' buttons with names.
+import type { ErrorTransformer, RegistryWidgetsType, TemplatesType } from "@rjsf/utils";
 import { customizeValidator } from "@rjsf/validator-ajv8";
 
+import { ArrayItemButtons } from "./ArrayItemButtons";
 import { DatasetWidget } from "./DatasetWidget";
 
 /** The format of dataset ids (`Field(json_schema_extra={"format": "flowui-dataset"})`). */
@@ -19,6 +20,8 @@ export const schemaFormValidator = customizeValidator<unknown>({ customFormats: 
 
 // rjsf draws a string with a format by the widget registered under that format's name.
 export const schemaFormWidgets: RegistryWidgetsType = { [DATASET_FORMAT]: DatasetWidget };
+
+export const schemaFormTemplates: Partial<TemplatesType> = { ArrayFieldItemButtonsTemplate: ArrayItemButtons };
 
 /** ajv's "must match format ..." in words that say what a dataset id may hold. */
 export const transformSchemaErrors: ErrorTransformer = (errors) =>

@@ -6,6 +6,7 @@ import typer
 
 from flowui import __version__
 from flowui.cli import aws, datasets, deploy, operators, platform, project, runs, server, workflows
+from flowui.cli.output import flowing_help
 
 app = typer.Typer(
     name="flowui",
@@ -46,3 +47,4 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(runs.app, name="runs")
 project.register(app)
 platform.register(app)
+flowing_help(app)

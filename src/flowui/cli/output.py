@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,3 +78,27 @@ def transfer_progress(disabled: bool = False) -> Iterator[Callable[[str, int], N
             progress.advance(tasks[what], amount)
 
         yield advance
+
+
+def flowing_help(app: typer.Typer) -> None:
+    """Give every command of `app` (and of its groups) its docstring as paragraphs that flow:
+    the source's line breaks inside a paragraph would otherwise break the help mid-sentence
+    in any terminal wider or narrower than the source."""
+    for command in app.registered_commands:
+        if command.help is None and command.callback is not None:
+            command.help = _paragraphs(inspect.getdoc(command.callback) or "")
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            flowing_help(group.typer_instance)
+
+
+def _paragraphs(text: str) -> str:
+    """`text` with each paragraph on one line; list items and blank lines are kept."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        joins = lines and lines[-1] and line.strip() and not line.lstrip().startswith(("- ", "* "))
+        if joins:
+            lines[-1] = f"{lines[-1]} {line.strip()}"
+        else:
+            lines.append(line.strip())
+    return "\n".join(lines)

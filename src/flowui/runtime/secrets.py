@@ -1,4 +1,4 @@
-"""Where a task's secret values come from when it starts (DESIGN.md, Contract 4).
+"""Where a task's secret values come from when it starts (docs/architecture.md, "The TaskSpec").
 
 A source maps the secret names an operator declares (its SecretsModel's fields) to values:
 the worker's environment, or the platform server that keeps them encrypted. The values go only

@@ -1,4 +1,4 @@
-"""The TaskSpec (DESIGN.md, Contract 4): everything `flowui-task` needs to run one task.
+"""The TaskSpec: everything `flowui-task` needs to run one task (docs/architecture.md).
 
 It never carries secret values: those reach the task through its runtime's own mechanism.
 """

@@ -1,4 +1,4 @@
-"""Layout of the file-system root (DESIGN.md, Contract 2).
+"""Layout of the file-system root (docs/architecture.md, "The file-system root").
 
 Every id that becomes a path component goes through `validate_id` first, so no text a user or a
 repository supplies can climb out of the root or name a hidden file.

@@ -1,6 +1,6 @@
 """The operators a workflow can use: read from the `.flowui/` files of organized checkouts.
 
-Only JSON and TOML are read here, never operator code (DESIGN.md, Non-negotiable 2).
+Only JSON and TOML are read here, never operator code (docs/architecture.md, rule 2).
 """
 
 from __future__ import annotations

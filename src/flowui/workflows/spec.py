@@ -1,4 +1,4 @@
-"""The workflow document (DESIGN.md, Contract 3): the source of truth of a workflow.
+"""The workflow document, the source of truth of a workflow (docs/architecture.md).
 
 A workflow is data: tasks naming operators, each input a literal value, a binding to an upstream
 task's output or a run parameter, plus schedule, dates, parameters and per-task runtime settings.

@@ -1,7 +1,7 @@
 """Validating a workflow document: its shape, then its tasks against the operators' schemas.
 
 Every problem is found in one pass and reported with an RFC 6901 pointer into the document and a
-sentence that says what is wrong and how to fix it (DESIGN.md, Contract 3).
+sentence that says what is wrong and how to fix it (docs/architecture.md, "The workflow document").
 """
 
 from __future__ import annotations

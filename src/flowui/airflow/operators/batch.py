@@ -40,7 +40,7 @@ class FlowUIBatchOperator(BatchOperator):
 
     ui_color = "#ffe6cc"
 
-    def __init__(self, *, flowui_task: FlowUITask, batch_attempts: int = 1, **kwargs: Any) -> None:
+    def __init__(self, *, flowui_task: FlowUITask, **kwargs: Any) -> None:
         resources = flowui_task.resources or {}
         limits = resources.get("limits") or {}
         requirements = []
