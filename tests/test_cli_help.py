@@ -39,3 +39,14 @@ def test_the_help_flows_in_a_wide_terminal(path: tuple[str, ...], command: Any) 
         flowing = Text.from_markup(" ".join(paragraph.split())).plain
         assert flowing in lines, f"{' '.join(path)}: {flowing!r} is cut across lines"
     assert "Example:" in docstring, f"{' '.join(path)} has no example"
+
+
+def test_every_command_that_reads_a_project_takes_it_the_same_way() -> None:
+    ways = {
+        " ".join(path): sorted(parameter.opts)
+        for path, command in COMMANDS
+        for parameter in command.params
+        if parameter.name == "project"
+    }
+    assert len(ways) >= 10
+    assert {command: opts for command, opts in ways.items() if opts != ["--project", "-p"]} == {}

@@ -151,7 +151,7 @@ def test_run_says_how_to_start_the_platform_when_it_is_not_running(
 ) -> None:
     workflow = write(tmp_path / "greetings.json", hello_workflow())
 
-    result = flowui(project, "workflows", "run", str(workflow), "-r", str(repo), "-p", "who=ada")
+    result = flowui(project, "workflows", "run", str(workflow), "-r", str(repo), "-P", "who=ada")
 
     assert result.exit_code == 1
     assert "the platform is not running" in result.stderr
@@ -205,7 +205,7 @@ def test_run_refuses_a_task_its_runtime_cannot_run_before_it_needs_the_platform(
     result = flowui_with(
         project,
         dict.fromkeys(BATCH_VARIABLES),
-        *("workflows", "run", str(workflow), "-r", str(repo), "-p", "who=ada", "--json"),
+        *("workflows", "run", str(workflow), "-r", str(repo), "-P", "who=ada", "--json"),
     )
 
     assert result.exit_code == 1

@@ -834,11 +834,23 @@ def test_every_runtime_is_valid_in_a_document_and_none_means_the_default() -> No
         ("* * * foo *", 'month "foo" in "foo" is not a number or a name (jan-dec)'),
         ("* * * * 8", "day of week 8 is out of range 0-7"),
         ("*/0 * * * *", 'minute step "/0" in "*/0" must be a whole number of at least 1'),
-        ("5-2 * * * *", 'minute range "5-2" goes backwards: write the smaller value first'),
+        # Airflow's grammar (croniter's) decides: a range that wraps and L (last day) are fine.
+        ("5-2 * * * *", None),
+        ("0 0 L * *", None),
+        (
+            "0 0 * * 5L",
+            'day of week "5L" in "5L" is not a number or a name (sun-sat)',
+        ),
+        (
+            "0 0 1-40/0x * *",
+            'day of month step "/0x" in "1-40/0x" must be a whole number of at least 1',
+        ),
         ("1,,2 * * * *", "minute has an empty list item"),
     ],
 )
-def test_cron_expressions_are_checked_field_by_field(expression: str, problem: str | None) -> None:
+def test_cron_expressions_are_read_as_airflow_reads_them(
+    expression: str, problem: str | None
+) -> None:
     assert cron_expression_problem(expression) == problem
 
 

@@ -18,9 +18,9 @@ from rich.text import Text
 
 from flowui.cli import project as project_commands
 from flowui.cli.output import JsonOption, console, err_console, fail, print_json
+from flowui.cli.project import ProjectDirOption
 from flowui.config import (
     CONFIG_FILE_NAME,
-    PROJECT_DIR_VARIABLE,
     Profile,
     Settings,
     find_project_dir,
@@ -52,14 +52,6 @@ DEFAULT_SERVER_PORT = 8000
 STATUS_DEGRADED = 1
 STATUS_STOPPED = 3
 EXIT_INTERRUPTED = 130
-
-ProjectOption = typer.Option(
-    None,
-    "--project",
-    "-p",
-    help=f"Project directory (default: ${PROJECT_DIR_VARIABLE}, else the current directory).",
-    show_default=False,
-)
 
 
 def _fail_platform(error: PlatformError) -> NoReturn:
@@ -172,7 +164,7 @@ def _print_sandbox(settings: Settings) -> None:
 
 
 def up(
-    project: Path | None = ProjectOption,
+    project: Path | None = ProjectDirOption,
     port: int = typer.Option(
         DEFAULT_PORT, "--port", min=1, max=65535, help=f"Port of Airflow's api-server on {HOST}."
     ),
@@ -276,7 +268,7 @@ def _report_restart(died: ComponentDied, restarted: ComponentState) -> None:
     )
 
 
-def status(project: Path | None = ProjectOption, json_output: bool = JsonOption) -> None:
+def status(project: Path | None = ProjectDirOption, json_output: bool = JsonOption) -> None:
     """Show each component of the local platform: running or not, pid, health, URL.
 
     Exit code 0 when all run healthy, 1 when some do not, 3 when the platform is stopped.
@@ -333,7 +325,7 @@ def status(project: Path | None = ProjectOption, json_output: bool = JsonOption)
 
 
 def down(
-    project: Path | None = ProjectOption,
+    project: Path | None = ProjectDirOption,
     grace: float = typer.Option(
         DEFAULT_STOP_GRACE,
         "--grace",

@@ -10,6 +10,7 @@ from typing import Any, cast
 import typer
 
 from flowui.cli.output import console, fail
+from flowui.cli.project import ProjectDirOption
 from flowui.config import (
     INTERNAL_TOKEN_VARIABLE,
     ConfigError,
@@ -33,7 +34,7 @@ app = typer.Typer(
 
 @app.command()
 def run(
-    project: Path | None = typer.Option(None, "--project", help="The platform project."),
+    project: Path | None = ProjectDirOption,
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     host: str = typer.Option(
         "127.0.0.1",

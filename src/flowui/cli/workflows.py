@@ -25,7 +25,7 @@ from flowui.cli.output import (
     print_json,
     print_or_write_json,
 )
-from flowui.cli.project import settings_or_exit
+from flowui.cli.project import ProjectDirOption, settings_or_exit
 from flowui.config import Settings
 from flowui.operators.install import InstallError, install_repository
 from flowui.platform import Platform, ensure_admin_credentials, read_state
@@ -47,9 +47,6 @@ app = typer.Typer(
 )
 
 WorkflowFileArgument = typer.Argument(..., help="The workflow document (JSON).")
-ProjectOption = typer.Option(
-    None, "--project", help="The platform project (default: $FLOWUI_PROJECT_DIR or here)."
-)
 RepositoryOption = typer.Option(
     None,
     "--repo",
@@ -151,7 +148,7 @@ def _compile(
 @app.command()
 def validate(
     path: Path = WorkflowFileArgument,
-    project: Path | None = ProjectOption,
+    project: Path | None = ProjectDirOption,
     repositories: list[Path] | None = RepositoryOption,
     json_output: bool = JsonOption,
 ) -> None:
@@ -173,7 +170,7 @@ def validate(
 @app.command("compile")
 def compile_command(
     path: Path = WorkflowFileArgument,
-    project: Path | None = ProjectOption,
+    project: Path | None = ProjectDirOption,
     repositories: list[Path] | None = RepositoryOption,
     json_output: bool = JsonOption,
 ) -> None:
@@ -200,7 +197,7 @@ def compile_command(
 @app.command()
 def remove(
     path: Path = WorkflowFileArgument,
-    project: Path | None = ProjectOption,
+    project: Path | None = ProjectDirOption,
 ) -> None:
     """Remove a workflow's DAG: its files, and from Airflow if the platform runs.
 
@@ -321,9 +318,9 @@ def _tasks_table(run: DagRun, tasks: list[TaskInstance]) -> Table:
 def run(
     path: Path = WorkflowFileArgument,
     params: list[str] | None = typer.Option(
-        None, "--param", "-p", help="A run parameter, NAME=VALUE (JSON or plain text); repeatable."
+        None, "--param", "-P", help="A run parameter, NAME=VALUE (JSON or plain text); repeatable."
     ),
-    project: Path | None = ProjectOption,
+    project: Path | None = ProjectDirOption,
     repositories: list[Path] | None = RepositoryOption,
     timeout: float = typer.Option(3600, "--timeout", min=1, help="Seconds to wait for the run."),
     json_output: bool = JsonOption,

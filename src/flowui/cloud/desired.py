@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flowui.config import ConfigError, Settings
+from flowui.operators.metadata import MILLICORES_PER_CPU, batch_vcpus
 from flowui.storage import InvalidIdError, validate_workspace_id, workspace_bucket
 from flowui.workflows.catalog import OperatorCatalog
 from flowui.workflows.runtimes import batch_variable
@@ -387,7 +388,7 @@ def desired_resources(
             f"{name}@{operator.version}",
             {
                 "image": image,
-                "vcpus": max(float(requests.get("cpu") or 1000) / 1000, 0.25),
+                "vcpus": batch_vcpus(requests.get("cpu") or MILLICORES_PER_CPU),
                 "memory": int(requests.get("memory") or 1024),
                 "gpu": gpu,
                 "job_role": role,

@@ -93,6 +93,22 @@ class Style(_Strict):
     iconStyle: dict[str, str | int | float] | None = None
 
 
+MILLICORES_PER_CPU = 1000
+# The fewest vCPUs AWS Batch gives a job (Fargate's smallest size).
+BATCH_MINIMUM_VCPUS = 0.25
+
+
+def cpus_of(millicores: float) -> float:
+    """CPUs of an amount in millicores (ResourceAmounts.cpu, what every runtime gets): 1500
+    gives 1.5."""
+    return millicores / MILLICORES_PER_CPU
+
+
+def batch_vcpus(millicores: float) -> float:
+    """What AWS Batch is asked for an amount in millicores: its vCPUs, at least Batch's least."""
+    return max(cpus_of(millicores), BATCH_MINIMUM_VCPUS)
+
+
 class ResourceAmounts(_Strict):
     cpu: int = Field(gt=0, description="Millicores (1000 = one core).")
     memory: int = Field(gt=0, description="MiB.")

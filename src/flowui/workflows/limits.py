@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flowui.operators.metadata import cpus_of
 from flowui.workflows.catalog import OperatorCatalog
 from flowui.workflows.runtimes import resolved_runtime
 from flowui.workflows.spec import Workflow
@@ -77,7 +78,7 @@ def _resource_problems(
     """`own`: the task's own resources (a pointer at each field); else its operator's."""
     asked = resources.get("limits") or {}
     checks: tuple[tuple[float, int, str, tuple[str, ...]], ...] = (
-        ((asked.get("cpu") or 0) / 1000, limits.task_cpus, "CPUs", ("limits", "cpu")),
+        (cpus_of(asked.get("cpu") or 0), limits.task_cpus, "CPUs", ("limits", "cpu")),
         (asked.get("memory") or 0, limits.task_memory_mb, "MiB of memory", ("limits", "memory")),
         (resources.get("gpu") or 0, limits.task_gpus, "GPUs", ("gpu",)),
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, get_args
 
+from croniter import croniter
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, UnknownType, best_match
 from jsonschema.exceptions import ValidationError as SchemaViolation
@@ -845,7 +846,8 @@ _CRON_FORM = 'minute hour day-of-month month day-of-week, e.g. "*/15 * * * *"'
 def cron_expression_problem(expression: str) -> str | None:
     """What is wrong with a 5-field cron expression, or None if it is valid.
 
-    Written here because the workflows part must not depend on Airflow's croniter.
+    One grammar: croniter's, which Airflow schedules with (and the server's next run is
+    computed with) decides; the fields are only looked at to say where it went wrong.
     """
     text = expression.strip()
     if text.startswith("@"):
@@ -856,12 +858,14 @@ def cron_expression_problem(expression: str) -> str | None:
     fields = text.split()
     if len(fields) != 5:
         return f"it has {_count(len(fields), 'field')}; it needs 5: {_CRON_FORM}"
+    if croniter.is_valid(text):
+        return None
     for value, (label, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
         for item in value.split(","):
             problem = _cron_item_problem(item, low, high, names)
             if problem:
                 return f"{label} {problem}"
-    return None
+    return f"Airflow's cron grammar does not read it: {_CRON_FORM}"
 
 
 def _cron_item_problem(item: str, low: int, high: int, names: dict[str, int]) -> str | None:
@@ -873,7 +877,6 @@ def _cron_item_problem(item: str, low: int, high: int, names: dict[str, int]) ->
     if base == "*":
         return None
     first, dash, last = base.partition("-")
-    bounds = []
     for text in (first, last) if dash else (first,):
         number = names.get(text.lower()) if names else None
         if number is None and text.isdigit():
@@ -883,9 +886,6 @@ def _cron_item_problem(item: str, low: int, high: int, names: dict[str, int]) ->
             return f'"{text}" in "{item}" is not a number{name_hint}'
         if not low <= number <= high:
             return f"{text} is out of range {low}-{high}"
-        bounds.append(number)
-    if len(bounds) == 2 and bounds[1] < bounds[0]:
-        return f'range "{base}" goes backwards: write the smaller value first'
     return None
 
 

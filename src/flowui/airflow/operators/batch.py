@@ -20,6 +20,7 @@ from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.sdk.exceptions import AirflowException
 
 from flowui.airflow.operators.common import FlowUITask, finished_output, record_placement
+from flowui.operators.metadata import batch_vcpus
 from flowui.workflows.runtimes import batch_variable
 
 REGION_VARIABLE = "AWS_REGION_NAME"
@@ -45,7 +46,7 @@ class FlowUIBatchOperator(BatchOperator):
         limits = resources.get("limits") or {}
         requirements = []
         if limits.get("cpu"):
-            requirements.append({"type": "VCPU", "value": str(max(limits["cpu"] / 1000, 0.25))})
+            requirements.append({"type": "VCPU", "value": str(batch_vcpus(limits["cpu"]))})
         if limits.get("memory"):
             requirements.append({"type": "MEMORY", "value": str(int(limits["memory"]))})
         if resources.get("gpu"):

@@ -19,6 +19,7 @@ from flowui.airflow.operators.common import (
     finished_output,
     record_placement,
 )
+from flowui.operators.metadata import cpus_of
 from flowui.runtime.process import last_outcome_line
 from flowui.runtime.secrets import SECRETS_FILE_VARIABLE, SecretsSource
 
@@ -53,13 +54,14 @@ class FlowUIDockerOperator(DockerOperator):
         if not flowui_task.image:
             raise ValueError(f"{flowui_task.operator} has no image for the docker runtime")
         _requests, limits, gpus = container_resources(flowui_task.resources)
+        asked = (flowui_task.resources or {}).get("limits") or {}
         super().__init__(
             image=flowui_task.image,
             docker_url=os.environ.get("DOCKER_HOST", DEFAULT_DOCKER_URL),
             mount_tmp_dir=False,
             # Removed here after a success; a failed one stays for a look (`docker logs ID`).
             auto_remove="never",
-            cpus=int(limits["cpu"].removesuffix("m")) / 1000 if "cpu" in limits else 1.0,
+            cpus=cpus_of(asked["cpu"]) if asked.get("cpu") else 1.0,
             mem_limit=limits["memory"].replace("Mi", "m") if "memory" in limits else None,
             device_requests=([DeviceRequest(count=gpus, capabilities=[["gpu"]])] if gpus else None),
             **kwargs,
