@@ -170,6 +170,7 @@ def test_every_secret_is_typed_secret_and_has_no_default() -> None:
         "FLOWUI_SECRET_KEY",
         "FLOWUI_ADMIN_PASSWORD",
         "AIRFLOW__CORE__FERNET_KEY",
+        "FLOWUI_REGISTRY_PASSWORD",
     }
     assert all(SETTINGS[name].default is None for name in secrets)
 
@@ -235,7 +236,7 @@ def test_unknown_section_in_config_ini(project: Path) -> None:
     assert config_error(project, environ={}) == (
         "config.ini [database]: unknown section; "
         "the sections are project, code_repository, aws, platform, production, security, limits, "
-        "storage"
+        "images, kubernetes, storage"
     )
 
 

@@ -349,7 +349,7 @@ def test_registry_credentials_come_from_the_environment_as_a_pair() -> None:
     ],
 )
 def test_registry_host_of_an_image(image: str, host: str) -> None:
-    assert images.registry_host(image) == host
+    assert images.ImageReference.parse(image).host == host
 
 
 def test_push_refuses_images_without_a_registry() -> None:
@@ -760,3 +760,35 @@ def test_podman_socket_serves_the_docker_api_that_runs_the_built_images(
 
     assert podman_socket.startswith("unix://")
     assert output.decode().strip() == "ready"
+
+
+@pytest.mark.parametrize(
+    ("text", "registry", "repository", "tag", "digest"),
+    [
+        ("python:3.11-slim", None, "python", "3.11-slim", None),
+        ("acme/ops", None, "acme/ops", None, None),
+        ("ghcr.io/acme/ops:0.1.0-group0", "ghcr.io", "acme/ops", "0.1.0-group0", None),
+        ("127.0.0.1:5000/acme/ops", "127.0.0.1:5000", "acme/ops", None, None),
+        ("localhost:5000/ops:1@sha256:abc", "localhost:5000", "ops", "1", "sha256:abc"),
+        (
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/ops:2",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+            "team/ops",
+            "2",
+            None,
+        ),
+    ],
+)
+def test_an_image_reference_is_read_as_the_engines_read_it(
+    text: str, registry: str | None, repository: str, tag: str | None, digest: str | None
+) -> None:
+    reference = images.ImageReference.parse(text)
+    assert (reference.registry, reference.repository, reference.tag, reference.digest) == (
+        registry,
+        repository,
+        tag,
+        digest,
+    )
+    assert reference.ecr == (
+        ("123456789012", "eu-west-1") if registry and ".dkr.ecr." in registry else None
+    )

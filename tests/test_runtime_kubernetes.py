@@ -18,6 +18,7 @@ from kubernetes.client import ApiClient
 
 from flowui.airflow.dag_factory import load_dag
 from flowui.airflow.operators.kubernetes import kubernetes_secret_name
+from flowui.config import ConfigError
 from flowui.operators.images import IMAGE_REPOSITORY_PATH
 from flowui.operators.install import install_repository
 from flowui.storage import FileSystemRoot
@@ -204,8 +205,11 @@ def test_a_bad_node_selector_setting_is_named(
         "operator": {"repository": "demo", "name": "HelloOperator", "version": "0.1.0"},
         "runtime": "kubernetes",
     }
-    with pytest.raises(ValueError, match="FLOWUI_KUBERNETES_NODE_SELECTOR is not JSON"):
+    with pytest.raises(ConfigError) as refused:
         built_pod(root, task)
+    assert (
+        str(refused.value) == "environment FLOWUI_KUBERNETES_NODE_SELECTOR: 'pool=gpu' is not JSON"
+    )
 
 
 def test_an_image_used_as_is_gets_the_repository_from_the_claim_read_only(

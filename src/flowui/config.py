@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import difflib
+import json
 import os
 import re
 import types
@@ -93,6 +94,17 @@ class TaskRuntime(StrEnum):
     DOCKER = "docker"
     KUBERNETES = "kubernetes"
     AWS_BATCH = "aws_batch"
+
+
+class ContainerEngineName(StrEnum):
+    """The engines that build and push operator images."""
+
+    DOCKER = "docker"
+    PODMAN = "podman"
+
+
+# Fully qualified: Podman resolves no short names without a configured search registry.
+DEFAULT_BASE_IMAGE = "docker.io/library/python:3.11-slim"
 
 
 class Profile(StrEnum):
@@ -192,6 +204,16 @@ def _bucket_name(value: str) -> str:
             f"{value!r} leaves no room for its workspaces' buckets ({value}-workspace-<id>): "
             f"at most {longest} characters"
         ) from None
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    """A setting that holds structure (an object, a list) is written as JSON."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError(f"{value[:80]!r} is not JSON") from None
     return value
 
 
@@ -317,6 +339,15 @@ class Settings(BaseModel):
             "(PostgreSQL, Redis, Celery workers, triggerer; settings of [production]).",
         ),
     ] = Profile.EMBEDDED
+    FLOWUI_FORKSERVER_IDLE_SECONDS: Annotated[
+        float,
+        Field(ge=0),
+        Setting(
+            "platform",
+            "Seconds a fork server of the process runtime waits for tasks before it exits; 0 "
+            "starts every task in a new interpreter.",
+        ),
+    ] = 900.0
     FLOWUI_TASK_HEARTBEAT_TIMEOUT: Annotated[
         PositiveInt,
         Setting(
@@ -440,6 +471,51 @@ class Settings(BaseModel):
             "aws_batch), unless it has a list of its own.",
         ),
     ] = list(TaskRuntime)
+
+    FLOWUI_BASE_IMAGE: Annotated[
+        str,
+        Setting("images", "The image every group's image starts from: Python >= 3.11 with venv."),
+    ] = DEFAULT_BASE_IMAGE
+    FLOWUI_CONTAINER_ENGINE: Annotated[
+        ContainerEngineName | None,
+        Setting("images", "Engine that builds images; unset: docker if it answers, else podman."),
+    ] = None
+    FLOWUI_WHEEL_CACHE: Annotated[
+        Path | None,
+        Setting(
+            "images",
+            "Where downloaded wheels are kept and used again without asking the package index.",
+        ),
+    ] = None
+    FLOWUI_REGISTRY_USERNAME: Annotated[
+        str | None,
+        Setting("images", "Login to a registry other than Amazon ECR (with the password)."),
+    ] = None
+    FLOWUI_REGISTRY_PASSWORD: Annotated[
+        SecretStr | None,
+        Setting("images", "Password to a registry other than Amazon ECR (with the username)."),
+    ] = None
+
+    FLOWUI_KUBERNETES_NAMESPACE: Annotated[
+        str, Setting("kubernetes", "Namespace of the kubernetes runtime's pods.")
+    ] = "default"
+    FLOWUI_KUBERNETES_VOLUME_CLAIM: Annotated[
+        str,
+        Setting(
+            "kubernetes",
+            "The ReadWriteMany claim that holds the root; pods mount their workspace's folders.",
+        ),
+    ] = "flowui-root"
+    FLOWUI_KUBERNETES_NODE_SELECTOR: Annotated[
+        dict[str, str],
+        BeforeValidator(_json_value),
+        Setting("kubernetes", 'Node selector of every pod, a JSON object: {"pool": "gpu"}.'),
+    ] = {}
+    FLOWUI_KUBERNETES_TOLERATIONS: Annotated[
+        list[dict[str, Any]],
+        BeforeValidator(_json_value),
+        Setting("kubernetes", "Tolerations of every pod, a JSON list of Kubernetes tolerations."),
+    ] = []
 
     FLOWUI_STORAGE_BUCKET: Annotated[
         BucketName | None,
@@ -621,8 +697,10 @@ def _did_you_mean(word: str, candidates: Any) -> str:
 
 
 def _as_text(value: Any) -> str:
-    if isinstance(value, list):
+    if isinstance(value, list) and not any(isinstance(item, dict) for item in value):
         return ", ".join(_as_text(item) for item in value)
+    if isinstance(value, dict | list):
+        return json.dumps(value)
     return str(value.value) if isinstance(value, Enum) else str(value)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, NoReturn, TypedDict
 
@@ -30,6 +29,7 @@ from flowui.cli.output import (
     print_json,
     print_or_write_json,
 )
+from flowui.config import DEFAULT_BASE_IMAGE, ConfigError, ContainerEngineName, load_settings
 from flowui.operators import images, scaffold
 from flowui.operators.dry_run import dry_run
 from flowui.operators.inspection import DEFAULT_TIMEOUT_SECONDS
@@ -328,11 +328,6 @@ def _print_written(paths: list[Path]) -> None:
 # --- images ----------------------------------------------------------------------------------
 
 
-class EngineChoice(StrEnum):
-    docker = "docker"
-    podman = "podman"
-
-
 class _BuildDisplay:
     """One status line per group (live on a terminal, a line per change elsewhere) with the
     engine's output streamed above them, on stderr."""
@@ -392,18 +387,19 @@ def _build_failed(
 @app.command()
 def build(
     repository: Path = RepositoryArgument,
-    base_image: str = typer.Option(
-        images.DEFAULT_BASE_IMAGE,
+    base_image: str | None = typer.Option(
+        None,
         "--base-image",
-        envvar=images.BASE_IMAGE_VARIABLE,
-        help="The image every group's image starts from: Python >= 3.11 with venv.",
+        help="The image every group's image starts from: Python >= 3.11 with venv (default: "
+        f"{images.BASE_IMAGE_VARIABLE}, else {DEFAULT_BASE_IMAGE}).",
+        show_default=False,
     ),
-    engine: EngineChoice | None = typer.Option(
+    engine: ContainerEngineName | None = typer.Option(
         None,
         "--engine",
-        envvar=images.ENGINE_VARIABLE,
         case_sensitive=False,
-        help="docker or podman (default: docker if its engine answers, else podman).",
+        help=f"docker or podman (default: {images.ENGINE_VARIABLE}, else docker if its engine "
+        "answers, else podman).",
     ),
     groups: list[str] | None = typer.Option(
         None, "--group", "-g", help="Build only this dependency group (repeatable), e.g. group1."
@@ -418,9 +414,9 @@ def build(
     wheel_cache: Path | None = typer.Option(
         None,
         "--wheel-cache",
-        envvar=images.WHEEL_CACHE_VARIABLE,
         help="Keep downloaded wheels here and use them without asking the package index again "
-        "(a requirement that a cached wheel satisfies is not upgraded).",
+        f"(a requirement that a cached wheel satisfies is not upgraded; default: "
+        f"{images.WHEEL_CACHE_VARIABLE}).",
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Organize and show the generated Dockerfiles; build nothing."
@@ -439,6 +435,13 @@ def build(
 
     Example: [bold]flowui operators build ./my_operators --base-image python:3.12-slim --push[/]
     """
+    try:  # the settings' layers below these options: the environment, defaults
+        settings = load_settings(read_config=False)
+    except ConfigError as error:
+        fail(str(error), hint=error.hint, code=2)
+    base_image = base_image or settings.FLOWUI_BASE_IMAGE
+    engine = engine or settings.FLOWUI_CONTAINER_ENGINE
+    wheel_cache = wheel_cache or settings.FLOWUI_WHEEL_CACHE
     with _inspection_progress() as callbacks:
         organized, changed = images.organize_for_build(repository, timeout=timeout, **callbacks)
     report = organized.report

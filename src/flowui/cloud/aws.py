@@ -29,6 +29,7 @@ from flowui.cloud.desired import (
     tags,
 )
 from flowui.config import Settings
+from flowui.operators.images.reference import ensure_ecr_repository_exists
 
 Action = Literal["create", "update", "delete"]
 WAIT_TIMEOUT = 600.0
@@ -462,21 +463,19 @@ class Aws:
 
     def _put_ecr_repository(self, resource: Resource, exists: bool, known: Any) -> dict[str, Any]:
         ecr = self.client("ecr")
-        scanning = {"scanOnPush": resource.spec["scan_on_push"]}
+        scan_on_push = resource.spec["scan_on_push"]
         use = [{"Key": self._user_tag, "Value": "uses"}]
-        try:
-            repository = ecr.create_repository(
-                repositoryName=resource.name,
-                imageScanningConfiguration=scanning,
-                tags=[{"Key": k, "Value": v} for k, v in self.tags.items()] + use,
-            )["repository"]
-        except ecr.exceptions.RepositoryAlreadyExistsException:
-            # Ours already, or another platform's with the same operators: use it too.
-            repository = ecr.describe_repositories(repositoryNames=[resource.name])
-            repository = repository["repositories"][0]
+        repository, created = ensure_ecr_repository_exists(
+            ecr,
+            resource.name,
+            tags=[{"Key": k, "Value": v} for k, v in self.tags.items()] + use,
+            scan_on_push=scan_on_push,
+        )
+        if not created:  # ours already, or another platform's with the same operators: use it too
             ecr.tag_resource(resourceArn=repository["repositoryArn"], tags=use)
             ecr.put_image_scanning_configuration(
-                repositoryName=resource.name, imageScanningConfiguration=scanning
+                repositoryName=resource.name,
+                imageScanningConfiguration={"scanOnPush": scan_on_push},
             )
         return {
             "arn": repository["repositoryArn"],

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flowui.config import ConfigError, Settings
+from flowui.operators.images.reference import ImageReference
 from flowui.operators.metadata import MILLICORES_PER_CPU, batch_vcpus
 from flowui.storage import InvalidIdError, validate_workspace_id, workspace_bucket
 from flowui.workflows.catalog import OperatorCatalog
@@ -172,15 +173,6 @@ def _trust(service: str) -> str:
     )
 
 
-def image_repository(source_image: str) -> str:
-    """The repository path of an image reference: `host/a/b:tag` gives `a/b`."""
-    name = (
-        source_image.rsplit(":", 1)[0] if ":" in source_image.rsplit("/", 1)[-1] else source_image
-    )
-    first, _, rest = name.partition("/")
-    return rest if rest and ("." in first or ":" in first or first == "localhost") else name
-
-
 def job_definition_name(
     settings: Settings, repository: str, operator: str, workspace_id: int | None = None
 ) -> str:
@@ -245,7 +237,7 @@ def desired_resources(
     ]
     repositories = sorted(
         {
-            image_repository(str(operator.group_entry["source_image"]))
+            ImageReference.parse(str(operator.group_entry["source_image"])).repository
             for operator in catalog
             if operator.group_entry.get("source_image")
         }

@@ -32,14 +32,19 @@ ADMIN_USERNAME = "admin"
 
 # Settings of FlowUI's own server that Airflow and the tasks it runs have no use for.
 _WITHHELD_VARIABLES = ("FLOWUI_SECRET_KEY", "FLOWUI_ADMIN_PASSWORD")
-# Settings that the workers' tasks read (the process runtime's sandbox), whichever layer set
-# them: config.ini is not read there.
+# Settings that Airflow's processes read (the process runtime's sandbox and fork servers, the
+# kubernetes runtime's pods), whichever layer set them: config.ini is not read there.
 WORKER_SETTINGS = (
     "FLOWUI_SANDBOX",
     "FLOWUI_SANDBOX_UID_BASE",
     "FLOWUI_SANDBOX_CPU_SECONDS",
     "FLOWUI_SANDBOX_PROCESSES",
     "FLOWUI_TASK_NETWORK",
+    "FLOWUI_FORKSERVER_IDLE_SECONDS",
+    "FLOWUI_KUBERNETES_NAMESPACE",
+    "FLOWUI_KUBERNETES_VOLUME_CLAIM",
+    "FLOWUI_KUBERNETES_NODE_SELECTOR",
+    "FLOWUI_KUBERNETES_TOLERATIONS",
 )
 
 

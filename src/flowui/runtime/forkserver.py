@@ -44,8 +44,7 @@ from typing import IO, Any
 
 from flowui.sandbox import Sandbox
 
-IDLE_SECONDS_VARIABLE = "FLOWUI_FORKSERVER_IDLE_SECONDS"
-DEFAULT_IDLE_SECONDS = 900.0
+DEFAULT_IDLE_SECONDS = 900.0  # the server's own default; the platform's is a setting
 START_TIMEOUT = 30.0
 SOCKET_NAME = "socket"
 # Held by the server that listens: a socket file without it is a dead server's.
@@ -57,15 +56,6 @@ _STOPPING = "the fork server is stopping"
 
 class ForkServerUnavailable(Exception):
     """No fork server can serve this task; the caller starts a new interpreter instead."""
-
-
-def idle_seconds(environ: Mapping[str, str] | None = None) -> float:
-    """How long a fork server waits for tasks before it exits; 0 turns fork servers off."""
-    value = (os.environ if environ is None else environ).get(IDLE_SECONDS_VARIABLE, "")
-    try:
-        return max(float(value), 0.0) if value else DEFAULT_IDLE_SECONDS
-    except ValueError:
-        return DEFAULT_IDLE_SECONDS
 
 
 def forkserver_key(python: str, root: Path, sandbox: Sandbox | None = None) -> str:

@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from flowui.config import load_settings
+from flowui.operators.images.reference import ImageReference
 from flowui.storage import FileSystemRoot, read_environment_file
 from flowui.workflows.catalog import OperatorCatalog
 from flowui.workflows.spec import RUNTIMES, Workflow
@@ -166,14 +168,14 @@ def _in_registry(image: str, environ: Mapping[str, str]) -> bool | str:
     import urllib.error
     import urllib.request
 
-    host, _, rest = image.partition("/")
-    if not rest or ("." not in host and ":" not in host and host != "localhost"):
+    reference = ImageReference.parse(image)
+    host, name, tag = reference.registry, reference.repository, reference.tag_or_latest
+    if host is None:
         return f"{image} names no registry: set [registry] in the repository's config.toml"
     if host == "localhost":
         return f"{image} is a local image: a cluster cannot pull it (set [registry])"
-    name, _, tag = rest.rpartition(":") if ":" in rest else (rest, "", "latest")
-    if ".dkr.ecr." in host:
-        return _in_ecr(name, tag, host)
+    if reference.ecr is not None:
+        return _in_ecr(name, tag, reference.ecr[1])
     scheme = "http" if host.startswith(("127.0.0.1", "localhost:")) else "https"
     request = urllib.request.Request(
         f"{scheme}://{host}/v2/{name}/manifests/{tag}",
@@ -184,10 +186,9 @@ def _in_registry(image: str, environ: Mapping[str, str]) -> bool | str:
             "application/vnd.docker.distribution.manifest.v2+json"
         },
     )
-    user, password = (
-        environ.get("FLOWUI_REGISTRY_USERNAME"),
-        environ.get("FLOWUI_REGISTRY_PASSWORD"),
-    )
+    settings = load_settings(environ=environ, read_config=False)
+    user, secret = settings.FLOWUI_REGISTRY_USERNAME, settings.FLOWUI_REGISTRY_PASSWORD
+    password = secret.get_secret_value() if secret else None
     if user and password:
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
@@ -207,11 +208,10 @@ def _in_registry(image: str, environ: Mapping[str, str]) -> bool | str:
         return f"the registry {host} does not answer ({getattr(error, 'reason', error)})"
 
 
-def _in_ecr(repository: str, tag: str, host: str) -> bool | str:
+def _in_ecr(repository: str, tag: str, region: str) -> bool | str:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    region = host.split(".dkr.ecr.", 1)[1].split(".", 1)[0]
     try:
         boto3.client("ecr", region_name=region).describe_images(
             repositoryName=repository, imageIds=[{"imageTag": tag}]

@@ -1,16 +1,14 @@
 """The `kubernetes` runtime: the task runs in a pod of its dependency group's image, through
 Airflow's KubernetesPodOperator.
 
-Settings come from the worker's environment: FLOWUI_KUBERNETES_NAMESPACE (default `default`),
-FLOWUI_KUBERNETES_VOLUME_CLAIM (the ReadWriteMany PVC holding the root, default `flowui-root`),
-FLOWUI_KUBERNETES_NODE_SELECTOR (JSON object) and FLOWUI_KUBERNETES_TOLERATIONS (JSON list of
-tolerations); tasks with GPUs also tolerate the `nvidia.com/gpu` taint.
+Settings (section [kubernetes], read where the DAG is parsed): FLOWUI_KUBERNETES_NAMESPACE,
+FLOWUI_KUBERNETES_VOLUME_CLAIM (the ReadWriteMany PVC holding the root),
+FLOWUI_KUBERNETES_NODE_SELECTOR and FLOWUI_KUBERNETES_TOLERATIONS; tasks with GPUs also
+tolerate the `nvidia.com/gpu` taint.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,13 +22,9 @@ from flowui.airflow.operators.common import (
     finished_output,
     record_placement,
 )
+from flowui.config import load_settings
 from flowui.storage import TaskRunPaths
 
-NAMESPACE_VARIABLE = "FLOWUI_KUBERNETES_NAMESPACE"
-VOLUME_CLAIM_VARIABLE = "FLOWUI_KUBERNETES_VOLUME_CLAIM"
-NODE_SELECTOR_VARIABLE = "FLOWUI_KUBERNETES_NODE_SELECTOR"
-TOLERATIONS_VARIABLE = "FLOWUI_KUBERNETES_TOLERATIONS"
-DEFAULT_VOLUME_CLAIM = "flowui-root"
 GPU_RESOURCE = "nvidia.com/gpu"
 _VOLUME = "flowui-root"
 
@@ -46,19 +40,6 @@ def kubernetes_secret_name(workspace_id: int | None, repository: str) -> str:
 def label_value(text: str) -> str:
     """`text` as a Kubernetes label value (at most 63 of [A-Za-z0-9_.-], alphanumeric ends)."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:63].strip("_.-") or "none"
-
-
-def _json_setting(name: str, kind: type) -> Any:
-    text = os.environ.get(name)
-    if not text:
-        return kind()
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ValueError(f"{name} is not JSON: {text[:80]!r}") from None
-    if not isinstance(value, kind):
-        raise ValueError(f"{name} must be a JSON {'object' if kind is dict else 'list'}")
-    return value
 
 
 def _shared_mounts(task: FlowUITask) -> list[k8s.V1VolumeMount]:
@@ -102,10 +83,11 @@ class FlowUIKubernetesOperator(KubernetesPodOperator):
     def __init__(self, *, flowui_task: FlowUITask, **kwargs: Any) -> None:
         if not flowui_task.image:
             raise ValueError(f"{flowui_task.operator} has no image for the kubernetes runtime")
+        settings = load_settings(read_config=False)  # the environment of the DAG's parse
         requests, limits, gpus = container_resources(flowui_task.resources)
         if gpus:
             limits[GPU_RESOURCE] = str(gpus)
-        tolerations = [k8s.V1Toleration(**t) for t in _json_setting(TOLERATIONS_VARIABLE, list)]
+        tolerations = [k8s.V1Toleration(**t) for t in settings.FLOWUI_KUBERNETES_TOLERATIONS]
         if gpus:
             tolerations.append(
                 k8s.V1Toleration(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")
@@ -113,7 +95,7 @@ class FlowUIKubernetesOperator(KubernetesPodOperator):
         secret = kubernetes_secret_name(flowui_task.workspace_id, flowui_task.repository)
         super().__init__(
             image=flowui_task.image,
-            namespace=os.environ.get(NAMESPACE_VARIABLE, "default"),
+            namespace=settings.FLOWUI_KUBERNETES_NAMESPACE,
             name=f"flowui-{flowui_task.operator.lower()}"[:50],
             cmds=["flowui-task"],
             env_vars=[
@@ -132,13 +114,13 @@ class FlowUIKubernetesOperator(KubernetesPodOperator):
                 k8s.V1Volume(
                     name=_VOLUME,
                     persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
-                        claim_name=os.environ.get(VOLUME_CLAIM_VARIABLE, DEFAULT_VOLUME_CLAIM)
+                        claim_name=settings.FLOWUI_KUBERNETES_VOLUME_CLAIM
                     ),
                 )
             ],
             volume_mounts=_shared_mounts(flowui_task),
             container_resources=k8s.V1ResourceRequirements(requests=requests, limits=limits),
-            node_selector=_json_setting(NODE_SELECTOR_VARIABLE, dict),
+            node_selector=settings.FLOWUI_KUBERNETES_NODE_SELECTOR,
             tolerations=tolerations,
             labels={
                 "app.kubernetes.io/managed-by": "flowui",

@@ -14,7 +14,6 @@ from airflow.sdk.exceptions import AirflowException
 from flowui.airflow.operators.common import FlowUITask, record_placement
 from flowui.config import ConfigError, load_settings
 from flowui.runtime.environments import environment_for
-from flowui.runtime.forkserver import idle_seconds as forkserver_idle_seconds
 from flowui.runtime.process import run_task_process, task_sandbox
 from flowui.runtime.secrets import SecretsSource
 from flowui.sandbox import SandboxUnavailable
@@ -58,8 +57,9 @@ class FlowUIOperator(BaseOperator):
             log=self.log.info,
         )
         try:
+            settings = load_settings(read_config=False)  # the worker's environment's
             sandbox = task_sandbox(
-                load_settings(read_config=False).sandbox_policy,
+                settings.sandbox_policy,
                 python=python,
                 repository=Path(task.repository_path),
                 tree=task.tree,
@@ -81,7 +81,7 @@ class FlowUIOperator(BaseOperator):
             secrets=secrets,
             timeout=timeout,
             on_log_line=self.log.info,
-            forkserver_idle_seconds=forkserver_idle_seconds(),
+            forkserver_idle_seconds=settings.FLOWUI_FORKSERVER_IDLE_SECONDS,
             forkservers_root=task.file_system.path,
             sandbox=sandbox,
         )
