@@ -38,8 +38,8 @@ from flowui.server.services.runs import (
     run_tasks,
     task_files,
     task_placement,
-    workspace_workflow,
 )
+from flowui.server.services.workflows import find_workflow
 from flowui.storage import FileSystemRoot
 
 router = APIRouter(
@@ -158,7 +158,7 @@ def _run_detail(
 
 
 def _deployed(session: SessionDep, workspace_id: int, workflow_id: int) -> Workflow:
-    workflow = workspace_workflow(session, workspace_id, workflow_id)
+    workflow = find_workflow(session, workspace_id, workflow_id)
     check_deployed(workflow)
     return workflow
 
@@ -187,7 +187,7 @@ def trigger(
     """Start a run of the deployed version now (422 with `/body/parameters/<name>` for each
     invalid parameter; 409 when the workspace has as many runs queued or running as its limit
     allows)."""
-    workflow = workspace_workflow(session, access.workspace.id, workflow_id)
+    workflow = find_workflow(session, access.workspace.id, workflow_id)
     version = deployed_version(session, workflow)
     if workflow.is_paused:
         raise ApiError(409, f"workflow {workflow.name!r} is paused: resume it to run it")

@@ -7,41 +7,48 @@ Every save of a changed document is a new version; deploying compiles the curren
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flowui.server.airflow_client import AirflowApiError
 from flowui.server.context import ServerContext
-from flowui.server.deps import ContextDep, Id, ReadAccess, SessionDep, WorkspaceAccess, WriteAccess
-from flowui.server.errors import ApiError, ErrorDetail, error_responses, not_found
-from flowui.server.models import User, Workflow, WorkflowVersion
+from flowui.server.deps import (
+    MAX_ID,
+    ContextDep,
+    Id,
+    ReadAccess,
+    SessionDep,
+    WorkspaceAccess,
+    WriteAccess,
+)
+from flowui.server.errors import ApiError, ErrorDetail, error_responses
+from flowui.server.models import User, Workflow
 from flowui.server.services.catalog import workspace_catalog
 from flowui.server.services.workflows import (
     Change,
+    create_workflow,
+    current_document,
     deploy_to_airflow,
+    deployable,
+    deployed_documents,
     document_changes,
     export_filename,
+    find_version,
+    find_workflow,
     forget_dag,
-    new_dag_id,
     next_run_at,
+    save_version,
     set_dag_paused,
+    version_history,
+    workspace_workflows,
 )
 from flowui.workflows import spec
 from flowui.workflows.compile import remove_workflow
-from flowui.workflows.limits import limit_problems
-from flowui.workflows.runtimes import (
-    platform_image_lookup,
-    runtime_environment,
-    runtime_problems,
-)
-from flowui.workflows.validate import WorkflowError, parse_workflow
+from flowui.workflows.validate import parse_workflow
 
 router = APIRouter(
     prefix="/api/workspaces/{workspace_id}/workflows",
@@ -142,34 +149,9 @@ def _workflow_out(
     )
 
 
-def _deployed_documents(session: Session, workflows: list[Workflow]) -> dict[int, dict[str, Any]]:
-    """By workflow id, in one query, the deployed version's document of the workflows whose
-    next run it tells: deployed, active, and edited since (else the current one tells it)."""
-    workflow_ids = [
-        workflow.id
-        for workflow in workflows
-        if workflow.deployed_version not in (None, workflow.current_version)
-        and not workflow.is_paused
-    ]
-    if not workflow_ids:
-        return {}
-    rows = session.execute(
-        select(WorkflowVersion.workflow_id, WorkflowVersion.document)
-        .join(
-            Workflow,
-            and_(
-                Workflow.id == WorkflowVersion.workflow_id,
-                Workflow.deployed_version == WorkflowVersion.number,
-            ),
-        )
-        .where(Workflow.id.in_(workflow_ids))
-    )
-    return {workflow_id: document for workflow_id, document in rows}
-
-
 def _detail(session: Session, workflow: Workflow, document: dict[str, Any]) -> WorkflowDetail:
     """The workflow with `document`, its current version's."""
-    deployed_document = _deployed_documents(session, [workflow]).get(workflow.id)
+    deployed_document = deployed_documents(session, [workflow]).get(workflow.id)
     out = _workflow_out(workflow, document, deployed_document, datetime.now(UTC))
     return WorkflowDetail(**out.model_dump(), document=document)
 
@@ -179,102 +161,6 @@ def _saved(
 ) -> WorkflowSaved:
     detail = _detail(session, workflow, document)
     return WorkflowSaved(**detail.model_dump(), new_version=new_version)
-
-
-def _workflow(session: Session, access: WorkspaceAccess, workflow_id: int) -> Workflow:
-    workflow = session.get(Workflow, workflow_id)
-    if workflow is None or workflow.workspace_id != access.workspace.id:
-        raise not_found(f"workflow {workflow_id}")
-    return workflow
-
-
-def _version(session: Session, workflow: Workflow, number: int) -> WorkflowVersion:
-    version = session.scalar(
-        select(WorkflowVersion).where(
-            WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.number == number
-        )
-    )
-    if version is None:
-        raise not_found(f"version {number} of workflow {workflow.id}")
-    return version
-
-
-def _current_document(session: Session, workflow: Workflow) -> dict[str, Any]:
-    return _version(session, workflow, workflow.current_version).document
-
-
-def _invalid(problems: list[WorkflowError], where: str, message: str) -> ApiError:
-    details = [ErrorDetail(where=where + p.pointer, message=p.message) for p in problems]
-    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-    return ApiError(422, f"{message} ({count})", details=details)
-
-
-def _validated(
-    session: Session, context: ServerContext, access: WorkspaceAccess, document: Any, where: str
-) -> spec.Workflow:
-    """The workflow, or 422 with each problem at `where` + its pointer into the document."""
-    catalog = workspace_catalog(session, context.root, access.workspace.id)
-    workflow, problems = parse_workflow(document, catalog)
-    if workflow is not None and "\x00" in workflow.name:
-        problems = [WorkflowError("/name", "name must not contain NUL characters")]
-    if workflow is None or problems:
-        raise _invalid(problems, where, "the workflow document is invalid")
-    return workflow
-
-
-def _check_name_free(
-    session: Session, access: WorkspaceAccess, name: str, where: str, workflow_id: int | None
-) -> None:
-    query = select(Workflow.id).where(
-        Workflow.workspace_id == access.workspace.id, Workflow.name == name
-    )
-    if workflow_id is not None:
-        query = query.where(Workflow.id != workflow_id)
-    if session.scalar(query) is not None:
-        raise _name_taken(name, where)
-
-
-def _name_taken(name: str, where: str) -> ApiError:
-    message = f"a workflow named {name!r} already exists in this workspace"
-    return ApiError(409, message, details=[ErrorDetail(where=f"{where}/name", message=message)])
-
-
-def _commit_save(
-    session: Session, access: WorkspaceAccess, name: str, where: str, workflow_id: int | None
-) -> None:
-    """Commit a save; another save that won a race is a conflict, not a 500."""
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        _check_name_free(session, access, name, where, workflow_id)
-        raise ApiError(
-            409, "the workflow was saved by someone else meanwhile: reload it and save again"
-        ) from None
-
-
-def _create(
-    session: Session,
-    context: ServerContext,
-    access: WorkspaceAccess,
-    document: dict[str, Any],
-    where: str,
-) -> WorkflowSaved:
-    parsed = _validated(session, context, access, document, where)
-    _check_name_free(session, access, parsed.name, where, None)
-    workflow = Workflow(
-        workspace_id=access.workspace.id,
-        name=parsed.name,
-        dag_id=new_dag_id(),
-        current_version=1,
-        created_by_id=access.user.id,
-    )
-    workflow.versions.append(
-        WorkflowVersion(number=1, document=document, created_by_id=access.user.id)
-    )
-    session.add(workflow)
-    _commit_save(session, access, parsed.name, where, None)
-    return _saved(session, workflow, document, new_version=True)
 
 
 def _airflow_failed(error: AirflowApiError | TimeoutError, what: str) -> ApiError:
@@ -289,7 +175,10 @@ def create(
 
     An invalid document is a 422 with one detail per problem at `/body/document/...`.
     """
-    return _create(session, context, access, body.document, "/body/document")
+    workflow = create_workflow(
+        session, context.root, access.workspace.id, access.user.id, body.document, "/body/document"
+    )
+    return _saved(session, workflow, body.document, new_version=True)
 
 
 @router.get("")
@@ -303,27 +192,13 @@ def list_workflows(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[WorkflowOut]:
     """The workspace's workflows by name."""
-    query = (
-        select(Workflow, WorkflowVersion.document)
-        .join(
-            WorkflowVersion,
-            and_(
-                WorkflowVersion.workflow_id == Workflow.id,
-                WorkflowVersion.number == Workflow.current_version,
-            ),
-        )
-        .where(Workflow.workspace_id == access.workspace.id)
-        .order_by(Workflow.name, Workflow.id)
-        .limit(limit)
-        .offset(offset)
+    rows = workspace_workflows(
+        session, access.workspace.id, search=search, limit=limit, offset=offset
     )
-    if search:
-        query = query.where(Workflow.name.icontains(search, autoescape=True))
-    rows = session.execute(query).all()
-    deployed_documents = _deployed_documents(session, [workflow for workflow, _ in rows])
+    deployed = deployed_documents(session, [workflow for workflow, _ in rows])
     now = datetime.now(UTC)
     return [
-        _workflow_out(workflow, document, deployed_documents.get(workflow.id), now)
+        _workflow_out(workflow, document, deployed.get(workflow.id), now)
         for workflow, document in rows
     ]
 
@@ -364,13 +239,16 @@ def import_workflow(
     if not isinstance(document, dict):
         detail = ErrorDetail(where="/body/file", message="a workflow must be a JSON object")
         raise ApiError(422, "the file is not a workflow document", details=[detail])
-    return _create(session, context, access, document, "/body/file")
+    workflow = create_workflow(
+        session, context.root, access.workspace.id, access.user.id, document, "/body/file"
+    )
+    return _saved(session, workflow, document, new_version=True)
 
 
 @router.get("/{workflow_id}")
 def read(workflow_id: Id, access: ReadAccess, session: SessionDep) -> WorkflowDetail:
-    workflow = _workflow(session, access, workflow_id)
-    return _detail(session, workflow, _current_document(session, workflow))
+    workflow = find_workflow(session, access.workspace.id, workflow_id)
+    return _detail(session, workflow, current_document(session, workflow))
 
 
 @router.put("/{workflow_id}")
@@ -383,23 +261,11 @@ def update(
 ) -> WorkflowSaved:
     """Save the document as a new version; an identical document saves nothing
     (`new_version` false). The deployed DAG changes only on the next deploy."""
-    workflow = _workflow(session, access, workflow_id)
-    parsed = _validated(session, context, access, body.document, "/body/document")
-    if not document_changes(_current_document(session, workflow), body.document):
-        return _saved(session, workflow, body.document, new_version=False)
-    _check_name_free(session, access, parsed.name, "/body/document", workflow.id)
-    workflow.current_version += 1
-    workflow.name = parsed.name
-    session.add(
-        WorkflowVersion(
-            workflow_id=workflow.id,
-            number=workflow.current_version,
-            document=body.document,
-            created_by_id=access.user.id,
-        )
+    workflow = find_workflow(session, access.workspace.id, workflow_id)
+    saved = save_version(
+        session, context.root, workflow, access.user.id, body.document, "/body/document"
     )
-    _commit_save(session, access, parsed.name, "/body/document", workflow.id)
-    return _saved(session, workflow, body.document, new_version=True)
+    return _saved(session, workflow, body.document, new_version=saved)
 
 
 @router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -408,7 +274,7 @@ def delete(workflow_id: Id, access: WriteAccess, session: SessionDep, context: C
 
     The runs' logs, outputs and results stay in the root.
     """
-    workflow = _workflow(session, access, workflow_id)
+    workflow = find_workflow(session, access.workspace.id, workflow_id)
     remove_workflow(workflow.dag_id, context.root)
     if context.airflow is not None:
         try:
@@ -422,16 +288,10 @@ def delete(workflow_id: Id, access: WriteAccess, session: SessionDep, context: C
 
 @router.get("/{workflow_id}/versions")
 def list_versions(workflow_id: Id, access: ReadAccess, session: SessionDep) -> list[VersionOut]:
-    workflow = _workflow(session, access, workflow_id)
-    rows = session.execute(
-        select(WorkflowVersion.number, WorkflowVersion.created_at, User.email)
-        .outerjoin(User, User.id == WorkflowVersion.created_by_id)
-        .where(WorkflowVersion.workflow_id == workflow.id)
-        .order_by(WorkflowVersion.number)
-    )
+    workflow = find_workflow(session, access.workspace.id, workflow_id)
     return [
         VersionOut(number=number, created_at=created_at, created_by=email)
-        for number, created_at, email in rows
+        for number, created_at, email in version_history(session, workflow)
     ]
 
 
@@ -439,7 +299,8 @@ def list_versions(workflow_id: Id, access: ReadAccess, session: SessionDep) -> l
 def read_version(
     workflow_id: Id, number: Id, access: ReadAccess, session: SessionDep
 ) -> VersionDetail:
-    version = _version(session, _workflow(session, access, workflow_id), number)
+    workflow = find_workflow(session, access.workspace.id, workflow_id)
+    version = find_version(session, workflow, number)
     creator = session.get(User, version.created_by_id) if version.created_by_id else None
     return VersionDetail(
         number=version.number,
@@ -454,14 +315,18 @@ def diff(
     workflow_id: Id,
     access: ReadAccess,
     session: SessionDep,
-    from_version: Annotated[int, Query(alias="from", description="The older version.")],
-    to_version: Annotated[int, Query(alias="to", description="The newer version.")],
+    from_version: Annotated[
+        int, Query(alias="from", ge=1, le=MAX_ID, description="The older version.")
+    ],
+    to_version: Annotated[
+        int, Query(alias="to", ge=1, le=MAX_ID, description="The newer version.")
+    ],
 ) -> list[Change]:
     """What changed from one version's document to another's, each change at a JSON pointer
     (lists are compared position by position)."""
-    workflow = _workflow(session, access, workflow_id)
-    old = _version(session, workflow, from_version).document
-    new = _version(session, workflow, to_version).document
+    workflow = find_workflow(session, access.workspace.id, workflow_id)
+    old = find_version(session, workflow, from_version).document
+    new = find_version(session, workflow, to_version).document
     return document_changes(old, new)
 
 
@@ -480,38 +345,8 @@ def deploy(
     (process); 422 at `/document/tasks/<i>/runtime` otherwise. Last, the workspace's limits:
     runtimes it may use, CPUs, memory and GPUs of a task, runs at once; 422 at the field.
     """
-    workflow = _workflow(session, access, workflow_id)
-    document = _current_document(session, workflow)
-    catalog = workspace_catalog(session, context.root, access.workspace.id)
-    parsed, problems = parse_workflow(document, catalog)
-    if parsed is None or problems:
-        message = (
-            f"version {workflow.current_version} cannot be deployed with the operators imported now"
-        )
-        raise _invalid(problems, "/document", message)
-    default_runtime = access.workspace.effective_default_runtime(context.default_runtime)
-    problems = runtime_problems(
-        parsed,
-        catalog,
-        default_runtime=default_runtime,
-        environ=runtime_environment(context.root),
-        image_available=platform_image_lookup(os.environ),
-        workspace_id=access.workspace.id,
-    )
-    if problems:
-        message = (
-            f"version {workflow.current_version} cannot be deployed: "
-            "its tasks' runtimes are not ready for it"
-        )
-        raise _invalid(problems, "/document", message)
-    limits = access.workspace.limits(context.default_limits)
-    problems = limit_problems(parsed, catalog, limits, default_runtime=default_runtime)
-    if problems:
-        message = (
-            f"version {workflow.current_version} cannot be deployed: it asks for more than its "
-            "workspace's limits allow"
-        )
-        raise _invalid(problems, "/document", message)
+    workflow = find_workflow(session, access.workspace.id, workflow_id)
+    parsed, catalog, default_runtime = deployable(session, context, access.workspace, workflow)
     try:
         deploy_to_airflow(
             context,
@@ -529,7 +364,7 @@ def deploy(
         raise _airflow_failed(error, what) from None
     workflow.deployed_version = workflow.current_version
     session.commit()
-    return _detail(session, workflow, document)
+    return _detail(session, workflow, current_document(session, workflow))
 
 
 def _set_paused(
@@ -539,7 +374,7 @@ def _set_paused(
     session: Session,
     context: ServerContext,
 ) -> WorkflowDetail:
-    workflow = _workflow(session, access, workflow_id)
+    workflow = find_workflow(session, access.workspace.id, workflow_id)
     if workflow.deployed_version is not None and context.airflow is not None:
         try:
             set_dag_paused(context.airflow, workflow.dag_id, is_paused)
@@ -547,7 +382,7 @@ def _set_paused(
             raise _airflow_failed(error, "Airflow did not change the DAG") from None
     workflow.is_paused = is_paused
     session.commit()
-    return _detail(session, workflow, _current_document(session, workflow))
+    return _detail(session, workflow, current_document(session, workflow))
 
 
 @router.post("/{workflow_id}/pause")
@@ -573,8 +408,8 @@ def resume(
 )
 def export(workflow_id: Id, access: ReadAccess, session: SessionDep) -> Response:
     """The current version's document as a JSON file to download (import takes it back)."""
-    workflow = _workflow(session, access, workflow_id)
-    text = json.dumps(_current_document(session, workflow), indent=2, ensure_ascii=False)
+    workflow = find_workflow(session, access.workspace.id, workflow_id)
+    text = json.dumps(current_document(session, workflow), indent=2, ensure_ascii=False)
     filename = export_filename(workflow.name)
     return Response(
         content=text + "\n",

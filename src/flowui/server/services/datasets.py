@@ -22,9 +22,22 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flowui.server.context import StorageBucket
+from flowui.server.errors import ApiError, ErrorDetail, not_found
 from flowui.server.models import Dataset
 from flowui.storage import FileSystemRoot
 from flowui.storage.datasets import DatasetStore, DatasetVersion
+from flowui.storage.s3sync import (
+    BucketUnavailable,
+    Direction,
+    SyncError,
+    SyncReport,
+    dataset_ids,
+    sync_dataset,
+)
 
 # Where a dataset's versions are: the root's dataset store, the bucket, or both.
 Location = Literal["file_system", "bucket", "both"]
@@ -167,3 +180,86 @@ def content_disposition(filename: str) -> str:
         char if " " <= char <= "~" and char not in '"\\%' else "_" for char in readable
     )
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(readable, safe='')}"
+
+
+def find_dataset(session: Session, workspace_id: int, dataset_id: int) -> Dataset:
+    dataset = session.scalar(
+        select(Dataset).where(Dataset.id == dataset_id, Dataset.workspace_id == workspace_id)
+    )
+    if dataset is None:
+        raise not_found(f"dataset {dataset_id}")
+    return dataset
+
+
+def dataset_named(session: Session, workspace_id: int, name: str) -> int | None:
+    """The id of the workspace's dataset of that name, if there is one."""
+    return session.scalar(
+        select(Dataset.id).where(Dataset.workspace_id == workspace_id, Dataset.name == name)
+    )
+
+
+def name_taken(name: str) -> ApiError:
+    return ApiError(
+        409,
+        f"a dataset named {name!r} already exists in this workspace",
+        details=[ErrorDetail(where="/body/name", message="taken")],
+    )
+
+
+def workspace_datasets(session: Session, workspace_id: int) -> list[Dataset]:
+    """Newest first, each with its creator (one query)."""
+    return list(
+        session.scalars(
+            select(Dataset)
+            .where(Dataset.workspace_id == workspace_id)
+            .order_by(Dataset.created_at.desc(), Dataset.id.desc())
+        )
+    )
+
+
+def bucket_failed(storage: StorageBucket, error: Exception) -> ApiError:
+    return ApiError(502, f"the bucket {storage.name} cannot be used: {error}", code="storage_error")
+
+
+def dataset_places(tree: FileSystemRoot, storage: StorageBucket | None) -> dict[str, set[str]]:
+    """Where every dataset of the workspace is, its tree or its bucket: one listing of the
+    bucket's dataset folders (a page per thousand), not one per dataset. Without a bucket, no
+    call to S3."""
+    if storage is None:
+        return {}
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return dataset_ids(tree, storage.client(), storage.name)
+    except (BotoCoreError, ClientError) as error:
+        raise bucket_failed(storage, error) from None
+
+
+def sync_bucket(storage: StorageBucket | None) -> StorageBucket:
+    """The workspace's bucket to sync with; 409 when the platform has none."""
+    if storage is None:
+        raise ApiError(
+            409,
+            "this server has no bucket to sync datasets with: set FLOWUI_STORAGE_BUCKET and "
+            "restart the server",
+        )
+    return storage
+
+
+def sync_dataset_versions(
+    tree: FileSystemRoot, storage: StorageBucket, storage_id: str, direction: Direction
+) -> SyncReport:
+    """Copy the versions one side lacks between the tree and the bucket (409 when a version
+    differs between the two sides; 502 when the bucket cannot be used)."""
+    try:
+        return sync_dataset(tree, storage.client(), storage.name, storage_id, direction)
+    except BucketUnavailable as error:
+        raise bucket_failed(storage, error) from None
+    except SyncError as error:
+        raise ApiError(409, str(error)) from None
+
+
+def version_checksums(tree: FileSystemRoot, storage_id: str, versions: list[str]) -> dict[str, str]:
+    """The sha256 of each named version of the dataset, as its metadata says."""
+    store = DatasetStore(tree)
+    return {name: str(store.get(storage_id, name).meta["sha256"]) for name in sorted(versions)}

@@ -48,15 +48,6 @@ MAX_LOG_CHUNK = 1 << 20  # bytes of log per request; a follower asks again from 
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 
 
-def workspace_workflow(session: Session, workspace_id: int, workflow_id: int) -> Workflow:
-    workflow = session.scalar(
-        select(Workflow).where(Workflow.id == workflow_id, Workflow.workspace_id == workspace_id)
-    )
-    if workflow is None:
-        raise not_found(f"workflow {workflow_id}")
-    return workflow
-
-
 def check_runs_below_limit(
     session: Session, airflow: AirflowClient, workspace: Workspace, limit: int
 ) -> None:

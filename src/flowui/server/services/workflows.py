@@ -1,10 +1,12 @@
-"""Workflows of a workspace beyond HTTP: generated DAG ids, the changes between two versions,
-export file names, when a schedule runs next, and deploying a version: its DAG compiled and
-brought live in Airflow, or the DAG folder as it was."""
+"""Workflows of a workspace beyond HTTP: stored workflows and their versions (found, listed,
+validated, saved), generated DAG ids, the changes between two versions, export file names, when
+a schedule runs next, and deploying a version: checked, its DAG compiled and brought live in
+Airflow, or the DAG folder as it was."""
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import secrets
 from datetime import UTC, datetime, timedelta, timezone
@@ -12,14 +14,22 @@ from typing import Any, Literal
 
 from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, Field
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from flowui.server.airflow_client import AirflowApiError
 from flowui.server.context import AirflowConnection, ServerContext
-from flowui.storage import validate_id, write_text_atomically
+from flowui.server.errors import ApiError, ErrorDetail, not_found
+from flowui.server.models import User, Workflow, WorkflowVersion, Workspace
+from flowui.server.services.catalog import workspace_catalog
+from flowui.storage import FileSystemRoot, validate_id, write_text_atomically
 from flowui.workflows import spec
 from flowui.workflows.catalog import OperatorCatalog
 from flowui.workflows.compile import compile_workflow, dag_paths
-from flowui.workflows.validate import json_pointer
+from flowui.workflows.limits import limit_problems
+from flowui.workflows.runtimes import platform_image_lookup, runtime_environment, runtime_problems
+from flowui.workflows.validate import WorkflowError, json_pointer, parse_workflow
 
 DAG_ID_PREFIX = "flowui_"
 AIRFLOW_LOAD_TIMEOUT = 60.0  # seconds the deploy waits for the dag-processor
@@ -224,3 +234,222 @@ def forget_dag(airflow: AirflowConnection, dag_id: str) -> None:
     """Delete the DAG's records in Airflow (it may never have loaded it)."""
     with airflow.client() as client:
         client.delete_dag(dag_id, missing_ok=True)
+
+
+# --- stored workflows and their versions -----------------------------------------------------
+
+
+def find_workflow(session: Session, workspace_id: int, workflow_id: int) -> Workflow:
+    """The workspace's workflow, or 404 (another workspace's does not exist for the caller)."""
+    workflow = session.get(Workflow, workflow_id)
+    if workflow is None or workflow.workspace_id != workspace_id:
+        raise not_found(f"workflow {workflow_id}")
+    return workflow
+
+
+def find_version(session: Session, workflow: Workflow, number: int) -> WorkflowVersion:
+    version = session.scalar(
+        select(WorkflowVersion).where(
+            WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.number == number
+        )
+    )
+    if version is None:
+        raise not_found(f"version {number} of workflow {workflow.id}")
+    return version
+
+
+def current_document(session: Session, workflow: Workflow) -> dict[str, Any]:
+    return find_version(session, workflow, workflow.current_version).document
+
+
+def workspace_workflows(
+    session: Session, workspace_id: int, *, search: str | None, limit: int, offset: int
+) -> list[tuple[Workflow, dict[str, Any]]]:
+    """A page of the workspace's workflows by name, each with its current document."""
+    query = (
+        select(Workflow, WorkflowVersion.document)
+        .join(
+            WorkflowVersion,
+            and_(
+                WorkflowVersion.workflow_id == Workflow.id,
+                WorkflowVersion.number == Workflow.current_version,
+            ),
+        )
+        .where(Workflow.workspace_id == workspace_id)
+        .order_by(Workflow.name, Workflow.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if search:
+        query = query.where(Workflow.name.icontains(search, autoescape=True))
+    return [(workflow, document) for workflow, document in session.execute(query)]
+
+
+def deployed_documents(session: Session, workflows: list[Workflow]) -> dict[int, dict[str, Any]]:
+    """By workflow id, in one query, the deployed version's document of the workflows whose
+    next run it tells: deployed, active, and edited since (else the current one tells it)."""
+    workflow_ids = [
+        workflow.id
+        for workflow in workflows
+        if workflow.deployed_version not in (None, workflow.current_version)
+        and not workflow.is_paused
+    ]
+    if not workflow_ids:
+        return {}
+    rows = session.execute(
+        select(WorkflowVersion.workflow_id, WorkflowVersion.document)
+        .join(
+            Workflow,
+            and_(
+                Workflow.id == WorkflowVersion.workflow_id,
+                Workflow.deployed_version == WorkflowVersion.number,
+            ),
+        )
+        .where(Workflow.id.in_(workflow_ids))
+    )
+    return {workflow_id: document for workflow_id, document in rows}
+
+
+def version_history(session: Session, workflow: Workflow) -> list[tuple[int, datetime, str | None]]:
+    """(number, when, by whom) of every version, oldest first."""
+    rows = session.execute(
+        select(WorkflowVersion.number, WorkflowVersion.created_at, User.email)
+        .outerjoin(User, User.id == WorkflowVersion.created_by_id)
+        .where(WorkflowVersion.workflow_id == workflow.id)
+        .order_by(WorkflowVersion.number)
+    )
+    return [(number, created_at, email) for number, created_at, email in rows]
+
+
+def invalid_document(problems: list[WorkflowError], where: str, message: str) -> ApiError:
+    """422 with each problem at `where` + its pointer into the document."""
+    details = [ErrorDetail(where=where + p.pointer, message=p.message) for p in problems]
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    return ApiError(422, f"{message} ({count})", details=details)
+
+
+def validated_document(
+    session: Session, root: FileSystemRoot, workspace_id: int, document: Any, where: str
+) -> spec.Workflow:
+    """The workflow of `document` against the workspace's operators, or 422."""
+    catalog = workspace_catalog(session, root, workspace_id)
+    workflow, problems = parse_workflow(document, catalog)
+    if workflow is not None and "\x00" in workflow.name:
+        problems = [WorkflowError("/name", "name must not contain NUL characters")]
+    if workflow is None or problems:
+        raise invalid_document(problems, where, "the workflow document is invalid")
+    return workflow
+
+
+def check_name_free(
+    session: Session, workspace_id: int, name: str, where: str, workflow_id: int | None
+) -> None:
+    """409 at `where`/name when another workflow of the workspace has that name."""
+    query = select(Workflow.id).where(Workflow.workspace_id == workspace_id, Workflow.name == name)
+    if workflow_id is not None:
+        query = query.where(Workflow.id != workflow_id)
+    if session.scalar(query) is not None:
+        message = f"a workflow named {name!r} already exists in this workspace"
+        raise ApiError(409, message, details=[ErrorDetail(where=f"{where}/name", message=message)])
+
+
+def _commit_save(
+    session: Session, workspace_id: int, name: str, where: str, workflow_id: int | None
+) -> None:
+    """Commit a save; another save that won a race is a conflict, not a 500."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        check_name_free(session, workspace_id, name, where, workflow_id)
+        raise ApiError(
+            409, "the workflow was saved by someone else meanwhile: reload it and save again"
+        ) from None
+
+
+def create_workflow(
+    session: Session,
+    root: FileSystemRoot,
+    workspace_id: int,
+    user_id: int,
+    document: dict[str, Any],
+    where: str,
+) -> Workflow:
+    """A new workflow of the workspace, its document saved as version 1 (422, 409 otherwise)."""
+    parsed = validated_document(session, root, workspace_id, document, where)
+    check_name_free(session, workspace_id, parsed.name, where, None)
+    workflow = Workflow(
+        workspace_id=workspace_id,
+        name=parsed.name,
+        dag_id=new_dag_id(),
+        current_version=1,
+        created_by_id=user_id,
+    )
+    workflow.versions.append(WorkflowVersion(number=1, document=document, created_by_id=user_id))
+    session.add(workflow)
+    _commit_save(session, workspace_id, parsed.name, where, None)
+    return workflow
+
+
+def save_version(
+    session: Session,
+    root: FileSystemRoot,
+    workflow: Workflow,
+    user_id: int,
+    document: dict[str, Any],
+    where: str,
+) -> bool:
+    """Save `document` as the workflow's next version; False (nothing saved) when it is the
+    current document again."""
+    parsed = validated_document(session, root, workflow.workspace_id, document, where)
+    if not document_changes(current_document(session, workflow), document):
+        return False
+    check_name_free(session, workflow.workspace_id, parsed.name, where, workflow.id)
+    workflow.current_version += 1
+    workflow.name = parsed.name
+    session.add(
+        WorkflowVersion(
+            workflow_id=workflow.id,
+            number=workflow.current_version,
+            document=document,
+            created_by_id=user_id,
+        )
+    )
+    _commit_save(session, workflow.workspace_id, parsed.name, where, workflow.id)
+    return True
+
+
+def deployable(
+    session: Session, context: ServerContext, workspace: Workspace, workflow: Workflow
+) -> tuple[spec.Workflow, OperatorCatalog, str]:
+    """The current version ready to deploy, with the catalog and the default runtime it is
+    compiled with; 422 at `/document/...` when it no longer validates against the operators
+    imported now, when a task's runtime is not ready for it, or when it asks for more than the
+    workspace's limits allow."""
+    version = workflow.current_version
+    catalog = workspace_catalog(session, context.root, workspace.id)
+    parsed, problems = parse_workflow(current_document(session, workflow), catalog)
+    if parsed is None or problems:
+        message = f"version {version} cannot be deployed with the operators imported now"
+        raise invalid_document(problems, "/document", message)
+    default_runtime = workspace.effective_default_runtime(context.default_runtime)
+    problems = runtime_problems(
+        parsed,
+        catalog,
+        default_runtime=default_runtime,
+        environ=runtime_environment(context.root),
+        image_available=platform_image_lookup(os.environ),
+        workspace_id=workspace.id,
+    )
+    if problems:
+        message = f"version {version} cannot be deployed: its tasks' runtimes are not ready for it"
+        raise invalid_document(problems, "/document", message)
+    limits = workspace.limits(context.default_limits)
+    problems = limit_problems(parsed, catalog, limits, default_runtime=default_runtime)
+    if problems:
+        message = (
+            f"version {version} cannot be deployed: it asks for more than its workspace's limits "
+            "allow"
+        )
+        raise invalid_document(problems, "/document", message)
+    return parsed, catalog, default_runtime
