@@ -36,14 +36,10 @@ from flowui.platform import (
     platform_status,
 )
 from flowui.platform.environment import airflow_executor
+from flowui.platform.health import HEALTHY
 from flowui.platform.production import WORKER_PREFIX
-from flowui.platform.supervisor import (
-    DEFAULT_STARTUP_TIMEOUT,
-    DEFAULT_STOP_GRACE,
-    HEALTHY,
-    ComponentDied,
-    ComponentState,
-)
+from flowui.platform.state import ComponentDied, ComponentState
+from flowui.platform.supervisor import DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_GRACE
 from flowui.sandbox import unavailable_reason
 
 DEFAULT_SERVER_PORT = 8000

@@ -11,28 +11,24 @@ from flowui.platform.environment import (
     airflow_settings,
     ensure_admin_credentials,
 )
+from flowui.platform.health import ComponentStatus, PlatformStatus, platform_status
+from flowui.platform.launching import COMPONENTS, free_port, port_is_free
 from flowui.platform.processes import (
     is_process_running,
     platform_memory_pss,
     process_tree_pids,
     process_tree_pss,
 )
-from flowui.platform.supervisor import (
-    COMPONENTS,
+from flowui.platform.state import (
     ComponentDied,
-    ComponentStatus,
-    Platform,
     PlatformAlreadyRunning,
     PlatformError,
     PlatformState,
-    PlatformStatus,
     StartCancelled,
-    free_port,
     log_tail,
-    platform_status,
-    port_is_free,
     read_state,
 )
+from flowui.platform.supervisor import Platform
 
 __all__ = [
     "ADMIN_USERNAME",

@@ -1,5 +1,19 @@
-"""The supervisor behind `flowui up`: Airflow's components as child processes in their own
-process groups, recorded in a state file so that `flowui status` and `flowui down` work elsewhere.
+"""The supervisor behind `flowui up`: Airflow's components (and FlowUI's server) as child
+processes, recorded in a state file so that `flowui status` and `flowui down` work elsewhere.
+
+Launching is `launching.Launcher`'s, health `health.HealthWatch`'s; `Platform` here orders a
+start (checks before anything is written, the lock, the migration, the components), supervises
+(restarts in the production profile) and stops.
+
+Why FlowUI supervises its own processes rather than handing them to supervisord or circus: both
+are a second daemon with its own configuration and control socket that a user of `flowui up`
+would install, configure and learn, for a platform that lives as long as one terminal command.
+And what "started" and "stopped" mean here is Airflow's, which neither knows: healthy is
+Airflow's health answer with heartbeats of this start, a warmed-up execution API and Celery
+workers that answer a ping; a stop takes the api-server last (stopping tasks report to it),
+whole process groups (tasks' children included) and the sandboxes' fork servers that tasks
+started. Deployments that have a supervisor already (Kubernetes, docker-compose, systemd) run
+each component under it instead (deploy/), not `flowui up`.
 """
 
 from __future__ import annotations
@@ -9,16 +23,11 @@ import fcntl
 import os
 import secrets
 import signal
-import socket
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Literal
-
-from pydantic import BaseModel, ValidationError
+from typing import IO
 
 from flowui.config import ConfigError, DeployMode, Profile, Settings
 from flowui.platform.environment import (
@@ -34,21 +43,25 @@ from flowui.platform.environment import (
     flowui_command,
     server_environment,
 )
-from flowui.platform.processes import (
-    ProcessInfo,
-    die_with_parent,
-    is_alive,
-    process_trees,
-    signal_group,
-    start_ticks,
+from flowui.platform.health import HEALTHY, HealthWatch, PlatformStatus, platform_status
+from flowui.platform.launching import (
+    API_SERVER,
+    SERVER,
+    Launcher,
+    platform_components,
+    port_is_free,
 )
-from flowui.platform.production import (
-    WORKER_PREFIX,
-    celery_node,
-    check_production,
-    ensure_fernet_key,
-    ping_workers,
-    worker_names,
+from flowui.platform.processes import start_ticks
+from flowui.platform.production import check_production, ensure_fernet_key
+from flowui.platform.state import (
+    ComponentDied,
+    ComponentState,
+    PlatformAlreadyRunning,
+    PlatformError,
+    PlatformState,
+    StartCancelled,
+    log_tail,
+    read_state,
 )
 from flowui.runtime.forkserver import stop_forkservers
 from flowui.storage import read_environment_file, write_json_atomically
@@ -57,349 +70,9 @@ from flowui.storage.housekeeping import HousekeepingSettings, write_housekeeping
 DEFAULT_STARTUP_TIMEOUT = 180.0
 DEFAULT_STOP_GRACE = 20.0
 MIGRATE_TIMEOUT = 600.0
-HEALTHY = "healthy"
-
-API_SERVER, SCHEDULER, DAG_PROCESSOR = "api-server", "scheduler", "dag-processor"
-TRIGGERER = "triggerer"
-SERVER = "server"  # FlowUI's own REST API, started after Airflow's components
-# Task logs are files on this machine: no component serves them on 0.0.0.0.
-COMPONENTS: dict[str, tuple[str, ...]] = {
-    API_SERVER: ("api-server", "--host", HOST, "--port", "{port}"),
-    SCHEDULER: ("scheduler", "--skip-serve-logs"),
-    DAG_PROCESSOR: ("dag-processor",),
-}
-# Airflow's components that report a heartbeat in its health answer, by its key there.
-_HEARTBEATS = {
-    SCHEDULER: ("scheduler", "latest_scheduler_heartbeat"),
-    DAG_PROCESSOR: ("dag_processor", "latest_dag_processor_heartbeat"),
-    TRIGGERER: ("triggerer", "latest_triggerer_heartbeat"),
-}
 # The production profile restarts a component that dies, up to this many times in the window.
 RESTART_LIMIT = 5
 RESTART_WINDOW = 600.0
-
-
-def platform_components(settings: Settings) -> dict[str, tuple[str, ...]]:
-    """Airflow's components of the project's profile: `airflow` arguments by name."""
-    if settings.FLOWUI_PROFILE is Profile.EMBEDDED:
-        return dict(COMPONENTS)
-    components = COMPONENTS | {TRIGGERER: ("triggerer", "--skip-serve-logs")}
-    for worker in worker_names(settings):
-        components[worker] = (
-            "celery",
-            "worker",
-            "--celery-hostname",
-            celery_node(worker),
-            "--concurrency",
-            str(settings.AIRFLOW__CELERY__WORKER_CONCURRENCY),
-            "--skip-serve-logs",
-        )
-    return components
-
-
-class PlatformError(Exception):
-    """The platform cannot start, stay up or stop; `hint` says what to do about it."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        self.hint = hint
-        super().__init__(message)
-
-
-class PlatformAlreadyRunning(PlatformError):
-    """Another `flowui up` runs this project's platform."""
-
-
-class ComponentDied(PlatformError):
-    """A component exited while it should have been running."""
-
-    def __init__(self, component: ComponentState, exit_code: int | None) -> None:
-        self.component = component
-        self.exit_code = exit_code
-        if exit_code is not None and exit_code < 0:
-            code = f" (killed by {signal.Signals(-exit_code).name})"
-        else:
-            code = f" with exit code {exit_code}" if exit_code is not None else ""
-        super().__init__(
-            f"{component.name} (pid {component.pid}) exited{code}; its log is {component.log_file}",
-            hint=f"last lines of {component.log_file}:\n{log_tail(component.log_file)}",
-        )
-
-
-class StartCancelled(PlatformError):
-    """The start was interrupted (Ctrl-C or SIGTERM) before the platform was healthy."""
-
-
-_LOG_HEADER = "===== flowui up:"
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    """The last `lines` lines that the latest start wrote to a log file ('' if none)."""
-    try:
-        with path.open("rb") as stream:
-            stream.seek(0, os.SEEK_END)
-            stream.seek(max(0, stream.tell() - 64 * 1024))
-            text = stream.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    all_lines = text.splitlines()
-    starts = [i for i, line in enumerate(all_lines) if line.startswith(_LOG_HEADER)]
-    return "\n".join(all_lines[starts[-1] if starts else 0 :][-lines:])
-
-
-def port_is_free(port: int) -> bool:
-    """True if a server could listen on `port` of the loopback interface now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # As uvicorn does: connections of a stopped server in TIME_WAIT do not block the port.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    """A port of the loopback interface that nothing listens on now (for tests and benchmarks)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-# --- state file -------------------------------------------------------------------------------
-
-
-class ComponentState(BaseModel):
-    name: str
-    pid: int
-    process_group: int
-    start_ticks: int | None
-    log_file: Path
-    restarts: int = 0  # times the supervisor started it again after it died
-
-
-class PlatformState(BaseModel):
-    """What `flowui up` records in `{root}/platform/state.json` for other terminals."""
-
-    supervisor_pid: int | None  # None when started with --detach
-    supervisor_start_ticks: int | None
-    port: int
-    api_url: str
-    server_url: str | None = None  # None when started without the FlowUI server
-    profile: Profile = Profile.EMBEDDED
-    executor: str = "LocalExecutor"
-    started_at: datetime
-    components: list[ComponentState]
-
-    def component_alive(self, name: str) -> bool:
-        return any(is_alive(c.pid, c.start_ticks) for c in self.components if c.name == name)
-
-    @property
-    def supervisor_alive(self) -> bool:
-        return self.supervisor_pid is not None and is_alive(
-            self.supervisor_pid, self.supervisor_start_ticks
-        )
-
-    @property
-    def components_alive(self) -> bool:
-        return any(self.component_alive(c.name) for c in self.components)
-
-    @property
-    def any_alive(self) -> bool:
-        return self.supervisor_alive or self.components_alive
-
-
-def read_state(settings: Settings) -> PlatformState | None:
-    """The recorded platform of this project, alive or stale; None if there is none."""
-    path = PlatformPaths(settings.root).state_file
-    try:
-        return PlatformState.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValidationError):
-        return None  # unreadable: as good as absent, the next `up` rewrites it
-
-
-# --- status -----------------------------------------------------------------------------------
-
-
-class ComponentStatus(BaseModel):
-    name: str
-    running: bool
-    pid: int | None
-    health: str | None  # Airflow's word (healthy/unhealthy), None when it could not be asked
-    url: str | None
-    log_file: Path
-    restarts: int = 0
-
-
-class PlatformStatus(BaseModel):
-    state: Literal["running", "degraded", "stopped"]
-    profile: Profile
-    executor: str
-    gui_url: str | None  # FlowUI's web GUI (the server's root): where a user starts
-    admin_email: str | None  # the first administrator's login to the GUI
-    api_url: str | None  # Airflow's API
-    airflow_ui_url: str | None  # Airflow's own UI: the expert's view
-    started_at: datetime | None
-    supervisor_pid: int | None
-    stale_state_file: bool  # a state file named processes that are all gone
-    components: list[ComponentStatus]
-
-
-def fetch_health(url: str, timeout: float = 2.0) -> dict[str, object] | None:
-    """Airflow's `/api/v2/monitor/health` answer, or None when the api-server does not answer."""
-    import httpx  # here: importing it costs `flowui --help` half a second
-
-    try:
-        response = httpx.get(f"{url}/api/v2/monitor/health", timeout=timeout)
-        response.raise_for_status()
-        health = response.json()
-    except (httpx.HTTPError, ValueError):
-        return None
-    return health if isinstance(health, dict) else None
-
-
-def server_health(url: str, timeout: float = 1.0) -> str | None:
-    """HEALTHY when FlowUI's server answers its liveness check, else None."""
-    import httpx
-
-    try:
-        response = httpx.get(f"{url}/api/health/live", timeout=timeout)
-    except httpx.HTTPError:
-        return None
-    return HEALTHY if response.status_code == 200 else None
-
-
-def _timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    with contextlib.suppress(ValueError):
-        stamp = datetime.fromisoformat(value)
-        return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-    return None
-
-
-def component_health(
-    components: Iterable[str],
-    health: Mapping[str, object] | None,
-    since: datetime | None = None,
-    workers: set[str] | None = None,
-) -> dict[str, str | None]:
-    """The health of each of Airflow's `components` from its health answer, and of the Celery
-    workers from the nodes that answered a ping (`workers`, None when not asked).
-
-    With `since`, a scheduler, dag-processor or triggerer counts as healthy only after a
-    heartbeat at or after that time: a job of the previous start can look alive for a while.
-    """
-    components = list(components)
-    result: dict[str, str | None] = dict.fromkeys(components)
-    for name in components:
-        if name.startswith(WORKER_PREFIX) and workers is not None:
-            result[name] = HEALTHY if celery_node(name) in workers else "no answer"
-    if health is None:
-        return result
-    result[API_SERVER] = HEALTHY
-    for name, (key, beat) in _HEARTBEATS.items():
-        if name not in result:
-            continue
-        part = health.get(key)
-        status = part.get("status") if isinstance(part, dict) else None
-        if status == HEALTHY and since is not None:
-            heartbeat = _timestamp(part.get(beat) if isinstance(part, dict) else None)
-            if heartbeat is None or heartbeat < since:
-                status = "starting"
-        result[name] = status if isinstance(status, str) else None
-    return result
-
-
-def _component_url(state: PlatformState, name: str) -> str | None:
-    if name == API_SERVER:
-        return f"{state.api_url}/"
-    if name == SERVER and state.server_url is not None:
-        return f"{state.server_url}/"
-    return None
-
-
-def platform_status(settings: Settings, timeout: float = 2.0) -> PlatformStatus:
-    """The status of this project's platform, as recorded in its state file and asked live."""
-    state = read_state(settings)
-    paths = PlatformPaths(settings.root)
-    if state is None:
-        return PlatformStatus(
-            state="stopped",
-            profile=settings.FLOWUI_PROFILE,
-            executor=airflow_executor(settings),
-            gui_url=None,
-            admin_email=None,
-            api_url=None,
-            airflow_ui_url=None,
-            started_at=None,
-            supervisor_pid=None,
-            stale_state_file=False,
-            components=[
-                ComponentStatus(
-                    name=name,
-                    running=False,
-                    pid=None,
-                    health=None,
-                    url=None,
-                    log_file=paths.log(name),
-                )
-                for name in platform_components(settings)
-            ],
-        )
-    alive = {c.name: state.component_alive(c.name) for c in state.components}
-    workers = None
-    broker = settings.AIRFLOW__CELERY__BROKER_URL
-    running_workers = [n for n in alive if n.startswith(WORKER_PREFIX) and alive[n]]
-    if broker is not None and running_workers:
-        workers = ping_workers(broker, timeout, expected=len(running_workers))
-    health = component_health(
-        alive,
-        fetch_health(state.api_url, timeout) if any(alive.values()) else None,
-        workers=workers,
-    )
-    if state.server_url is not None and alive.get(SERVER):
-        health[SERVER] = server_health(state.server_url, timeout)
-    components = [
-        ComponentStatus(
-            name=c.name,
-            running=alive[c.name],
-            pid=c.pid,
-            health=health.get(c.name) if alive[c.name] else None,
-            url=_component_url(state, c.name) if alive[c.name] else None,
-            log_file=c.log_file,
-            restarts=c.restarts,
-        )
-        for c in state.components
-    ]
-    running = [c.running for c in components]
-    overall: Literal["running", "degraded", "stopped"] = (
-        "running"
-        if all(running) and all(c.health == HEALTHY for c in components)
-        else "degraded"
-        if any(running)
-        else "stopped"
-    )
-    serving_gui = state.server_url is not None and alive.get(SERVER, False)
-    return PlatformStatus(
-        state=overall,
-        profile=state.profile,
-        executor=state.executor,
-        gui_url=f"{state.server_url}/" if serving_gui else None,
-        admin_email=settings.admin_email if serving_gui else None,
-        api_url=state.api_url,
-        airflow_ui_url=f"{state.api_url}/",
-        started_at=state.started_at,
-        supervisor_pid=state.supervisor_pid if state.supervisor_alive else None,
-        stale_state_file=not state.any_alive,
-        components=components,
-    )
-
-
-# --- the supervisor ---------------------------------------------------------------------------
-
 
 ProgressCallback = Callable[[str], None]
 
@@ -407,10 +80,10 @@ ProgressCallback = Callable[[str], None]
 class Platform:
     """Airflow's api-server, scheduler and dag-processor for one FlowUI project.
 
-    `start()` then `wait_until_healthy()`; `poll()` while supervising; `stop()` at the end.
-    `Platform.attach(settings)` gives the platform a state file records, to stop it from
-    another process. With `bind_to_parent` the components get SIGTERM if this process dies,
-    so call `start()` from the thread that lives as long as the platform (the main thread).
+    `start()` then `wait_until_healthy()`; `supervise()` (or `poll()`) while it runs; `stop()`
+    at the end. `Platform.attach(settings)` gives the platform a state file records, to stop it
+    from another process. With `bind_to_parent` the components get SIGTERM if this process
+    dies, so call `start()` from the thread that lives as long as the platform (the main one).
     """
 
     def __init__(
@@ -429,12 +102,10 @@ class Platform:
         self.bind_to_parent = bind_to_parent
         self.cancel = cancel or threading.Event()
         self.state: PlatformState | None = None
+        self.launcher = Launcher(self.paths, bind_to_parent=bind_to_parent)
         # New at every start; only the platform's processes know it (tasks' secrets).
         self._internal_token = secrets.token_urlsafe(32)
         self._fernet_key: str | None = None  # the production profile's, read at start
-        self._processes: dict[str, subprocess.Popen[bytes]] = {}
-        # How each component was started, to start it again (production profile).
-        self._launches: dict[str, tuple[list[str], dict[str, str]]] = {}
         self._restart_times: dict[str, list[float]] = {}
         self._lock: IO[str] | None = None
 
@@ -537,7 +208,7 @@ class Platform:
             report("Starting " + ", ".join(self.components))
             started_at = datetime.now(UTC)
             components = [
-                self._spawn(
+                self.launcher.spawn(
                     name,
                     [str(airflow_command()), *(a.format(port=self.port) for a in arguments)],
                     self.environment(),
@@ -549,7 +220,7 @@ class Platform:
                 environment = server_environment(
                     self.settings, self.port, credentials, self._internal_token
                 )
-                components.append(self._spawn(SERVER, command, environment))
+                components.append(self.launcher.spawn(SERVER, command, environment))
             supervisor = None if not self.bind_to_parent else os.getpid()
             self.state = PlatformState(
                 supervisor_pid=supervisor,
@@ -598,66 +269,27 @@ class Platform:
         # A stale file (every recorded process gone) is replaced by this start.
         self.paths.state_file.unlink(missing_ok=True)
 
-    def _open_log(self, name: str) -> IO[bytes]:
-        log = self.paths.log(name).open("ab")
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        log.write(f"\n{_LOG_HEADER} {name} starting at {stamp} =====\n".encode())
-        log.flush()
-        return log
-
-    def _popen(
-        self, name: str, command: list[str], environment: Mapping[str, str]
-    ) -> subprocess.Popen[bytes]:
-        with self._open_log(name) as log:
-            return subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(environment),
-                cwd=self.paths.airflow_home,
-                start_new_session=True,  # own process group; the terminal's Ctrl-C is ours
-                preexec_fn=die_with_parent if self.bind_to_parent else None,
-            )
-
     def _migrate_database(self) -> None:
-        command = [str(airflow_command()), "db", "migrate"]
-        process = self._popen("db-migrate", command, self.environment())
-        deadline = time.monotonic() + MIGRATE_TIMEOUT
+        log = self.paths.log("db-migrate")
         try:
-            while process.poll() is None:
-                if self.cancel.is_set():
-                    raise StartCancelled("stopped while migrating Airflow's database")
-                if time.monotonic() > deadline:
-                    raise PlatformError(
-                        f"`airflow db migrate` took more than {MIGRATE_TIMEOUT:.0f} s",
-                        hint=f"see {self.paths.log('db-migrate')}",
-                    )
-                self.cancel.wait(0.1)
-        finally:
-            if process.poll() is None:
-                signal_group(process.pid, signal.SIGKILL)
-                process.wait()
-        if process.returncode != 0:
-            log = self.paths.log("db-migrate")
+            exit_code = self.launcher.run_to_end(
+                "db-migrate",
+                [str(airflow_command()), "db", "migrate"],
+                self.environment(),
+                timeout=MIGRATE_TIMEOUT,
+                cancel=self.cancel,
+            )
+        except TimeoutError:
             raise PlatformError(
-                f"`airflow db migrate` failed with exit code {process.returncode}; see {log}",
+                f"`airflow db migrate` took more than {MIGRATE_TIMEOUT:.0f} s", hint=f"see {log}"
+            ) from None
+        if exit_code is None:
+            raise StartCancelled("stopped while migrating Airflow's database")
+        if exit_code != 0:
+            raise PlatformError(
+                f"`airflow db migrate` failed with exit code {exit_code}; see {log}",
                 hint=f"last lines of {log}:\n{log_tail(log)}",
             )
-
-    def _spawn(
-        self, name: str, command: list[str], environment: Mapping[str, str]
-    ) -> ComponentState:
-        process = self._popen(name, command, environment)
-        self._processes[name] = process
-        self._launches[name] = (command, dict(environment))
-        return ComponentState(
-            name=name,
-            pid=process.pid,
-            process_group=process.pid,
-            start_ticks=start_ticks(process.pid),
-            log_file=self.paths.log(name),
-        )
 
     # -- health and supervision --------------------------------------------------------------
 
@@ -666,12 +298,8 @@ class Platform:
         if self.state is None:
             return None
         for component in self.state.components:
-            process = self._processes.get(component.name)
-            if process is not None:
-                if process.poll() is not None:
-                    return ComponentDied(component, process.returncode)
-            elif not is_alive(component.pid, component.start_ticks):
-                return ComponentDied(component, None)
+            if (died := self.launcher.exited(component)) is not None:
+                return died
         return None
 
     def wait_until_healthy(
@@ -679,10 +307,9 @@ class Platform:
         timeout: float = DEFAULT_STARTUP_TIMEOUT,
         on_progress: Callable[[Mapping[str, str | None]], None] | None = None,
     ) -> float:
-        """Wait until Airflow reports every component healthy; returns the seconds it took.
+        """Wait until every component is healthy (`health.HealthWatch` says what that takes);
+        returns the seconds it took.
 
-        Healthy includes the api-server's execution API, which tasks talk to: it is built on
-        its first request (about 10 s), so this makes that request instead of the first task.
         Raises ComponentDied as soon as a component exits, PlatformError at the deadline
         (with every log's tail), StartCancelled if `cancel` was set.
         """
@@ -690,33 +317,15 @@ class Platform:
             raise PlatformError("the platform is not started")
         started = time.monotonic()
         deadline = started + timeout
-        since = self.state.started_at
-        execution_api_ready = threading.Event()
-        warm_up: threading.Thread | None = None
+        watch = HealthWatch(
+            self.settings, self.api_url, self.server_url, self.state.started_at, self.cancel
+        )
         while True:
             if self.cancel.is_set():
                 raise StartCancelled("stopped before the platform was healthy")
             if (died := self.poll()) is not None:
                 raise died
-            workers = None
-            broker = self.settings.AIRFLOW__CELERY__BROKER_URL
-            if broker is not None and (names := worker_names(self.settings)):
-                workers = ping_workers(broker, timeout=0.5, expected=len(names))
-            health = component_health(
-                self.components, fetch_health(self.api_url, timeout=1.0), since, workers
-            )
-            if health[API_SERVER] == HEALTHY and warm_up is None:
-                # In a thread, so that Ctrl-C and a dying component are noticed meanwhile.
-                warm_up = threading.Thread(
-                    target=self._warm_up_execution_api,
-                    args=(execution_api_ready, deadline),
-                    daemon=True,
-                )
-                warm_up.start()
-            if health[API_SERVER] == HEALTHY and not execution_api_ready.is_set():
-                health[API_SERVER] = "starting"
-            if self.server_url is not None:
-                health[SERVER] = server_health(self.server_url)
+            health = watch.check(self.components, deadline)
             if on_progress is not None:
                 on_progress(health)
             if all(status == HEALTHY for status in health.values()):
@@ -732,17 +341,6 @@ class Platform:
                     hint=f"last lines of their logs:\n{tails}",
                 )
             self.cancel.wait(0.25)
-
-    def _warm_up_execution_api(self, ready: threading.Event, deadline: float) -> None:
-        import httpx
-
-        while not self.cancel.is_set() and (remaining := deadline - time.monotonic()) > 0:
-            with contextlib.suppress(httpx.HTTPError):
-                response = httpx.get(f"{self.api_url}/execution/health", timeout=remaining)
-                if response.status_code == 200:
-                    ready.set()
-                    return
-            self.cancel.wait(0.5)
 
     def supervise(
         self,
@@ -766,7 +364,8 @@ class Platform:
         return None
 
     def _may_restart(self, name: str) -> bool:
-        if self.settings.FLOWUI_PROFILE is not Profile.PRODUCTION or name not in self._launches:
+        production = self.settings.FLOWUI_PROFILE is Profile.PRODUCTION
+        if not production or not self.launcher.launched(name):
             return False
         now = time.monotonic()
         recent = [t for t in self._restart_times.get(name, []) if now - t < RESTART_WINDOW]
@@ -774,17 +373,10 @@ class Platform:
         return len(recent) < RESTART_LIMIT
 
     def restart(self, name: str) -> ComponentState:
-        """Start component `name` again as it was started (its old process group is killed
-        first, so nothing of it is left) and record it in the state file."""
+        """Start component `name` again as it was started and record it in the state file."""
         assert self.state is not None
         old = next(c for c in self.state.components if c.name == name)
-        self._terminate(process_trees([(old.pid, old.start_ticks)]), grace=0)
-        signal_group(old.process_group, signal.SIGKILL)
-        self._processes.pop(name).wait()
-        command, environment = self._launches[name]
-        new = self._spawn(name, command, environment).model_copy(
-            update={"restarts": old.restarts + 1}
-        )
+        new = self.launcher.relaunch(old)
         self._restart_times.setdefault(name, []).append(time.monotonic())
         self.state = self.state.model_copy(
             update={"components": [new if c.name == name else c for c in self.state.components]}
@@ -804,17 +396,8 @@ class Platform:
         state = self.state
         if state is not None and state.supervisor_alive and state.supervisor_pid != os.getpid():
             self._ask_supervisor_to_stop(state, grace)
-        recorded = {c.name: (c.pid, c.start_ticks) for c in state.components} if state else {}
-        for name, process in self._processes.items():
-            recorded.setdefault(name, (process.pid, None))
         # The api-server goes last: tasks being stopped report their end to it.
-        others = [pid_ticks for name, pid_ticks in recorded.items() if name != API_SERVER]
-        for stage in (others, [recorded[API_SERVER]] if API_SERVER in recorded else []):
-            self._terminate(process_trees(stage), grace)
-        for process in self._processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=1.0)
-        self._processes.clear()
+        self.launcher.stop(state.components if state else [], grace, last=API_SERVER)
         # Started by tasks, not by us, they live outside the components' process trees.
         stop_forkservers(self.settings.root.path)
         supervised_elsewhere = state is not None and (
@@ -827,22 +410,6 @@ class Platform:
                     self.paths.state_file.unlink(missing_ok=True)
         self._release_lock()
 
-    def _terminate(self, targets: Mapping[int, ProcessInfo], grace: float) -> None:
-        """SIGTERM to every process group among `targets`, SIGKILL to what is left after grace."""
-        groups = {info.process_group for info in targets.values()}
-        groups.discard(os.getpgrp())  # never our own group
-        for group in groups:
-            signal_group(group, signal.SIGTERM)
-        if self._wait_gone(targets, grace):
-            return
-        for info in targets.values():
-            if is_alive(info.pid, info.start_ticks):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(info.pid, signal.SIGKILL)
-        for group in groups:
-            signal_group(group, signal.SIGKILL)
-        self._wait_gone(targets, 10.0)
-
     def _ask_supervisor_to_stop(self, state: PlatformState, grace: float) -> None:
         assert state.supervisor_pid is not None
         with contextlib.suppress(ProcessLookupError):
@@ -850,17 +417,6 @@ class Platform:
         deadline = time.monotonic() + 2 * grace + 25.0  # its two stages, then its SIGKILLs
         while state.supervisor_alive and time.monotonic() < deadline:
             time.sleep(0.1)  # another process: nothing to wait on but its pid
-
-    def _wait_gone(self, targets: Mapping[int, ProcessInfo], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            for process in self._processes.values():
-                process.poll()  # reap our children, or they linger as zombies
-            if not any(is_alive(i.pid, i.start_ticks) for i in targets.values()):
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.1)
 
     def status(self, timeout: float = 2.0) -> PlatformStatus:
         return platform_status(self.settings, timeout)
