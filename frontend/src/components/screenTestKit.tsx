@@ -1,11 +1,13 @@
-// For the screens' component tests: a stand-in API server behind fetch, and a render with the
-// providers and a router at a given URL.
+// For the screens' component tests: a stand-in API server behind fetch, the objects it answers
+// with, and a render with the providers and a router at a given URL.
 import { MantineProvider } from "@mantine/core";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render } from "@testing-library/react";
 import type { ReactElement } from "react";
 import { MemoryRouter, Route, Routes, useLocation } from "react-router-dom";
 import { vi } from "vitest";
+
+import type { Schemas } from "../api/client";
 
 export interface ApiCall {
   method: string;
@@ -50,6 +52,44 @@ export function apiError(status: number, message: string, details: { where: stri
 
 function notFound(path: string) {
   return apiError(404, `no test route for ${path}`);
+}
+
+/** A workflow, deployed at version 1, active, without a schedule; then `changes`. */
+export function workflowOut(
+  id: number,
+  name: string,
+  changes: Partial<Schemas["WorkflowOut"]> = {},
+): Schemas["WorkflowOut"] {
+  return {
+    id,
+    name,
+    description: "",
+    tags: [],
+    schedule: { type: "none" },
+    dag_id: `w${id}`,
+    current_version: 1,
+    deployed_version: 1,
+    is_paused: false,
+    next_run_at: null,
+    created_at: "2024-01-01T00:00:00Z",
+    updated_at: "2024-01-01T00:00:00Z",
+    ...changes,
+  };
+}
+
+/** A manual run without parameters, queued; then `changes`. */
+export function runOut(runId: string, changes: Partial<Schemas["RunOut"]> = {}): Schemas["RunOut"] {
+  return {
+    run_id: runId,
+    state: "queued",
+    run_type: "manual",
+    parameters: {},
+    queued_at: null,
+    started_at: null,
+    ended_at: null,
+    duration: null,
+    ...changes,
+  };
 }
 
 /** Renders `element` at `url` under the route `pattern`; the current location is shown in

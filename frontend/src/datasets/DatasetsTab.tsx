@@ -21,7 +21,9 @@ import { type FormEvent, useState } from "react";
 import { api, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { formatSize, saveBlobAs } from "../components/blobFiles";
-import { ConfirmActionDialog } from "../components/ConfirmDialog";
+import { RoleNotice } from "../components/RoleNotice";
+import { DeleteRowAction, RowAction, RowActions } from "../components/RowActions";
+import { ListTable } from "../components/ListTable";
 import { roleAllows, type SettingsTabProps } from "../workspaces/useWorkspace";
 import { type Dataset, datasetsKey, type SyncDirection, type SyncReport, useDatasets, useSyncDataset } from "./queries";
 
@@ -38,7 +40,6 @@ const SYNC_ACTIONS: Record<SyncDirection, { label: string; verb: string; preposi
 
 export function DatasetsTab({ workspaceId, role }: SettingsTabProps) {
   const datasets = useDatasets(workspaceId);
-  const [deleting, setDeleting] = useState<Dataset | null>(null);
   const canWrite = roleAllows(role, "write");
   const sync = useSyncDataset(workspaceId);
   // The workspace's own bucket, the same on each of its datasets; null without one.
@@ -63,15 +64,10 @@ export function DatasetsTab({ workspaceId, role }: SettingsTabProps) {
         An uploaded file becomes a dataset of the dataset store; an operator's dataset input takes its id (the editor
         offers this list).
       </Text>
-      {canWrite ? (
-        <UploadForm workspaceId={workspaceId} />
-      ) : (
-        role && (
-          <Text size="sm" c="dimmed">
-            You are a {role} member: members with the write role or above upload datasets.
-          </Text>
-        )
-      )}
+      {canWrite && <UploadForm workspaceId={workspaceId} />}
+      <RoleNotice role={role} needs="write">
+        members with the write role or above upload datasets.
+      </RoleNotice>
       {datasets.isError && <ApiErrorAlert error={datasets.error} onRetry={() => datasets.refetch()} />}
       {download.isError && <ApiErrorAlert error={download.error} />}
       {canWrite && !!datasets.data?.length && !bucket && (
@@ -104,102 +100,94 @@ export function DatasetsTab({ workspaceId, role }: SettingsTabProps) {
       )}
       {datasets.data?.length === 0 && <Text c="dimmed">No dataset uploaded yet.</Text>}
       {!!datasets.data?.length && (
-        <Table data-testid="datasets-table">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Dataset id</Table.Th>
-              <Table.Th>File</Table.Th>
-              <Table.Th>Uploaded</Table.Th>
-              <Table.Th>Where</Table.Th>
-              <Table.Th />
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {datasets.data.map((dataset) => (
-              <Table.Tr key={dataset.id} data-testid={`dataset-row-${dataset.name}`}>
-                <Table.Td>{dataset.name}</Table.Td>
-                <Table.Td>
-                  <CopyButton value={dataset.storage_id}>
-                    {({ copied, copy }) => (
-                      <Tooltip label={copied ? "Copied" : "Copy the id"}>
-                        <Code style={{ cursor: "pointer" }} onClick={copy} data-testid="dataset-storage-id">
-                          {dataset.storage_id}
-                        </Code>
-                      </Tooltip>
-                    )}
-                  </CopyButton>
-                </Table.Td>
-                <Table.Td>
-                  <Text size="sm">
-                    {dataset.filename}{" "}
-                    <Text span size="xs" c="dimmed">
-                      {formatSize(dataset.size)}
-                    </Text>
+        <ListTable
+          titles={["Name", "Dataset id", "File", "Uploaded", "Where"]}
+          withActions
+          data-testid="datasets-table"
+        >
+          {datasets.data.map((dataset) => (
+            <Table.Tr key={dataset.id} data-testid={`dataset-row-${dataset.name}`}>
+              <Table.Td>{dataset.name}</Table.Td>
+              <Table.Td>
+                <CopyButton value={dataset.storage_id}>
+                  {({ copied, copy }) => (
+                    <Tooltip label={copied ? "Copied" : "Copy the id"}>
+                      <Code style={{ cursor: "pointer" }} onClick={copy} data-testid="dataset-storage-id">
+                        {dataset.storage_id}
+                      </Code>
+                    </Tooltip>
+                  )}
+                </CopyButton>
+              </Table.Td>
+              <Table.Td>
+                <Text size="sm">
+                  {dataset.filename}{" "}
+                  <Text span size="xs" c="dimmed">
+                    {formatSize(dataset.size)}
                   </Text>
-                </Table.Td>
-                <Table.Td>
-                  <Text size="sm">
-                    {new Date(dataset.created_at).toLocaleString()}
-                    {dataset.created_by ? ` by ${dataset.created_by}` : ""}
-                  </Text>
-                </Table.Td>
-                <Table.Td>
-                  <Tooltip label={describeLocation(dataset)}>
-                    <Badge
-                      variant="light"
-                      color={dataset.location === "bucket" ? "orange" : "blue"}
-                      data-testid="dataset-location"
-                    >
-                      {LOCATION_LABELS[dataset.location]}
-                    </Badge>
-                  </Tooltip>
-                </Table.Td>
-                <Table.Td>
-                  <Group gap={4} justify="flex-end" wrap="nowrap">
-                    <Button
-                      size="xs"
-                      variant="light"
-                      loading={download.isPending && download.variables?.id === dataset.id}
-                      onClick={() => download.mutate(dataset)}
-                      aria-label={`Download ${dataset.name}`}
-                    >
-                      Download
-                    </Button>
-                    {canWrite &&
-                      bucket &&
-                      (["push", "pull"] as const).map((direction) => (
-                        <Button
-                          key={direction}
-                          size="xs"
-                          variant="light"
-                          loading={syncing(dataset, direction)}
-                          disabled={sync.isPending && !syncing(dataset, direction)}
-                          onClick={() => sync.mutate({ dataset, direction })}
-                          aria-label={`${SYNC_ACTIONS[direction].verb} ${dataset.name} ${SYNC_ACTIONS[direction].preposition} bucket`}
-                        >
-                          {SYNC_ACTIONS[direction].label}
-                        </Button>
-                      ))}
-                    {canWrite && (
+                </Text>
+              </Table.Td>
+              <Table.Td>
+                <Text size="sm">
+                  {new Date(dataset.created_at).toLocaleString()}
+                  {dataset.created_by ? ` by ${dataset.created_by}` : ""}
+                </Text>
+              </Table.Td>
+              <Table.Td>
+                <Tooltip label={describeLocation(dataset)}>
+                  <Badge
+                    variant="light"
+                    color={dataset.location === "bucket" ? "orange" : "blue"}
+                    data-testid="dataset-location"
+                  >
+                    {LOCATION_LABELS[dataset.location]}
+                  </Badge>
+                </Tooltip>
+              </Table.Td>
+              <Table.Td>
+                <RowActions>
+                  <RowAction
+                    label="Download"
+                    target={dataset.name}
+                    loading={download.isPending && download.variables?.id === dataset.id}
+                    onClick={() => download.mutate(dataset)}
+                  />
+                  {canWrite &&
+                    bucket &&
+                    (["push", "pull"] as const).map((direction) => (
                       <Button
+                        key={direction}
                         size="xs"
-                        variant="subtle"
-                        color="red"
-                        onClick={() => setDeleting(dataset)}
-                        aria-label={`Delete ${dataset.name}`}
+                        variant="light"
+                        loading={syncing(dataset, direction)}
+                        disabled={sync.isPending && !syncing(dataset, direction)}
+                        onClick={() => sync.mutate({ dataset, direction })}
+                        aria-label={`${SYNC_ACTIONS[direction].verb} ${dataset.name} ${SYNC_ACTIONS[direction].preposition} bucket`}
                       >
-                        Delete
+                        {SYNC_ACTIONS[direction].label}
                       </Button>
-                    )}
-                  </Group>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+                    ))}
+                  {canWrite && (
+                    <DeleteRowAction
+                      target={dataset.name}
+                      action={async () =>
+                        unwrap(
+                          await api.DELETE("/api/workspaces/{workspace_id}/datasets/{dataset_id}", {
+                            params: { path: { workspace_id: workspaceId, dataset_id: dataset.id } },
+                          }),
+                        )
+                      }
+                      invalidates={datasetsKey(workspaceId)}
+                    >
+                      Its files leave the dataset store: tasks that read {dataset.storage_id} will fail.
+                    </DeleteRowAction>
+                  )}
+                </RowActions>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </ListTable>
       )}
-      {deleting && <DeleteDataset workspaceId={workspaceId} dataset={deleting} onClose={() => setDeleting(null)} />}
     </Stack>
   );
 }
@@ -273,34 +261,6 @@ function UploadForm({ workspaceId }: { workspaceId: number }) {
         )}
       </Stack>
     </form>
-  );
-}
-
-function DeleteDataset({
-  workspaceId,
-  dataset,
-  onClose,
-}: {
-  workspaceId: number;
-  dataset: Dataset;
-  onClose: () => void;
-}) {
-  return (
-    <ConfirmActionDialog
-      title={`Delete ${dataset.name}?`}
-      confirmLabel="Delete"
-      action={async () =>
-        unwrap(
-          await api.DELETE("/api/workspaces/{workspace_id}/datasets/{dataset_id}", {
-            params: { path: { workspace_id: workspaceId, dataset_id: dataset.id } },
-          }),
-        )
-      }
-      invalidates={datasetsKey(workspaceId)}
-      onClose={onClose}
-    >
-      Its files leave the dataset store: tasks that read {dataset.storage_id} will fail.
-    </ConfirmActionDialog>
   );
 }
 

@@ -9,6 +9,7 @@ import { api, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { useBlobUrl } from "../components/blobFiles";
 import { JsonTree } from "../components/JsonTree";
+import { ListTable } from "../components/ListTable";
 import { parseCsv } from "./csv";
 import { MarkdownText } from "./MarkdownText";
 import { type TaskRef, taskPath } from "./useRun";
@@ -144,24 +145,15 @@ function CsvTable({ text }: { text: string }) {
   const shown = body.slice(0, CSV_ROW_LIMIT);
   return (
     <ScrollArea type="auto">
-      <Table striped withTableBorder withColumnBorders fz="xs" data-testid="result-csv-table">
-        <Table.Thead>
-          <Table.Tr>
-            {header.map((cell, index) => (
-              <Table.Th key={index}>{cell}</Table.Th>
+      <ListTable titles={header} striped withTableBorder withColumnBorders fz="xs" data-testid="result-csv-table">
+        {shown.map((row, index) => (
+          <Table.Tr key={index}>
+            {row.map((cell, column) => (
+              <Table.Td key={column}>{cell}</Table.Td>
             ))}
           </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {shown.map((row, index) => (
-            <Table.Tr key={index}>
-              {row.map((cell, column) => (
-                <Table.Td key={column}>{cell}</Table.Td>
-              ))}
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
+        ))}
+      </ListTable>
       {body.length > CSV_ROW_LIMIT && (
         <Text size="xs" c="dimmed" mt={4}>
           The first {CSV_ROW_LIMIT} rows; download the file for all of them.

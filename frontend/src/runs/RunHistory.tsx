@@ -19,6 +19,7 @@ import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom"
 import { api, ApiError, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { RunStateBadge, formatDuration, formatTime, isRunFinished } from "../components/RunStateBadge";
+import { ListTable } from "../components/ListTable";
 import { useRunWorkflowNow } from "../workflows/useWorkflowActions";
 import { roleAllows, useWorkspace, useWorkspaceId } from "../workspaces/useWorkspace";
 import { runMonitorPath } from "./runLinks";
@@ -133,62 +134,55 @@ export function RunHistory() {
           </Text>
         )}
         {!!runs.data?.length && (
-          <Table highlightOnHover data-testid="runs-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>State</Table.Th>
-                <Table.Th>Run</Table.Th>
-                <Table.Th>Started</Table.Th>
-                <Table.Th>Duration</Table.Th>
-                <Table.Th>Parameters</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {runs.data.map((run) => {
-                const to = runMonitorPath(workspaceId, workflowId, run.run_id);
-                return (
-                  <Table.Tr
-                    key={run.run_id}
-                    data-testid={`run-row-${run.run_id}`}
-                    style={{ cursor: "pointer" }}
-                    onClick={() => navigate(to)}
-                  >
-                    <Table.Td>
-                      <RunStateBadge state={run.state} />
-                    </Table.Td>
-                    <Table.Td>
-                      <Anchor
-                        component={Link}
-                        to={to}
-                        size="sm"
-                        ff="monospace"
-                        onClick={(e) => e.stopPropagation()}
-                        aria-label={`Open run ${run.run_id}`}
-                      >
-                        {run.run_id}
-                      </Anchor>
-                      {run.run_type && (
-                        <Text size="xs" c="dimmed">
-                          {run.run_type}
-                        </Text>
-                      )}
-                    </Table.Td>
-                    <Table.Td>{formatTime(run.started_at ?? run.queued_at)}</Table.Td>
-                    <Table.Td>{formatDuration(run.duration)}</Table.Td>
-                    <Table.Td>
-                      {Object.keys(run.parameters).length ? (
-                        <Code style={{ whiteSpace: "pre-wrap", wordBreak: "break-all" }}>
-                          {JSON.stringify(run.parameters)}
-                        </Code>
-                      ) : (
-                        "—"
-                      )}
-                    </Table.Td>
-                  </Table.Tr>
-                );
-              })}
-            </Table.Tbody>
-          </Table>
+          <ListTable
+            titles={["State", "Run", "Started", "Duration", "Parameters"]}
+            highlightOnHover
+            data-testid="runs-table"
+          >
+            {runs.data.map((run) => {
+              const to = runMonitorPath(workspaceId, workflowId, run.run_id);
+              return (
+                <Table.Tr
+                  key={run.run_id}
+                  data-testid={`run-row-${run.run_id}`}
+                  style={{ cursor: "pointer" }}
+                  onClick={() => navigate(to)}
+                >
+                  <Table.Td>
+                    <RunStateBadge state={run.state} />
+                  </Table.Td>
+                  <Table.Td>
+                    <Anchor
+                      component={Link}
+                      to={to}
+                      size="sm"
+                      ff="monospace"
+                      onClick={(e) => e.stopPropagation()}
+                      aria-label={`Open run ${run.run_id}`}
+                    >
+                      {run.run_id}
+                    </Anchor>
+                    {run.run_type && (
+                      <Text size="xs" c="dimmed">
+                        {run.run_type}
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>{formatTime(run.started_at ?? run.queued_at)}</Table.Td>
+                  <Table.Td>{formatDuration(run.duration)}</Table.Td>
+                  <Table.Td>
+                    {Object.keys(run.parameters).length ? (
+                      <Code style={{ whiteSpace: "pre-wrap", wordBreak: "break-all" }}>
+                        {JSON.stringify(run.parameters)}
+                      </Code>
+                    ) : (
+                      "—"
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+              );
+            })}
+          </ListTable>
         )}
         {(page > 0 || (runs.data?.length ?? 0) === RUNS_PAGE_SIZE) && (
           <Group>

@@ -1,6 +1,6 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 
-import { renderScreen, serveApi } from "../components/screenTestKit";
+import { renderScreen, runOut, serveApi, workflowOut } from "../components/screenTestKit";
 import { RunMonitor } from "./RunMonitor";
 
 const RUN = "manual__2024-05-01T06:00:00+00:00";
@@ -39,36 +39,19 @@ test("a failed task is drawn in the failure colour and its log is shown when cli
     [
       "GET",
       "/api/workspaces/1/workflows/7",
-      {
-        body: {
-          id: 7,
-          name: "Train",
-          description: "",
-          tags: [],
-          schedule: { type: "none" },
-          dag_id: "w7",
-          current_version: 2,
-          deployed_version: 2,
-          is_paused: false,
-          created_at: "2024-01-01T00:00:00Z",
-          updated_at: "2024-01-01T00:00:00Z",
-          document: DOCUMENT,
-        },
-      },
+      { body: { ...workflowOut(7, "Train", { current_version: 2, deployed_version: 2 }), document: DOCUMENT } },
     ],
     [
       "GET",
       BASE,
       {
         body: {
-          run_id: RUN,
-          state: "failed",
-          run_type: "manual",
-          parameters: {},
-          queued_at: null,
-          started_at: "2024-05-01T06:00:00Z",
-          ended_at: "2024-05-01T06:00:05Z",
-          duration: 5,
+          ...runOut(RUN, {
+            state: "failed",
+            started_at: "2024-05-01T06:00:00Z",
+            ended_at: "2024-05-01T06:00:05Z",
+            duration: 5,
+          }),
           tasks: [
             task("load", "success", "2024-05-01T06:00:00Z", "2024-05-01T06:00:02Z"),
             {
@@ -137,14 +120,7 @@ test("the timeline shows a bar per started task", async () => {
       BASE,
       {
         body: {
-          run_id: RUN,
-          state: "running",
-          run_type: "manual",
-          parameters: {},
-          queued_at: null,
-          started_at: "2024-05-01T06:00:00Z",
-          ended_at: null,
-          duration: null,
+          ...runOut(RUN, { state: "running", started_at: "2024-05-01T06:00:00Z" }),
           tasks: [
             task("load", "success", "2024-05-01T06:00:00Z", "2024-05-01T06:00:02Z"),
             task("train", null, null, null),

@@ -1,11 +1,12 @@
 // A task's result files: the one it asked to display, shown; every file to view or download.
-import { Button, Group, Stack, Table, Text } from "@mantine/core";
+import { Button, Stack, Table, Text } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 
 import { api, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { baseName, formatSize, saveBlobAs } from "../components/blobFiles";
+import { RowActions } from "../components/RowActions";
 import { fetchResultFile, fileTypeOf, isViewable, ResultViewer } from "./ResultViewer";
 import { type TaskRef, taskPath } from "./useRun";
 
@@ -65,7 +66,7 @@ export function TaskResults({ task, state }: { task: TaskRef; state: string | nu
                   {formatSize(file.size)}
                 </Table.Td>
                 <Table.Td>
-                  <Group gap={4} justify="flex-end" wrap="nowrap">
+                  <RowActions>
                     {isViewable(fileTypeOf(file.path)) && file.path !== shown && (
                       <Button
                         size="compact-xs"
@@ -85,7 +86,7 @@ export function TaskResults({ task, state }: { task: TaskRef; state: string | nu
                     >
                       Download
                     </Button>
-                  </Group>
+                  </RowActions>
                 </Table.Td>
               </Table.Tr>
             ))}

@@ -4,6 +4,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
 
 import { api, type Schemas, unwrap } from "../api/client";
+import { RowAction, RowActions } from "../components/RowActions";
 import { RunStateBadge, formatTime, isRunFinished } from "../components/RunStateBadge";
 import { runHistoryPath, runMonitorPath } from "../runs/runLinks";
 import { describeSchedule } from "./schedule";
@@ -98,7 +99,7 @@ export function WorkflowRow({
         />
       </Table.Td>
       <Table.Td>
-        <Group gap={4} justify="flex-end" wrap="nowrap">
+        <RowActions>
           {canWrite && (
             <Tooltip label="Resume it first: paused workflows do not run" disabled={!workflow.is_paused}>
               <Button
@@ -134,18 +135,15 @@ export function WorkflowRow({
             History
           </Button>
           {canWrite && (
-            <Button
-              size="xs"
-              variant="subtle"
-              color="red"
+            <RowAction
+              label="Delete"
+              target={name}
+              destructive
               onClick={onDelete}
-              aria-label={`Delete ${name}`}
               data-testid={`workflow-delete-${name}`}
-            >
-              Delete
-            </Button>
+            />
           )}
-        </Group>
+        </RowActions>
       </Table.Td>
     </Table.Tr>
   );

@@ -1,29 +1,10 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 
-import type { Schemas } from "../api/client";
-import { renderScreen, serveApi } from "../components/screenTestKit";
+import { renderScreen, runOut, serveApi, workflowOut } from "../components/screenTestKit";
 import { WorkflowsList } from "./WorkflowsList";
 
 const WORKSPACE = { id: 1, name: "Lab", role: "owner", created_at: "2024-01-01T00:00:00Z" };
-
-function workflow(id: number, name: string, changes: Partial<Schemas["WorkflowOut"]>): Schemas["WorkflowOut"] {
-  return {
-    id,
-    name,
-    description: "",
-    tags: [],
-    schedule: { type: "none" },
-    dag_id: `w${id}`,
-    current_version: 1,
-    deployed_version: 1,
-    is_paused: false,
-    next_run_at: null,
-    created_at: "2024-01-01T00:00:00Z",
-    updated_at: "2024-01-01T00:00:00Z",
-    ...changes,
-  };
-}
 
 const RUN = "manual__2024-05-01T06:00:00+00:00";
 
@@ -35,12 +16,12 @@ test("each workflow shows its schedule in words, the server's next run and the s
       "/api/workspaces/1/workflows",
       {
         body: [
-          workflow(7, "Nightly report", {
+          workflowOut(7, "Nightly report", {
             schedule: { type: "cron", expression: "0 6 * * 1" },
             next_run_at: "2024-05-06T06:00:00Z",
           }),
-          workflow(8, "Draft", { deployed_version: null }),
-          workflow(9, "Hourly sync", { schedule: { type: "preset", preset: "hourly" }, is_paused: true }),
+          workflowOut(8, "Draft", { deployed_version: null }),
+          workflowOut(9, "Hourly sync", { schedule: { type: "preset", preset: "hourly" }, is_paused: true }),
         ],
       },
     ],
@@ -48,18 +29,7 @@ test("each workflow shows its schedule in words, the server's next run and the s
       "GET",
       "/api/workspaces/1/workflows/7/runs",
       {
-        body: [
-          {
-            run_id: RUN,
-            state: "failed",
-            run_type: "manual",
-            parameters: {},
-            queued_at: null,
-            started_at: "2024-05-01T06:00:00Z",
-            ended_at: null,
-            duration: 3,
-          },
-        ],
+        body: [runOut(RUN, { state: "failed", started_at: "2024-05-01T06:00:00Z", duration: 3 })],
       },
     ],
     ["GET", "/api/workspaces/1/workflows/9/runs", { body: [] }],
@@ -89,25 +59,9 @@ test("each workflow shows its schedule in words, the server's next run and the s
 test("Run deploys a workflow that was never deployed, starts it and opens its monitor", async () => {
   const calls = serveApi([
     ["GET", "/api/workspaces/1", { body: WORKSPACE }],
-    ["GET", "/api/workspaces/1/workflows", { body: [workflow(8, "Draft", { deployed_version: null })] }],
-    ["POST", "/api/workspaces/1/workflows/8/deploy", { body: workflow(8, "Draft", {}) }],
-    [
-      "POST",
-      "/api/workspaces/1/workflows/8/runs",
-      {
-        status: 201,
-        body: {
-          run_id: RUN,
-          state: "queued",
-          run_type: "manual",
-          parameters: {},
-          queued_at: null,
-          started_at: null,
-          ended_at: null,
-          duration: null,
-        },
-      },
-    ],
+    ["GET", "/api/workspaces/1/workflows", { body: [workflowOut(8, "Draft", { deployed_version: null })] }],
+    ["POST", "/api/workspaces/1/workflows/8/deploy", { body: workflowOut(8, "Draft") }],
+    ["POST", "/api/workspaces/1/workflows/8/runs", { status: 201, body: runOut(RUN) }],
   ]);
   renderScreen(<WorkflowsList />, { url: "/w/1/workflows", pattern: "/w/:workspaceId/workflows" });
 
@@ -125,7 +79,7 @@ test("Run deploys a workflow that was never deployed, starts it and opens its mo
 test("a run refused by the server says why and what to do", async () => {
   serveApi([
     ["GET", "/api/workspaces/1", { body: WORKSPACE }],
-    ["GET", "/api/workspaces/1/workflows", { body: [workflow(7, "Nightly report", {})] }],
+    ["GET", "/api/workspaces/1/workflows", { body: [workflowOut(7, "Nightly report")] }],
     ["GET", "/api/workspaces/1/workflows/7/runs", { body: [] }],
     [
       "POST",
@@ -155,7 +109,7 @@ test("a run refused by the server says why and what to do", async () => {
 });
 
 test("a long list comes in pages: Show more asks for the next one", async () => {
-  const all = Array.from({ length: 130 }, (_, i) => workflow(i + 1, `Workflow ${String(i + 1).padStart(3, "0")}`, {}));
+  const all = Array.from({ length: 130 }, (_, i) => workflowOut(i + 1, `Workflow ${String(i + 1).padStart(3, "0")}`));
   const calls = serveApi([
     ["GET", "/api/workspaces/1", { body: WORKSPACE }],
     [

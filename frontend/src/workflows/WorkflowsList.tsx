@@ -1,6 +1,6 @@
 // The workspace's workflows: schedule, next and last run, pause/resume, run, edit, history,
 // delete; create a new one or import one from a JSON file.
-import { Button, Container, FileButton, Group, Loader, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Button, Container, FileButton, Group, Loader, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { keepPreviousData, useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
@@ -9,6 +9,7 @@ import { Link } from "react-router-dom";
 import { api, type Schemas, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { ConfirmDialog } from "../components/ConfirmDialog";
+import { ListTable } from "../components/ListTable";
 import { useWorkspace, useWorkspaceId } from "../workspaces/useWorkspace";
 import { roleAllows } from "../workspaces/useWorkspace";
 import { useDeleteWorkflow, useImportWorkflow, useRunWorkflowNow, useSetWorkflowPaused } from "./useWorkflowActions";
@@ -105,33 +106,27 @@ export function WorkflowsList() {
           </Text>
         )}
         {!!workflows?.length && (
-          <Table highlightOnHover verticalSpacing="xs" data-testid="workflows-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Schedule</Table.Th>
-                <Table.Th>Next run</Table.Th>
-                <Table.Th>Last run</Table.Th>
-                <Table.Th>Active</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {workflows.map((workflow) => (
-                <WorkflowRow
-                  key={workflow.id}
-                  workspaceId={workspaceId}
-                  workflow={workflow}
-                  canWrite={canWrite}
-                  running={run.isPending && run.variables.id === workflow.id}
-                  pausing={setPaused.isPending && setPaused.variables.workflow.id === workflow.id}
-                  onRun={() => run.mutate(workflow)}
-                  onSetPaused={(paused) => setPaused.mutate({ workflow, paused })}
-                  onDelete={() => setDeleting(workflow)}
-                />
-              ))}
-            </Table.Tbody>
-          </Table>
+          <ListTable
+            titles={["Name", "Schedule", "Next run", "Last run", "Active"]}
+            withActions
+            highlightOnHover
+            verticalSpacing="xs"
+            data-testid="workflows-table"
+          >
+            {workflows.map((workflow) => (
+              <WorkflowRow
+                key={workflow.id}
+                workspaceId={workspaceId}
+                workflow={workflow}
+                canWrite={canWrite}
+                running={run.isPending && run.variables.id === workflow.id}
+                pausing={setPaused.isPending && setPaused.variables.workflow.id === workflow.id}
+                onRun={() => run.mutate(workflow)}
+                onSetPaused={(paused) => setPaused.mutate({ workflow, paused })}
+                onDelete={() => setDeleting(workflow)}
+              />
+            ))}
+          </ListTable>
         )}
         {pages.hasNextPage && (
           <Group justify="center">

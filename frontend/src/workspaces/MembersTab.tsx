@@ -8,6 +8,9 @@ import { api, type Schemas, unwrap } from "../api/client";
 import { useCurrentUser } from "../auth/session";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { ConfirmDialog } from "../components/ConfirmDialog";
+import { RoleNotice } from "../components/RoleNotice";
+import { RowAction } from "../components/RowActions";
+import { ListTable } from "../components/ListTable";
 import { ROLES, roleAllows, type SettingsTabProps } from "./useWorkspace";
 
 type Role = Schemas["Role"];
@@ -62,70 +65,55 @@ export function MembersTab({ workspaceId, role }: SettingsTabProps) {
     <Stack>
       {error != null && <ApiErrorAlert error={error} onClose={() => setError(null)} />}
       {members.isError && <ApiErrorAlert error={members.error} onRetry={() => members.refetch()} />}
-      {!canManage && role && (
-        <Text size="sm" c="dimmed">
-          You are a {role} member: only admins and owners invite members and change roles.
-        </Text>
-      )}
-      <Table data-testid="members-table">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>E-mail</Table.Th>
-            <Table.Th>Role</Table.Th>
-            <Table.Th />
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {members.data?.map((member) => {
-            const isMe = member.user_id === me.data?.id;
-            return (
-              <Table.Tr key={member.user_id} data-testid={`member-row-${member.email}`}>
-                <Table.Td>
-                  {member.display_name}{" "}
-                  {isMe && (
-                    <Badge size="xs" variant="outline">
-                      you
-                    </Badge>
-                  )}
-                </Table.Td>
-                <Table.Td>{member.email}</Table.Td>
-                <Table.Td>
-                  <Select
-                    size="xs"
-                    w={110}
-                    data={[...ROLES]}
-                    value={member.role}
-                    allowDeselect={false}
-                    disabled={!canManage}
-                    aria-label={`Role of ${member.email}`}
-                    data-testid={`member-role-${member.email}`}
-                    onChange={(value) =>
-                      value &&
-                      value !== member.role &&
-                      changeRole.mutate({ userId: member.user_id, newRole: value as Role })
-                    }
+      <RoleNotice role={role} needs="admin">
+        only admins and owners invite members and change roles.
+      </RoleNotice>
+      <ListTable titles={["Name", "E-mail", "Role"]} withActions data-testid="members-table">
+        {members.data?.map((member) => {
+          const isMe = member.user_id === me.data?.id;
+          return (
+            <Table.Tr key={member.user_id} data-testid={`member-row-${member.email}`}>
+              <Table.Td>
+                {member.display_name}{" "}
+                {isMe && (
+                  <Badge size="xs" variant="outline">
+                    you
+                  </Badge>
+                )}
+              </Table.Td>
+              <Table.Td>{member.email}</Table.Td>
+              <Table.Td>
+                <Select
+                  size="xs"
+                  w={110}
+                  data={[...ROLES]}
+                  value={member.role}
+                  allowDeselect={false}
+                  disabled={!canManage}
+                  aria-label={`Role of ${member.email}`}
+                  data-testid={`member-role-${member.email}`}
+                  onChange={(value) =>
+                    value &&
+                    value !== member.role &&
+                    changeRole.mutate({ userId: member.user_id, newRole: value as Role })
+                  }
+                />
+              </Table.Td>
+              <Table.Td>
+                {(isMe || canManage) && (
+                  <RowAction
+                    label={isMe ? "Leave" : "Remove"}
+                    target={isMe ? "the workspace" : member.email}
+                    destructive
+                    onClick={() => setRemoving(member)}
+                    data-testid={isMe ? "leave-workspace" : `remove-member-${member.email}`}
                   />
-                </Table.Td>
-                <Table.Td>
-                  {(isMe || canManage) && (
-                    <Button
-                      size="xs"
-                      variant="subtle"
-                      color="red"
-                      onClick={() => setRemoving(member)}
-                      aria-label={isMe ? "Leave the workspace" : `Remove ${member.email}`}
-                      data-testid={isMe ? "leave-workspace" : `remove-member-${member.email}`}
-                    >
-                      {isMe ? "Leave" : "Remove"}
-                    </Button>
-                  )}
-                </Table.Td>
-              </Table.Tr>
-            );
-          })}
-        </Table.Tbody>
-      </Table>
+                )}
+              </Table.Td>
+            </Table.Tr>
+          );
+        })}
+      </ListTable>
       {canManage && <InviteMember workspaceId={workspaceId} role={role} />}
       <ConfirmDialog
         opened={removing != null}

@@ -6,10 +6,12 @@ import {
   Group,
   Modal,
   PasswordInput,
+  type PasswordInputProps,
   Stack,
   Table,
   Text,
   TextInput,
+  type TextInputProps,
   Title,
   Tooltip,
 } from "@mantine/core";
@@ -18,7 +20,9 @@ import { type FormEvent, useState } from "react";
 
 import { api, type Schemas, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
-import { ConfirmActionDialog } from "../components/ConfirmDialog";
+import { RoleNotice } from "../components/RoleNotice";
+import { DeleteRowAction, RowAction, RowActions } from "../components/RowActions";
+import { ListTable } from "../components/ListTable";
 import { RepositoryImportProblems } from "./RepositoryImportProblems";
 import { roleAllows, type SettingsTabProps } from "./useWorkspace";
 
@@ -26,7 +30,6 @@ type Repository = Schemas["RepositoryOut"];
 
 export function RepositoriesTab({ workspaceId, role }: SettingsTabProps) {
   const [upgrading, setUpgrading] = useState<Repository | null>(null);
-  const [removing, setRemoving] = useState<Repository | null>(null);
   const canManage = roleAllows(role, "admin");
   const repositories = useQuery({
     queryKey: ["workspaces", workspaceId, "repositories"],
@@ -41,86 +44,92 @@ export function RepositoriesTab({ workspaceId, role }: SettingsTabProps) {
   return (
     <Stack>
       {repositories.isError && <ApiErrorAlert error={repositories.error} onRetry={() => repositories.refetch()} />}
-      {!canManage && role && (
-        <Text size="sm" c="dimmed">
-          You are a {role} member: only admins and owners import, upgrade and remove repositories.
-        </Text>
-      )}
+      <RoleNotice role={role} needs="admin">
+        only admins and owners import, upgrade and remove repositories.
+      </RoleNotice>
       {repositories.data?.length === 0 && <Text c="dimmed">No operators repository yet: import one below.</Text>}
       {!!repositories.data?.length && (
-        <Table data-testid="repositories-table">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Repository</Table.Th>
-              <Table.Th>Version</Table.Th>
-              <Table.Th>Operators</Table.Th>
-              <Table.Th>Versions imported</Table.Th>
-              <Table.Th />
+        <ListTable
+          titles={["Repository", "Version", "Operators", "Versions imported"]}
+          withActions
+          data-testid="repositories-table"
+        >
+          {repositories.data.map((repository) => (
+            <Table.Tr key={repository.id} data-testid={`repository-row-${repository.name}`}>
+              <Table.Td>
+                <Text fw={600}>{repository.name}</Text>
+                <Text size="xs" c="dimmed" style={{ wordBreak: "break-all" }}>
+                  {repository.source}
+                </Text>
+              </Table.Td>
+              <Table.Td>{repository.current_version}</Table.Td>
+              <Table.Td data-testid="repository-operator-count">{repository.operator_count}</Table.Td>
+              <Table.Td>
+                <Group gap={4}>
+                  {repository.versions.map((version) => (
+                    <Tooltip
+                      key={`${version.version}-${version.imported_at}`}
+                      label={`${version.operator_count} operators; ref ${version.ref ?? "(directory)"}${version.commit ? `, commit ${version.commit.slice(0, 10)}` : ""}; imported ${new Date(version.imported_at).toLocaleString()}`}
+                    >
+                      <Badge variant={version.version === repository.current_version ? "filled" : "light"}>
+                        {version.version}
+                      </Badge>
+                    </Tooltip>
+                  ))}
+                </Group>
+              </Table.Td>
+              <Table.Td>
+                {canManage && (
+                  <RowActions>
+                    <RowAction
+                      label="Upgrade"
+                      target={repository.name}
+                      onClick={() => setUpgrading(repository)}
+                      data-testid={`repository-upgrade-${repository.name}`}
+                    />
+                    <DeleteRowAction
+                      label="Remove"
+                      target={repository.name}
+                      action={async () =>
+                        unwrap(
+                          await api.DELETE("/api/workspaces/{workspace_id}/repositories/{repository_id}", {
+                            params: { path: { workspace_id: workspaceId, repository_id: repository.id } },
+                          }),
+                        )
+                      }
+                      invalidates={["workspaces", workspaceId]}
+                      data-testid={`repository-remove-${repository.name}`}
+                    >
+                      Its operators disappear from the palette. Workflows that use them must be changed first.
+                    </DeleteRowAction>
+                  </RowActions>
+                )}
+              </Table.Td>
             </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {repositories.data.map((repository) => (
-              <Table.Tr key={repository.id} data-testid={`repository-row-${repository.name}`}>
-                <Table.Td>
-                  <Text fw={600}>{repository.name}</Text>
-                  <Text size="xs" c="dimmed" style={{ wordBreak: "break-all" }}>
-                    {repository.source}
-                  </Text>
-                </Table.Td>
-                <Table.Td>{repository.current_version}</Table.Td>
-                <Table.Td data-testid="repository-operator-count">{repository.operator_count}</Table.Td>
-                <Table.Td>
-                  <Group gap={4}>
-                    {repository.versions.map((version) => (
-                      <Tooltip
-                        key={`${version.version}-${version.imported_at}`}
-                        label={`${version.operator_count} operators; ref ${version.ref ?? "(directory)"}${version.commit ? `, commit ${version.commit.slice(0, 10)}` : ""}; imported ${new Date(version.imported_at).toLocaleString()}`}
-                      >
-                        <Badge variant={version.version === repository.current_version ? "filled" : "light"}>
-                          {version.version}
-                        </Badge>
-                      </Tooltip>
-                    ))}
-                  </Group>
-                </Table.Td>
-                <Table.Td>
-                  {canManage && (
-                    <Group gap={4} justify="flex-end" wrap="nowrap">
-                      <Button
-                        size="xs"
-                        variant="light"
-                        onClick={() => setUpgrading(repository)}
-                        aria-label={`Upgrade ${repository.name}`}
-                        data-testid={`repository-upgrade-${repository.name}`}
-                      >
-                        Upgrade
-                      </Button>
-                      <Button
-                        size="xs"
-                        variant="subtle"
-                        color="red"
-                        onClick={() => setRemoving(repository)}
-                        aria-label={`Remove ${repository.name}`}
-                        data-testid={`repository-remove-${repository.name}`}
-                      >
-                        Remove
-                      </Button>
-                    </Group>
-                  )}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+          ))}
+        </ListTable>
       )}
       {canManage && <ImportRepository workspaceId={workspaceId} />}
       {upgrading && (
         <UpgradeRepository workspaceId={workspaceId} repository={upgrading} onClose={() => setUpgrading(null)} />
       )}
-      {removing && (
-        <RemoveRepository workspaceId={workspaceId} repository={removing} onClose={() => setRemoving(null)} />
-      )}
     </Stack>
+  );
+}
+
+// The fields that say where to fetch a repository from: the same on import and upgrade.
+function RefInput(props: TextInputProps) {
+  return <TextInput label="Ref" description="Tag, branch or commit (default branch when empty)" {...props} />;
+}
+
+function TokenInput(props: PasswordInputProps) {
+  return (
+    <PasswordInput
+      label="Access token"
+      description="For private repositories; never shown back"
+      autoComplete="off"
+      {...props}
+    />
   );
 }
 
@@ -171,17 +180,8 @@ function ImportRepository({ workspaceId }: { workspaceId: number }) {
             />
           </Group>
           <Group align="flex-end">
-            <TextInput
-              label="Ref"
-              description="Tag, branch or commit (default branch when empty)"
-              value={ref}
-              onChange={(e) => setRef(e.currentTarget.value)}
-              data-testid="repo-import-ref"
-            />
-            <PasswordInput
-              label="Access token"
-              description="For private repositories; never shown back"
-              autoComplete="off"
+            <RefInput value={ref} onChange={(e) => setRef(e.currentTarget.value)} data-testid="repo-import-ref" />
+            <TokenInput
               value={token}
               onChange={(e) => setToken(e.currentTarget.value)}
               data-testid="repo-import-token"
@@ -251,18 +251,13 @@ function UpgradeRepository({
             Imports {repository.source} again at another ref; workflows keep the operator versions they name until you
             edit them.
           </Text>
-          <TextInput
-            label="Ref"
-            description="Tag, branch or commit (default branch when empty)"
+          <RefInput
             value={ref}
             onChange={(e) => setRef(e.currentTarget.value)}
             data-testid="repo-upgrade-ref"
             data-autofocus
           />
-          <PasswordInput
-            label="Access token"
-            description="For private repositories; never shown back"
-            autoComplete="off"
+          <TokenInput
             value={token}
             onChange={(e) => setToken(e.currentTarget.value)}
             data-testid="repo-upgrade-token"
@@ -279,33 +274,5 @@ function UpgradeRepository({
         </Stack>
       </form>
     </Modal>
-  );
-}
-
-function RemoveRepository({
-  workspaceId,
-  repository,
-  onClose,
-}: {
-  workspaceId: number;
-  repository: Repository;
-  onClose: () => void;
-}) {
-  return (
-    <ConfirmActionDialog
-      title={`Remove ${repository.name}?`}
-      confirmLabel="Remove"
-      action={async () =>
-        unwrap(
-          await api.DELETE("/api/workspaces/{workspace_id}/repositories/{repository_id}", {
-            params: { path: { workspace_id: workspaceId, repository_id: repository.id } },
-          }),
-        )
-      }
-      invalidates={["workspaces", workspaceId]}
-      onClose={onClose}
-    >
-      Its operators disappear from the palette. Workflows that use them must be changed first.
-    </ConfirmActionDialog>
   );
 }

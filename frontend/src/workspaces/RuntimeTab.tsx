@@ -5,6 +5,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 
 import { api, unwrap } from "../api/client";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
+import { RoleNotice } from "../components/RoleNotice";
 import { RUNTIMES, type Runtime, runtimeLabel } from "../components/runtimes";
 import { roleAllows, type SettingsTabProps, useWorkspace } from "./useWorkspace";
 
@@ -41,11 +42,9 @@ export function RuntimeTab({ workspaceId, role }: SettingsTabProps) {
     <Stack maw={560}>
       {workspace.isError && <ApiErrorAlert error={workspace.error} onRetry={() => workspace.refetch()} />}
       {change.isError && <ApiErrorAlert error={change.error} onClose={() => change.reset()} />}
-      {!canManage && role && (
-        <Text size="sm" c="dimmed">
-          You are a {role} member: only admins and owners change the default runtime.
-        </Text>
-      )}
+      <RoleNotice role={role} needs="admin">
+        only admins and owners change the default runtime.
+      </RoleNotice>
       <Select
         label="Default runtime"
         description="Where tasks run whose workflow names no runtime for them. A change applies to workflows deployed from then on."

@@ -1,6 +1,7 @@
 // The workspace's settings: members and roles, operators repositories, secrets, datasets, the
 // default runtime and the limits that platform administrators set.
 import { Container, Tabs, Title } from "@mantine/core";
+import type { ComponentType } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { DatasetsTab } from "../datasets/DatasetsTab";
@@ -9,16 +10,24 @@ import { MembersTab } from "./MembersTab";
 import { RepositoriesTab } from "./RepositoriesTab";
 import { RuntimeTab } from "./RuntimeTab";
 import { SecretsTab } from "./SecretsTab";
-import { useWorkspace, useWorkspaceId } from "./useWorkspace";
+import { type SettingsTabProps, useWorkspace, useWorkspaceId } from "./useWorkspace";
 
-const TABS = ["members", "repositories", "secrets", "datasets", "runtime", "limits"] as const;
+// Each tab: its name in the URL (?tab=), its title, and what it shows.
+const TABS: { name: string; title: string; Content: ComponentType<SettingsTabProps> }[] = [
+  { name: "members", title: "Members", Content: MembersTab },
+  { name: "repositories", title: "Repositories", Content: RepositoriesTab },
+  { name: "secrets", title: "Secrets", Content: SecretsTab },
+  { name: "datasets", title: "Datasets", Content: DatasetsTab },
+  { name: "runtime", title: "Runtime", Content: RuntimeTab },
+  { name: "limits", title: "Limits", Content: LimitsTab },
+];
 
 export function WorkspaceSettings() {
   const workspaceId = useWorkspaceId();
   const workspace = useWorkspace(workspaceId);
   const [search, setSearch] = useSearchParams();
   const requested = search.get("tab");
-  const tab = TABS.find((name) => name === requested) ?? "members";
+  const tab = TABS.find(({ name }) => name === requested)?.name ?? "members";
   const role = workspace.data?.role;
 
   return (
@@ -32,43 +41,17 @@ export function WorkspaceSettings() {
         keepMounted={false}
       >
         <Tabs.List mb="md">
-          <Tabs.Tab value="members" data-testid="settings-tab-members">
-            Members
-          </Tabs.Tab>
-          <Tabs.Tab value="repositories" data-testid="settings-tab-repositories">
-            Repositories
-          </Tabs.Tab>
-          <Tabs.Tab value="secrets" data-testid="settings-tab-secrets">
-            Secrets
-          </Tabs.Tab>
-          <Tabs.Tab value="datasets" data-testid="settings-tab-datasets">
-            Datasets
-          </Tabs.Tab>
-          <Tabs.Tab value="runtime" data-testid="settings-tab-runtime">
-            Runtime
-          </Tabs.Tab>
-          <Tabs.Tab value="limits" data-testid="settings-tab-limits">
-            Limits
-          </Tabs.Tab>
+          {TABS.map(({ name, title }) => (
+            <Tabs.Tab key={name} value={name} data-testid={`settings-tab-${name}`}>
+              {title}
+            </Tabs.Tab>
+          ))}
         </Tabs.List>
-        <Tabs.Panel value="members">
-          <MembersTab workspaceId={workspaceId} role={role} />
-        </Tabs.Panel>
-        <Tabs.Panel value="repositories">
-          <RepositoriesTab workspaceId={workspaceId} role={role} />
-        </Tabs.Panel>
-        <Tabs.Panel value="secrets">
-          <SecretsTab workspaceId={workspaceId} role={role} />
-        </Tabs.Panel>
-        <Tabs.Panel value="datasets">
-          <DatasetsTab workspaceId={workspaceId} role={role} />
-        </Tabs.Panel>
-        <Tabs.Panel value="runtime">
-          <RuntimeTab workspaceId={workspaceId} role={role} />
-        </Tabs.Panel>
-        <Tabs.Panel value="limits">
-          <LimitsTab workspaceId={workspaceId} role={role} />
-        </Tabs.Panel>
+        {TABS.map(({ name, Content }) => (
+          <Tabs.Panel key={name} value={name}>
+            <Content workspaceId={workspaceId} role={role} />
+          </Tabs.Panel>
+        ))}
       </Tabs>
     </Container>
   );
