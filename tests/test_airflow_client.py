@@ -13,7 +13,7 @@ from flowui.platform import is_process_running
 from flowui.server.airflow_client import AirflowApiError, AirflowClient, TaskInstance
 
 if TYPE_CHECKING:
-    from conftest import AirflowPlatform
+    from tests.support.airflow_platform import AirflowPlatform
 
 DAG_ID = "flowui_test_hello"
 DELETE_DAG_ID = "flowui_test_delete"

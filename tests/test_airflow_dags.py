@@ -20,7 +20,7 @@ from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import catalog_from_root
 from flowui.workflows.compile import DAG_STUB, compile_workflow
 from flowui.workflows.validate import parse_workflow
-from operator_repositories import make_repository
+from tests.support.operator_repositories import make_repository
 
 HELLO = {"repository": "demo", "name": "HelloOperator", "version": "0.1.0"}
 HOSTILE = "x\"\"\"; import os; os.system('rm -rf /')  # \n'''"

@@ -12,9 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from flowui.cli.main import app
-from operator_repositories import make_original_layout_repository, make_repository
+from tests.support.operator_repositories import make_original_layout_repository, make_repository
+from tests.support.paths import ROOT
 
-SCHEMA_FILE = Path(__file__).parents[1] / "schemas" / "operator-metadata.schema.json"
+SCHEMA_FILE = ROOT / "schemas" / "operator-metadata.schema.json"
 runner = CliRunner()
 
 

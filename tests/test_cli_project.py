@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from typer.testing import CliRunner, Result
 
 from flowui.cli import project as project_commands
 from flowui.config import PROJECT_DIR_VARIABLE, SETTINGS
+from tests.support.paths import FLOWUI
 
 SECRET = "ghp_do-not-print-me-0123456789"
 ROOT_DIRECTORIES = (
@@ -24,7 +24,6 @@ ROOT_DIRECTORIES = (
     "dataset",
     "runs",
 )
-FLOWUI = Path(sys.executable).parent / "flowui"
 
 
 @pytest.fixture(autouse=True)

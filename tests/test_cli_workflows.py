@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 
 from flowui.cli.main import app
 from flowui.cli.workflows import dag_id_for_file
-from operator_repositories import make_repository
+from tests.support.operator_repositories import make_repository
 
 HELLO = {"repository": "demo", "name": "HelloOperator", "version": "0.1.0"}
 

@@ -32,9 +32,11 @@ from flowui.client import ClientConfigurationError
 from flowui.client.github_rest_client import GithubRestClient
 from flowui.client.s3_client import MissingAwsCredentialsError, S3Client, S3ClientError
 from flowui.operators.dry_run import dry_run
-from operator_repositories import make_original_layout_repository
+from tests.support.aws import new_bucket
+from tests.support.operator_repositories import make_original_layout_repository
+from tests.support.paths import ROOT
 
-SOURCE = Path(__file__).resolve().parents[1] / "src" / "flowui"
+SOURCE = ROOT / "src" / "flowui"
 GITHUB_TOKEN = "ghp_stand-in-T0KEN-7d1e"
 
 
@@ -71,20 +73,6 @@ def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_server
 
 
-def new_bucket(endpoint: str) -> str:
-    """A new, empty bucket of moto's server."""
-    name = f"photos-{uuid.uuid4().hex[:12]}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    s3.create_bucket(Bucket=name)
-    return name
-
-
 def object_in_moto(endpoint: str, bucket: str, key: str) -> bytes:
     s3 = boto3.client(
         "s3",
@@ -101,7 +89,7 @@ def object_in_moto(endpoint: str, bucket: str, key: str) -> bytes:
 
 
 def test_uploaded_file_is_listed_and_downloaded_to_a_file_and_as_bytes(aws: str, tmp_path: Path):
-    bucket = new_bucket(aws)
+    bucket = new_bucket(aws, "photos")
     photo = tmp_path / "cat.png"
     photo.write_bytes(b"\x89PNG fake pixels")
     client = S3Client(bucket_name=bucket)
@@ -161,7 +149,7 @@ def test_missing_bucket_is_named_with_the_endpoint(aws: str):
 
 
 def test_missing_object_is_named_and_leaves_no_file(aws: str, tmp_path: Path):
-    bucket = new_bucket(aws)
+    bucket = new_bucket(aws, "photos")
     client = S3Client(bucket_name=bucket)
 
     with pytest.raises(
@@ -200,7 +188,7 @@ def test_credentials_come_from_the_runtime_secrets_file_too(
     aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     # The container runtimes mount the task's secrets as a file instead of its environment.
-    bucket = new_bucket(aws)
+    bucket = new_bucket(aws, "photos")
     secrets_file = tmp_path / "secrets.json"
     secrets_file.write_text(json.dumps({"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}))
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
@@ -646,7 +634,7 @@ def test_original_operator_uses_s3_client_in_a_task(aws: str, tmp_path: Path):
     add_original_operator(
         repository, "NoteRoundTripOperator", ROUND_TRIP_MODELS, ROUND_TRIP_OPERATOR
     )
-    bucket = new_bucket(aws)
+    bucket = new_bucket(aws, "photos")
     # The task runs in a child process (as in the process runtime) with exactly this environment.
     environment = isolated_environment(
         {

@@ -17,7 +17,6 @@ from botocore.stub import Stubber
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from aws import FLOWUI, aws_client, installed_flowui
 from flowui.cloud.aws import AwsError, wait_until_valid
 from flowui.config import load_settings, write_config_file
 from flowui.operators.install import install_repository
@@ -28,8 +27,9 @@ from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import catalog_from_root
 from flowui.workflows.runtimes import runtime_environment, runtime_problems
 from flowui.workflows.validate import parse_workflow
+from tests.support.aws import aws_client, installed_flowui
+from tests.support.paths import EXAMPLES, FLOWUI
 
-EXAMPLES = Path(__file__).parents[1] / "examples"
 TAG = "flowui:project"
 WORKSPACE_TAG = "flowui:workspace"
 

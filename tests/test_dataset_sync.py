@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from aws import aws_client, installed_flowui
 from flowui.config import load_settings, write_config_file
 from flowui.storage import FileSystemRoot, workspace_bucket
 from flowui.storage.datasets import DatasetStore, file_sha256
+from tests.support.aws import aws_client, installed_flowui, new_bucket
 
 
 def make_project(path: Path) -> FileSystemRoot:
@@ -20,12 +20,6 @@ def make_project(path: Path) -> FileSystemRoot:
     settings = load_settings(path, {"VOLUME_MOUNT_PATH_HOST": str(path / "fs")}, environ={})
     write_config_file(settings)
     return settings.root.create()
-
-
-def new_bucket(endpoint: str) -> str:
-    name = f"flowui-test-{secrets.token_hex(4)}"
-    aws_client(endpoint, "s3").create_bucket(Bucket=name)
-    return name
 
 
 def datasets(

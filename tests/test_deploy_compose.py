@@ -1,5 +1,6 @@
-"""`flowui deploy compose`: the generated docker-compose.yaml and .env (README, "Deploying with
-docker-compose"). Generated and checked here; not run: there is no Docker engine or compose."""
+"""`flowui deploy compose`: the generated docker-compose.yaml and .env (docs/deploying.md,
+"Deploying with docker-compose"). Generated and checked here; not run: there is no Docker engine
+or compose."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import os
 import re
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from flowui.platform.compose import (
     read_env_file,
     write_compose,
 )
+from tests.support.paths import FLOWUI
 
-FLOWUI = Path(sys.executable).parent / "flowui"
 LONG_RUNNING = (*AIRFLOW_SERVICES, "flowui-server", "postgres", "redis")
 FLOWUI_AND_AIRFLOW = (*AIRFLOW_SERVICES, "flowui-server", "airflow-init")
 REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")

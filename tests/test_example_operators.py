@@ -24,11 +24,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[1] / "examples" / "operators_repository"
+from tests.support.paths import EXAMPLES, FLOWUI
+
+REPOSITORY = EXAMPLES / "operators_repository"
 OPERATORS = REPOSITORY / "operators"
 SALES_CSV = REPOSITORY / "data" / "sales.csv"
 CUSTOMERS_JSON = REPOSITORY / "data" / "customers.json"
-FLOWUI = Path(sys.executable).with_name("flowui")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 Run = Callable[..., dict[str, Any]]

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from conftest import AirflowPlatform
-from gui_browser import (
+from tests.support.airflow_platform import AirflowPlatform
+from tests.support.gui_browser import (
     LAPTOP,
-    ROOT,
     chromium,
     connect,
     drag_to_canvas,
@@ -28,10 +27,10 @@ from gui_browser import (
     screenshot,
     sign_in,
 )
-from operator_repositories import commit_all, git
+from tests.support.operator_repositories import commit_all, git
+from tests.support.paths import EXAMPLES
 
 ADMIN_EMAIL = "admin@example.com"
-EXAMPLES = ROOT / "examples"
 RUN_TIMEOUT_MS = 240_000
 # The ML workflow of examples/workflows/ml_classification.json: each task's operator, where it
 # is dropped on the canvas (x, y in the canvas), and the task id the editor gives it.

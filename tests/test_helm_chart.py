@@ -13,10 +13,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-CHART = REPO / "deploy" / "helm" / "flowui"
+from tests.support.paths import ROOT
+
+CHART = ROOT / "deploy" / "helm" / "flowui"
 PROFILES = sorted((CHART / "ci").glob("*-values.yaml"))
-AIRFLOW_VALUES = REPO / "deploy" / "helm" / "airflow-values.yaml"
+AIRFLOW_VALUES = ROOT / "deploy" / "helm" / "airflow-values.yaml"
 # Given at install with --set, as the chart's values.yaml asks; never written in a values file.
 SECRETS = {
     "secrets.secretKey": "test-secret-key-5f1c",
@@ -29,7 +30,7 @@ SET_SECRETS = ["--set", ",".join(f"{key}={value}" for key, value in SECRETS.item
 
 
 def helm_binary() -> str:
-    binary = Path(os.environ.get("FLOWUI_HELM") or REPO / ".tools" / "helm" / "helm")
+    binary = Path(os.environ.get("FLOWUI_HELM") or ROOT / ".tools" / "helm" / "helm")
     if not binary.is_file():
         pytest.fail(f"helm not found at {binary}: run `make helm` (or set FLOWUI_HELM)")
     return str(binary)

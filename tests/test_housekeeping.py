@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,11 +16,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from aws import aws_client
-from conftest import AirflowPlatform
 from flowui.cli.main import app
 from flowui.config import load_settings, write_config_file
-from flowui.storage import FileSystemRoot, run_directory_name, workspace_bucket
+from flowui.storage import FileSystemRoot, workspace_bucket
 from flowui.storage.housekeeping import (
     HOUSEKEEPING_DAG_ID,
     HOUSEKEEPING_DAG_STUB,
@@ -31,44 +28,23 @@ from flowui.storage.housekeeping import (
     read_archived_file,
     write_housekeeping_dag,
 )
+from tests.support.airflow_platform import AirflowPlatform
+from tests.support.aws import aws_client, bucket_keys, new_bucket
+from tests.support.finished_runs import (
+    DAG_ID,
+    GREET_FILES,
+    MONTH,
+    OLD_RUN,
+    REPORT_FILES,
+    set_age,
+    write_run,
+)
 
-DAG_ID = "flowui_0123456789abcdef"
 # Workflows of workspaces 3 and 4, whose runs are in the workspaces' trees.
 WORKSPACE_3_DAG_ID = "flowui_3333333333333333"
 WORKSPACE_4_DAG_ID = "flowui_4444444444444444"
-OLD_RUN = "scheduled__2026-01-01T00:00:00+00:00"
 NEW_RUN = "manual__2026-03-01T00:00:00+00:00"
-MONTH = timedelta(days=30)
 HOSTILE = "x\"\"\"; import os; os.system('rm -rf /')  # \n'''"
-
-REPORT_FILES = {
-    "log.txt": b"===== try 1\nhello Ada\ntask succeeded\n",
-    "output.json": b'{"message": "hello Ada", "report": "report.html"}',
-    "display_result.json": b'{"file_type": "html", "path": "results/report.html"}',
-    "results/report.html": b"<html><body><h1>Hello Ada</h1></body></html>",
-    "results/data/numbers.csv": b"n\n1\n2\n",
-}
-GREET_FILES = {"log.txt": b"hello hello Ada\n", "output.json": b'{"message": "hello hello Ada"}'}
-
-
-def write_run(tree: FileSystemRoot, run_id: str, age: timedelta, dag_id: str = DAG_ID) -> Path:
-    """A finished run of two tasks in `tree` (the root's own or a workspace's), last written
-    `age` ago; returns its directory."""
-    for task_id, files in (("report", REPORT_FILES), ("greet", GREET_FILES)):
-        directory = tree.task_run(dag_id, run_id, task_id).directory
-        for name, data in files.items():
-            (directory / name).parent.mkdir(parents=True, exist_ok=True)
-            (directory / name).write_bytes(data)
-    run_directory = tree.runs / dag_id / run_directory_name(run_id)
-    set_age(run_directory, age)
-    return run_directory
-
-
-def set_age(directory: Path, age: timedelta) -> None:
-    """Everything in `directory` (itself included) last modified `age` ago."""
-    stamp = (datetime.now(UTC) - age).timestamp()
-    for path in [*directory.rglob("*"), directory]:
-        os.utime(path, (stamp, stamp), follow_symlinks=False)
 
 
 def tree(directory: Path) -> dict[str, tuple[bytes, int]]:
@@ -78,17 +54,6 @@ def tree(directory: Path) -> dict[str, tuple[bytes, int]]:
         for path in sorted(directory.rglob("*"))
         if path.is_file()
     }
-
-
-def bucket_keys(endpoint: str, bucket: str) -> list[str]:
-    listed = aws_client(endpoint, "s3").list_objects_v2(Bucket=bucket)
-    return sorted(item["Key"] for item in listed.get("Contents", []))
-
-
-def new_bucket(endpoint: str) -> str:
-    name = f"flowui-runs-{secrets.token_hex(4)}"
-    aws_client(endpoint, "s3").create_bucket(Bucket=name)
-    return name
 
 
 def run_files() -> dict[str, bytes]:
@@ -115,7 +80,7 @@ def root(tmp_path: Path) -> FileSystemRoot:
 def test_an_old_run_moves_to_the_bucket_with_checksums_and_a_tombstone_and_a_new_one_stays(
     moto_server: str, root: FileSystemRoot
 ) -> None:
-    bucket = new_bucket(moto_server)
+    bucket = new_bucket(moto_server, "flowui-runs")
     s3 = aws_client(moto_server, "s3")
     old = write_run(root, OLD_RUN, timedelta(days=40))
     new = write_run(root, NEW_RUN, timedelta(days=1))
@@ -161,7 +126,7 @@ def test_an_old_run_moves_to_the_bucket_with_checksums_and_a_tombstone_and_a_new
 def test_archived_files_are_read_back_by_run_id_and_paths_cannot_leave_the_run(
     moto_server: str, root: FileSystemRoot
 ) -> None:
-    bucket = new_bucket(moto_server)
+    bucket = new_bucket(moto_server, "flowui-runs")
     s3 = aws_client(moto_server, "s3")
     old = write_run(root, OLD_RUN, timedelta(days=40))
     archive_runs(root, s3, bucket, MONTH, datetime.now(UTC))
@@ -185,7 +150,7 @@ def test_archived_files_are_read_back_by_run_id_and_paths_cannot_leave_the_run(
 def test_a_dry_run_uploads_and_removes_nothing_and_tells_what_it_would_archive(
     moto_server: str, root: FileSystemRoot
 ) -> None:
-    bucket = new_bucket(moto_server)
+    bucket = new_bucket(moto_server, "flowui-runs")
     old = write_run(root, OLD_RUN, timedelta(days=40))
     write_run(root, NEW_RUN, timedelta(days=1))
     before = tree(root.path)
@@ -207,7 +172,7 @@ def test_a_dry_run_uploads_and_removes_nothing_and_tells_what_it_would_archive(
 def test_an_archive_stopped_half_way_leaves_the_run_and_the_next_one_completes_it(
     moto_server: str, root: FileSystemRoot
 ) -> None:
-    bucket = new_bucket(moto_server)
+    bucket = new_bucket(moto_server, "flowui-runs")
     s3 = aws_client(moto_server, "s3")
     old = write_run(root, OLD_RUN, timedelta(days=40))
     before = tree(old)
@@ -264,7 +229,7 @@ def test_a_missing_bucket_fails_the_run_which_stays_until_a_later_archive_succee
 def test_a_run_whose_removal_was_interrupted_is_removed_next_time_with_every_file_listed(
     moto_server: str, root: FileSystemRoot
 ) -> None:
-    bucket = new_bucket(moto_server)
+    bucket = new_bucket(moto_server, "flowui-runs")
     s3 = aws_client(moto_server, "s3")
     old = write_run(root, OLD_RUN, timedelta(days=40))
     archive_runs(root, s3, bucket, MONTH, datetime.now(UTC))
@@ -284,7 +249,7 @@ def test_a_run_whose_removal_was_interrupted_is_removed_next_time_with_every_fil
 def test_links_leading_out_of_a_run_are_left_out_and_said_so(
     moto_server: str, root: FileSystemRoot, tmp_path: Path
 ) -> None:
-    bucket = new_bucket(moto_server)
+    bucket = new_bucket(moto_server, "flowui-runs")
     s3 = aws_client(moto_server, "s3")
     (tmp_path / "secret.txt").write_text("not part of the run")
     old = write_run(root, OLD_RUN, timedelta(days=40))
@@ -330,7 +295,7 @@ def test_the_command_archives_by_hand_and_reports_as_json(
     moto_environment: str, project: Path
 ) -> None:
     root = FileSystemRoot(project / "fs")
-    bucket = new_bucket(moto_environment)
+    bucket = new_bucket(moto_environment, "flowui-runs")
     old = write_run(root, OLD_RUN, timedelta(days=10))
     environ: dict[str, str | None] = {"FLOWUI_STORAGE_BUCKET": bucket}
 
@@ -352,7 +317,7 @@ def test_each_tree_goes_to_its_own_bucket_and_a_missing_one_fails_only_its_works
 ) -> None:
     root = FileSystemRoot(project / "fs")
     s3 = aws_client(moto_environment, "s3")
-    platform_bucket = new_bucket(moto_environment)
+    platform_bucket = new_bucket(moto_environment, "flowui-runs")
     bucket_3, bucket_4 = (workspace_bucket(platform_bucket, n) for n in (3, 4))
     s3.create_bucket(Bucket=bucket_3)  # workspace 4's bucket is missing
     platform_old = write_run(root, OLD_RUN, timedelta(days=40))
@@ -498,7 +463,7 @@ def test_the_dag_task_archives_every_tree_and_fails_at_the_end_naming_a_missing_
 ) -> None:
     from airflow.sdk.exceptions import AirflowException
 
-    bucket = new_bucket(moto_environment)
+    bucket = new_bucket(moto_environment, "flowui-runs")
     bucket_3 = workspace_bucket(bucket, 3)
     s3 = aws_client(moto_environment, "s3")
     old = write_run(root, OLD_RUN, timedelta(days=40))

@@ -15,15 +15,6 @@ from typing import Any
 
 import pytest
 
-from containers import (
-    BASE_IMAGE,
-    LocalRegistry,
-    RepositoryImages,
-    image_exists,
-    local_registry,
-    podman,
-    wheel_cache_directory,
-)
 from flowui.operators import images
 from flowui.operators.images import (
     IMAGE_REPOSITORY_PATH,
@@ -35,12 +26,22 @@ from flowui.operators.images import (
 )
 from flowui.platform import free_port
 from flowui.storage import FileSystemRoot
-from operator_repositories import make_repository, metadata, write_operator
+from tests.support.containers import (
+    BASE_IMAGE,
+    LocalRegistry,
+    RepositoryImages,
+    image_exists,
+    local_registry,
+    podman,
+    wheel_cache_directory,
+)
+from tests.support.operator_repositories import make_repository, metadata, write_operator
+from tests.support.paths import ROOT
 
 # The first test to need a container may make the base image and download wheels (cold cache).
 pytestmark = pytest.mark.timeout(900)
 
-EXAMPLES = Path(__file__).parents[1] / "examples" / "operators_repository"
+EXAMPLES = ROOT / "examples" / "operators_repository"
 CPYTHON_311 = ImagePython("cpython", (3, 11), "x86_64", "glibc", (2, 36))
 
 
@@ -518,7 +519,7 @@ def test_a_dockerfile_group_is_built_on_top_of_its_own_dockerfile(
 
 
 def build_with_podman(repository: Path, podman_environ: dict[str, str]) -> RepositoryImages:
-    from containers import build_repository_images
+    from tests.support.containers import build_repository_images
 
     return build_repository_images(repository, BASE_IMAGE, podman_environ)
 
@@ -684,7 +685,7 @@ ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
 @pytest.fixture
 def ecr(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    from aws import MOTO_ENVIRONMENT  # dummy credentials, no metadata endpoint
+    from tests.support.aws import MOTO_ENVIRONMENT
 
     for name, value in MOTO_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
@@ -745,7 +746,7 @@ def test_ecr_login_without_aws_credentials_says_what_to_give(
 def test_podman_socket_serves_the_docker_api_that_runs_the_built_images(
     podman_socket: str, example_images: RepositoryImages
 ) -> None:
-    from containers import docker_client
+    from tests.support.containers import docker_client
 
     client = docker_client(podman_socket)
     try:

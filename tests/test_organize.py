@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from flowui.operators.organize import holds_original_flowui_files, organize_repository
-from operator_repositories import (
+from tests.support.operator_repositories import (
     make_original_layout_repository,
     make_repository,
     metadata,
@@ -44,7 +44,7 @@ def _grouped_repository(path: Path) -> Path:
     }
     for name, dependency in dependencies.items():
         write_operator(repo, name, meta=metadata(name, dependency=dependency))
-    from operator_repositories import MODEL
+    from tests.support.operator_repositories import MODEL
 
     write_operator(
         repo,

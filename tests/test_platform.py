@@ -10,7 +10,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,12 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import assert_no_process_left
 from flowui.config import PROJECT_DIR_VARIABLE, SETTINGS
 from flowui.platform import COMPONENTS, free_port, process_tree_pids
-from flowui.platform.supervisor import SERVER
+from flowui.platform.launching import SERVER
+from tests.support.paths import FLOWUI
+from tests.support.processes import assert_no_process_left
 
-FLOWUI = Path(sys.executable).parent / "flowui"
 STARTUP_TIMEOUT = 180.0
 ADMIN_PASSWORD = "test-password-not-shown"
 

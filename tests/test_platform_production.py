@@ -22,14 +22,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from conftest import (
-    assert_no_process_left,
-    example_inputs,
-    forkserver_pids,
-    path_without_uv,
-    postgres_database,
-    process_environ,
-)
 from flowui.config import load_settings, write_config_file
 from flowui.operators.install import install_repository
 from flowui.platform import Platform, PlatformState, free_port, process_tree_pids
@@ -39,10 +31,12 @@ from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import catalog_from_root
 from flowui.workflows.compile import compile_workflow
 from flowui.workflows.validate import parse_workflow
-from operator_repositories import make_repository, metadata, write_operator
+from tests.support.airflow_platform import example_inputs, path_without_uv
+from tests.support.operator_repositories import make_repository, metadata, write_operator
+from tests.support.paths import EXAMPLES, FLOWUI
+from tests.support.postgres import postgres_database
+from tests.support.processes import assert_no_process_left, forkserver_pids, process_environ
 
-EXAMPLES = Path(__file__).parents[1] / "examples"
-FLOWUI = Path(sys.executable).parent / "flowui"
 REDIS_URL = "redis://127.0.0.1:6379"
 ADMIN_PASSWORD = "production password"
 HEARTBEAT_TIMEOUT = 20  # seconds before a killed worker's task counts as lost

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import tomllib
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).parents[1]
+from tests.support.paths import ROOT
 
 
 def test_the_license_is_apache_2_and_every_manifest_says_so() -> None:

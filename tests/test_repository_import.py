@@ -10,7 +10,6 @@ import secrets
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,8 @@ from flowui.server.repository_import import (
     parse_source,
 )
 from flowui.storage import FileSystemRoot, InvalidIdError
-from operator_repositories import (
+from tests.support.operator_repositories import (
+    GitHistory,
     commit_all,
     git,
     init_repository,
@@ -39,16 +39,9 @@ def tree_of(directory: Path) -> list[str]:
     return sorted(path.relative_to(directory).as_posix() for path in directory.rglob("*"))
 
 
-@dataclass(frozen=True)
-class History:
-    """A repository with two tagged versions and a feature branch; commits by ref."""
-
-    path: Path
-    commits: dict[str, str]
-
-
 @pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+def history(tmp_path_factory: pytest.TempPathFactory) -> GitHistory:
+    """A repository with two tagged versions and a feature branch; commits by ref."""
     repository = init_repository(tmp_path_factory.mktemp("history") / "ops")
     commits = {"v0.1.0": commit_all(repository, "Hello")}
     git(repository, "tag", "--annotate", "v0.1.0", "--message", "First release")
@@ -61,7 +54,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     write_operator(repository, "WaveOperator")
     commits["feature"] = commit_all(repository, "Wave")
     git(repository, "switch", "--quiet", "main")
-    return History(repository, commits)
+    return GitHistory(repository, commits)
 
 
 @pytest.fixture
@@ -70,7 +63,7 @@ def root(tmp_path: Path) -> FileSystemRoot:
 
 
 def test_import_at_a_tag_installs_the_organized_checkout_without_git_history(
-    history: History, root: FileSystemRoot
+    history: GitHistory, root: FileSystemRoot
 ) -> None:
     source = parse_source(history.path.as_uri(), "v0.1.0")
 
@@ -103,7 +96,7 @@ def test_import_at_a_tag_installs_the_organized_checkout_without_git_history(
     ids=["annotated-tag", "lightweight-tag", "branch", "default-branch"],
 )
 def test_each_ref_of_a_local_path_installs_its_own_version(
-    history: History,
+    history: GitHistory,
     root: FileSystemRoot,
     ref: str | None,
     version: str,
@@ -120,7 +113,7 @@ def test_each_ref_of_a_local_path_installs_its_own_version(
 
 @pytest.mark.parametrize("length", [40, 7], ids=["full-sha", "short-sha"])
 def test_import_at_a_commit_sha_checks_out_that_commit(
-    history: History, root: FileSystemRoot, length: int
+    history: GitHistory, root: FileSystemRoot, length: int
 ) -> None:
     sha = history.commits["v0.1.0"][:length]
 
@@ -268,7 +261,7 @@ def test_a_symbolic_link_out_of_the_repository_is_rejected(
     [("v9.9.9", "no branch or tag"), ("deadbeef", "no branch, tag or commit")],
 )
 def test_an_unknown_ref_is_named_with_the_refs_that_exist(
-    history: History, root: FileSystemRoot, ref: str, expected: str
+    history: GitHistory, root: FileSystemRoot, ref: str, expected: str
 ) -> None:
     with pytest.raises(RepositoryImportError) as raised:
         import_repository(parse_source(str(history.path), ref), root, "unknown")
@@ -290,7 +283,7 @@ def test_a_missing_repository_reports_what_git_said(tmp_path: Path, root: FileSy
 
 
 def test_an_existing_checkout_is_kept_and_the_second_import_refused(
-    history: History, root: FileSystemRoot
+    history: GitHistory, root: FileSystemRoot
 ) -> None:
     first = import_repository(parse_source(str(history.path), "v0.1.0"), root, "same")
     before = tree_of(first.path)
@@ -303,7 +296,7 @@ def test_an_existing_checkout_is_kept_and_the_second_import_refused(
 
 
 def test_an_unsafe_checkout_id_is_refused_before_anything_is_fetched(
-    history: History, tmp_path: Path
+    history: GitHistory, tmp_path: Path
 ) -> None:
     root = FileSystemRoot(tmp_path / "root")
 
@@ -417,7 +410,7 @@ def _authorization(token: str) -> str:
 
 
 def test_a_token_reaches_git_only_through_its_environment_and_never_the_checkout(
-    history: History, root: FileSystemRoot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    history: GitHistory, root: FileSystemRoot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No https git server runs here: a wrapper in front of the real git records what it is
     given and points the https URL at the local repository."""

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from conftest import wait_until_gone
 from flowui.operators.dry_run import dry_run
 from flowui.operators.loading import package_name_for
 from flowui.runtime.spec import TaskSpec
 from flowui.runtime.task import TaskOutcome, run_task
-from operator_repositories import make_original_layout_repository
+from tests.support.operator_repositories import make_original_layout_repository
+from tests.support.processes import wait_until_gone
 
 FLOWUI_TASK = Path(sys.executable).parent / "flowui-task"
 SECRET = "tok-5ecr3t-VALUE-91f2"

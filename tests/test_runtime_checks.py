@@ -11,7 +11,7 @@ from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import catalog_from_root
 from flowui.workflows.runtimes import batch_variable, resolved_runtime, runtime_problems
 from flowui.workflows.validate import parse_workflow
-from operator_repositories import make_repository, metadata, write_operator
+from tests.support.operator_repositories import make_repository, metadata, write_operator
 
 HELLO = {"repository": "demo", "name": "HelloOperator", "version": "0.1.0"}
 IMAGED = {"repository": "demo", "name": "ImagedOperator", "version": "0.1.0"}

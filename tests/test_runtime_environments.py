@@ -24,8 +24,9 @@ from flowui.runtime.environments import (
     environment_key,
     flowui_install,
 )
+from tests.support.paths import ROOT
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = ROOT / "src"
 REQUIREMENTS = {"requirements_file": "requirements_0.txt", "dockerfile": None, "docker_image": None}
 NO_SUCH_PACKAGE = "flowui-test-no-such-package-7f3a9c"
 

@@ -16,12 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
-    forkserver_pids,
-    process_environ,
-    wait_until_gone,
-    wait_until_none_with_argument,
-)
 from flowui.runtime.forkserver import (
     SOCKET_NAME,
     forkserver_directory,
@@ -30,7 +24,14 @@ from flowui.runtime.forkserver import (
 )
 from flowui.runtime.process import run_task_process
 from flowui.runtime.spec import TaskOutcome
-from test_runtime_process import SLEEPER_BODY, child_environ, spec_for, write_operator
+from tests.support.paths import ROOT
+from tests.support.process_runtime import SLEEPER_BODY, child_environ, spec_for, write_operator
+from tests.support.processes import (
+    forkserver_pids,
+    process_environ,
+    wait_until_gone,
+    wait_until_none_with_argument,
+)
 
 SECRET = "tok-f0rk-SECRET-93c2"
 SYSTEM_PYTHON = "/usr/bin/python3"  # runs as another user (the virtualenv's is under /root)
@@ -288,7 +289,7 @@ KILLED_CALLER = """\
 import sys
 from pathlib import Path
 from flowui.runtime.process import run_task_process
-from test_runtime_process import child_environ, spec_for
+from tests.support.process_runtime import child_environ, spec_for
 
 run_task_process(
     spec_for(Path(sys.argv[1]), "Sleeper", Path(sys.argv[2])),
@@ -306,7 +307,7 @@ def test_a_task_whose_caller_is_killed_is_killed_too(
     repository, pid_file = sleeper
     caller = subprocess.Popen(
         [sys.executable, "-c", KILLED_CALLER, str(repository), str(root)],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # imports tests.support
     )
     deadline = time.monotonic() + 30
     while not pid_file.exists():

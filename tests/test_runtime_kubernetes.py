@@ -25,7 +25,7 @@ from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import catalog_from_root
 from flowui.workflows.compile import compile_workflow
 from flowui.workflows.validate import parse_workflow
-from operator_repositories import make_repository, metadata, write_operator
+from tests.support.operator_repositories import make_repository, metadata, write_operator
 
 KUBERNETES_VERSION = "1.35"
 SECRETS_MODEL = """\

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,71 +21,17 @@ from typing import Any
 
 import pytest
 
-from conftest import forkserver_pids, wait_until_none_with_argument
 from flowui.runtime.forkserver import stop_forkservers
 from flowui.runtime.process import run_task_process
-from flowui.runtime.spec import TaskOutcome, TaskSpec
+from flowui.runtime.spec import TaskOutcome
 from flowui.sandbox import Sandbox
+from tests.support.process_runtime import SLEEPER_BODY, child_environ, spec_for, write_operator
+from tests.support.processes import forkserver_pids, wait_until_none_with_argument
 
 SECRET = "tok-pr0cess-SECRET-44a1"
 
-MODEL = """\
-from pydantic import BaseModel
-
-
-class InputModel(BaseModel):
-    name: str = "Ada"
-    lines: int = 0
-
-
-class SecretsModel(BaseModel):
-    API_TOKEN: str = ""
-"""
-
-IMPORTS = "import subprocess\nimport sys\nimport time\nfrom pathlib import Path\n"
-
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def write_operator(repository: Path, name: str, body: str) -> Path:
-    """An operators repository with one operator whose operator_function is `body`."""
-    folder = repository / "operators" / name
-    folder.mkdir(parents=True)
-    (repository / "config.toml").write_text(
-        '[repository]\nREPOSITORY_NAME = "t"\nVERSION = "0.1.0"\n'
-    )
-    (folder / "operator.py").write_text(
-        f"{IMPORTS}\nfrom flowui.base_operator import BaseOperator\n\n"
-        "from .model import *  # noqa: F403\n\n\n"
-        f"class {name}(BaseOperator):\n"
-        "    def operator_function(self, input_model):\n"
-        + textwrap.indent(textwrap.dedent(body), " " * 8)
-    )
-    (folder / "model.py").write_text(MODEL)
-    (folder / "metadata.json").write_text(json.dumps({"name": name, "dependency": {}}))
-    return repository
-
-
-def spec_for(
-    repository: Path,
-    name: str,
-    root: Path,
-    inputs: dict[str, Any] | None = None,
-    task_id: str = "task_1",
-) -> TaskSpec:
-    return TaskSpec.model_validate(
-        {
-            "operator": {"repository_path": str(repository), "name": name},
-            "inputs": inputs or {},
-            "context": {"dag_id": "dag_1", "run_id": "run_1", "task_id": task_id},
-            "root": str(root),
-        }
-    )
-
-
-def child_environ(**extra: str) -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if k != "API_TOKEN"}, **extra}
 
 
 RunTask = Callable[..., TaskOutcome]
@@ -132,16 +77,6 @@ def run_child(
         on_log_line=lines.append,
     )
     return outcome, lines
-
-
-# The child carries the pid file's path as an argument: the tests find it by that, as the host
-# sees it, whether the task runs in a sandbox (whose pids are its own) or not.
-SLEEPER_BODY = """\
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", {pid_file!r}])
-Path({pid_file!r}).write_text(str(child.pid))
-time.sleep(60)
-return {{}}
-"""
 
 
 @pytest.fixture

@@ -16,18 +16,18 @@ from typing import Any
 
 import pytest
 
-from aws import BATCH_QUEUE, MOTO_ENVIRONMENT, aws_client, moto_server, register_batch
-from conftest import AirflowPlatform, example_inputs, running_platform
-from containers import build_repository_images, docker_client
 from flowui.operators.install import install_repository
 from flowui.server.airflow_client import DagRun
 from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import catalog_from_root
 from flowui.workflows.compile import compile_workflow
 from flowui.workflows.validate import parse_workflow
-from operator_repositories import write_operator
+from tests.support.airflow_platform import AirflowPlatform, example_inputs, running_platform
+from tests.support.aws import BATCH_QUEUE, MOTO_ENVIRONMENT, aws_client, moto_server, register_batch
+from tests.support.containers import build_repository_images, docker_client
+from tests.support.operator_repositories import write_operator
+from tests.support.paths import EXAMPLES
 
-EXAMPLES = Path(__file__).parents[1] / "examples"
 REGION = "us-east-1"
 SOURCE_TOKEN = "src-t0ken-9f3e-never-shown"  # the example loader's DATASET_SOURCE_TOKEN
 ECHO_SECRET = "echo-s3cret-77ab-never-shown"

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from conftest import forkserver_pids
 from flowui.airflow.operators.common import FlowUITask
 from flowui.airflow.operators.process import FlowUIOperator
 from flowui.operators.dry_run import dry_run
@@ -35,7 +34,8 @@ from flowui.sandbox import (
     unavailable_reason,
 )
 from flowui.storage import FileSystemRoot
-from spying import listener, write_spy_at_run_time
+from tests.support.processes import forkserver_pids
+from tests.support.spying import listener, write_spy_at_run_time
 
 PLATFORM_SECRET = "platform-SECRET-5f1e"
 API_TOKEN = "tok-sandbox-SECRET-0b7d"

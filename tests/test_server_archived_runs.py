@@ -19,36 +19,47 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-import test_server_runs as runs_api
-from aws import aws_client
-from conftest import error_of
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext, StorageBucket
 from flowui.storage import run_directory_name, workspace_bucket
 from flowui.storage.housekeeping import archive_runs
-from test_housekeeping import (
+from tests.support.airflow_platform import AirflowPlatform
+from tests.support.aws import aws_client, new_bucket
+from tests.support.finished_runs import (
     GREET_FILES,
     MONTH,
     OLD_RUN,
     REPORT_FILES,
-    new_bucket,
     set_age,
     write_run,
 )
-from test_server_runs import (
+from tests.support.runs_api import (
     DOCUMENT,
     FollowedRun,
     Platform,
     add_workflow,
+    follow_a_run,
     make_workspace,
+    report_workflow_platform,
     run_url,
     runs_url,
 )
+from tests.support.server_api import error_of
+
 
 # The runs API's deployed workflow and its finished run, set up as tests/test_server_runs.py
 # does (this module gets its own).
-platform = runs_api.platform
-followed_run = runs_api.followed_run
+@pytest.fixture(scope="module")
+def platform(
+    airflow_platform: AirflowPlatform, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    with report_workflow_platform(airflow_platform, tmp_path_factory.mktemp("runs-api")) as ready:
+        yield ready
+
+
+@pytest.fixture(scope="module")
+def followed_run(platform: Platform) -> FollowedRun:
+    return follow_a_run(platform)
 
 
 def task_answers(get: Any, run: str) -> dict[str, Response]:
@@ -75,7 +86,7 @@ def same_answer(before: Response, after: Response) -> None:
 def test_an_archived_runs_log_output_and_results_answer_as_before(
     platform: Platform, followed_run: FollowedRun, moto_environment: str
 ) -> None:
-    platform_bucket = new_bucket(moto_environment)
+    platform_bucket = new_bucket(moto_environment, "flowui-runs")
     s3 = aws_client(moto_environment, "s3")
     s3.create_bucket(Bucket=workspace_bucket(platform_bucket, platform.workspace.id))
     context = dataclasses.replace(platform.context, storage=StorageBucket(platform_bucket))
@@ -137,7 +148,7 @@ class ArchivedRun:
 
 @pytest.fixture
 def archived_run(server_context: ServerContext, moto_environment: str) -> Iterator[ArchivedRun]:
-    platform_bucket = new_bucket(moto_environment)
+    platform_bucket = new_bucket(moto_environment, "flowui-runs")
     with TestClient(create_app(server_context)) as client:
         workspace = make_workspace(client)
     workflow = add_workflow(server_context, workspace.id, DOCUMENT)

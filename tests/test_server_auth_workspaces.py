@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import error_of, sign_up
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext
 from flowui.server.models import User
+from tests.support.server_api import error_of, sign_up
 
 
 def test_register_login_and_me(api: TestClient) -> None:

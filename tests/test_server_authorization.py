@@ -20,9 +20,9 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from conftest import ApiUser, join, make_platform_admin, new_workspace, sign_up
 from flowui.server.context import ServerContext
-from operator_repositories import make_repository
+from tests.support.operator_repositories import make_repository
+from tests.support.server_api import ApiUser, join, make_platform_admin, new_workspace, sign_up
 
 PERSONAS = ("anonymous", "outsider", "read", "write", "admin", "owner")
 ROLE_RANK = {"read": 0, "write": 1, "admin": 2, "owner": 3}

@@ -5,7 +5,6 @@ conflicts, no bucket, access by role."""
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,13 +15,20 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from aws import aws_client
-from conftest import ApiUser, error_of, join, new_workspace, sign_up
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext, StorageBucket
 from flowui.storage import FileSystemRoot, workspace_bucket
 from flowui.storage.datasets import DatasetStore
 from flowui.storage.s3sync import sync_dataset
+from tests.support.aws import aws_client, bucket_keys, new_bucket
+from tests.support.server_api import (
+    ApiUser,
+    error_of,
+    join,
+    new_workspace,
+    sign_up,
+    upload_dataset,
+)
 
 DATA = b"region,amount\nnorth,3\n"
 
@@ -37,9 +43,7 @@ class Server:
 def bucket(moto_environment: str) -> str:
     """A new bucket of moto's server, which the server's boto3 reaches through the
     environment."""
-    name = f"flowui-test-{secrets.token_hex(4)}"
-    aws_client(moto_environment, "s3").create_bucket(Bucket=name)
-    return name
+    return new_bucket(moto_environment)
 
 
 @pytest.fixture
@@ -99,11 +103,7 @@ def sign_in(client: TestClient, user: ApiUser) -> ApiUser:
 
 
 def upload(user: ApiUser, workspace: int, data: bytes = DATA) -> dict[str, Any]:
-    created = user.post(
-        f"/api/workspaces/{workspace}/datasets",
-        data={"name": "sales"},
-        files={"file": ("sales.csv", data, "text/csv")},
-    )
+    created = upload_dataset(user, workspace, data)
     assert created.status_code == 201, created.text
     dataset: dict[str, Any] = created.json()
     return dataset
@@ -121,11 +121,6 @@ def listed(user: ApiUser, workspace: int) -> dict[str, Any]:
     (dataset,) = user.get(f"/api/workspaces/{workspace}/datasets").json()
     assert isinstance(dataset, dict)
     return dataset
-
-
-def bucket_keys(endpoint: str, bucket: str) -> list[str]:
-    listing = aws_client(endpoint, "s3").list_objects_v2(Bucket=bucket)
-    return sorted(item["Key"] for item in listing.get("Contents", []))
 
 
 def test_an_uploaded_dataset_is_on_the_file_system_then_on_both_once_pushed(

@@ -15,27 +15,18 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import event
 
-from conftest import ApiUser, error_of, join, new_workspace, sign_up
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext
 from flowui.server.models import Dataset
 from flowui.storage.datasets import DatasetStore
-
-
-def upload(
-    user: ApiUser,
-    workspace: int,
-    data: bytes,
-    *,
-    name: str = "sales",
-    filename: str = "sales.csv",
-    content_type: str = "text/csv",
-) -> Response:
-    return user.post(
-        f"/api/workspaces/{workspace}/datasets",
-        data={"name": name},
-        files={"file": (filename, data, content_type)},
-    )
+from tests.support.server_api import (
+    ApiUser,
+    error_of,
+    join,
+    new_workspace,
+    sign_up,
+    upload_dataset,
+)
 
 
 def post_body(
@@ -93,7 +84,7 @@ def test_upload_list_download_round_trip(
 ) -> None:
     data = b"region,amount\n" + os.urandom(3 * 1024 * 1024)
 
-    created = upload(owner, workspace, data)
+    created = upload_dataset(owner, workspace, data)
 
     assert created.status_code == 201, created.text
     dataset = created.json()
@@ -171,7 +162,7 @@ def test_an_upload_over_the_limit_is_413_and_leaves_nothing_behind(
 ) -> None:
     owner, workspace, context = small_limit
 
-    too_large = upload(owner, workspace, b"x" * 1001)
+    too_large = upload_dataset(owner, workspace, b"x" * 1001)
     streamed = post_body(
         owner,
         workspace,
@@ -198,7 +189,7 @@ def test_an_upload_over_the_limit_is_413_and_leaves_nothing_behind(
         )
     assert stored_entries(context) == []
     assert dataset_rows(context) == 0
-    assert upload(owner, workspace, b"x" * 1000).status_code == 201
+    assert upload_dataset(owner, workspace, b"x" * 1000).status_code == 201
 
 
 HOSTILE_FILENAMES = {
@@ -219,7 +210,7 @@ def test_hostile_file_names_are_kept_as_data_and_never_used_as_a_path(
     for index, (filename, download_name) in enumerate(HOSTILE_FILENAMES.items()):
         data = f"data {index}".encode()
 
-        created = upload(owner, workspace, data, name=f"d{index}", filename=filename)
+        created = upload_dataset(owner, workspace, data, name=f"d{index}", filename=filename)
 
         assert created.status_code == 201, (filename, created.text)
         assert created.json()["filename"] == filename
@@ -247,7 +238,7 @@ def test_hostile_file_names_are_kept_as_data_and_never_used_as_a_path(
 def test_a_file_name_longer_than_255_characters_is_refused(
     owner: ApiUser, workspace: int, server_context: ServerContext
 ) -> None:
-    refused = upload(owner, workspace, b"data", filename="f" * 256)
+    refused = upload_dataset(owner, workspace, b"data", filename="f" * 256)
 
     assert refused.status_code == 422
     assert wheres(refused) == {"/body/file"}
@@ -257,10 +248,10 @@ def test_a_file_name_longer_than_255_characters_is_refused(
 def test_a_dataset_name_is_unique_in_its_workspace(
     owner: ApiUser, workspace: int, server_context: ServerContext
 ) -> None:
-    assert upload(owner, workspace, b"first").status_code == 201
+    assert upload_dataset(owner, workspace, b"first").status_code == 201
 
-    again = upload(owner, workspace, b"second")
-    elsewhere = upload(owner, new_workspace(owner, "Other team"), b"second")
+    again = upload_dataset(owner, workspace, b"second")
+    elsewhere = upload_dataset(owner, new_workspace(owner, "Other team"), b"second")
 
     assert again.status_code == 409
     assert error_of(again)["message"] == "a dataset named 'sales' already exists in this workspace"
@@ -311,18 +302,18 @@ def test_a_dataset_exists_only_for_the_members_of_its_workspace(
     writer = join(owner, workspace, sign_up(api, "writer@example.org"), "write")
     stranger = sign_up(api, "stranger@example.org")
     theirs = new_workspace(stranger, "Elsewhere")
-    dataset = upload(writer, workspace, b"numbers").json()
+    dataset = upload_dataset(writer, workspace, b"numbers").json()
     base = f"/api/workspaces/{workspace}/datasets"
     one = f"{base}/{dataset['id']}"
 
     assert reader.get(base).json() == [dataset]
     assert reader.get(f"{one}/download").content == b"numbers"
-    assert upload(reader, workspace, b"mine", name="mine").status_code == 403
+    assert upload_dataset(reader, workspace, b"mine", name="mine").status_code == 403
     assert reader.delete(one).status_code == 403
     for url in (base, one, f"{one}/download"):
         assert stranger.get(url).status_code == 404
         assert api.get(url).status_code == 401
-    assert upload(stranger, workspace, b"x", name="x").status_code == 404
+    assert upload_dataset(stranger, workspace, b"x", name="x").status_code == 404
     assert stranger.delete(one).status_code == 404
     # Through a workspace of their own, the id of another workspace's dataset is unknown.
     for url in (
@@ -338,7 +329,7 @@ def test_a_dataset_exists_only_for_the_members_of_its_workspace(
 def test_deleting_removes_the_dataset_and_its_files(
     owner: ApiUser, workspace: int, server_context: ServerContext
 ) -> None:
-    dataset = upload(owner, workspace, b"to be deleted").json()
+    dataset = upload_dataset(owner, workspace, b"to be deleted").json()
     one = f"/api/workspaces/{workspace}/datasets/{dataset['id']}"
 
     deleted = owner.delete(one)
@@ -370,11 +361,11 @@ def test_listing_datasets_costs_the_same_queries_however_many_creators_they_have
         assert listed.status_code == 200, listed.text
         return len(statements)
 
-    upload(owner, workspace, b"a\n1\n", name="first")
+    upload_dataset(owner, workspace, b"a\n1\n", name="first")
     one = list_queries()
     for index in range(5):  # five more, each by a writer of its own
         writer = join(owner, workspace, sign_up(api, f"w{index}@example.org"), "write")
-        assert upload(writer, workspace, b"a\n1\n", name=f"by-{index}").status_code == 201
+        assert upload_dataset(writer, workspace, b"a\n1\n", name=f"by-{index}").status_code == 201
     six = list_queries()
 
     assert six == one

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import AirflowPlatform
 from flowui.workflows.compile import dag_paths
-from operator_repositories import commit_all, git, metadata, write_operator
+from tests.support.airflow_platform import AirflowPlatform
+from tests.support.operator_repositories import commit_all, git, metadata, write_operator
+from tests.support.paths import EXAMPLES
 
-EXAMPLES = Path(__file__).parents[1] / "examples"
 ADMIN_EMAIL = "admin@example.com"
 RUN_TIMEOUT = 420.0
 

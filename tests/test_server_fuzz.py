@@ -23,7 +23,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import status_code_conformance
 
-from conftest import running_platform
+from tests.support.airflow_platform import running_platform
 
 EXAMPLES_PER_OPERATION = 25
 SEED = 20261207

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from flowui.server.app import openapi_document
 from flowui.server.deps import MAX_ID
+from tests.support.paths import ROOT
 
-OPENAPI_FILE = Path(__file__).parents[1] / "schemas" / "openapi.json"
+OPENAPI_FILE = ROOT / "schemas" / "openapi.json"
 
 
 def test_the_exported_openapi_document_is_up_to_date() -> None:

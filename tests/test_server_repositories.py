@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,37 +17,31 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
 
-from conftest import ApiUser, error_of, make_platform_admin, new_workspace, sign_up
 from flowui.platform import free_port
 from flowui.server.context import ServerContext
 from flowui.server.models import Base, Repository, Secret, Workflow, WorkflowVersion
 from flowui.server.services import bootstrap
 from flowui.server.services.bootstrap import import_bundled_examples
-from operator_repositories import (
+from tests.support.operator_repositories import (
+    GitHistory,
     commit_all,
     git,
     init_repository,
     write_fake_git,
     write_operator,
 )
+from tests.support.paths import ROOT
+from tests.support.server_api import ApiUser, error_of, make_platform_admin, new_workspace, sign_up
 
-SOURCE_TREE = Path(__file__).resolve().parents[1]
-EXAMPLES = SOURCE_TREE / "examples" / "operators_repository"
-EXAMPLE_WORKFLOW = SOURCE_TREE / "examples" / "workflows" / "dataset_update.json"
+EXAMPLES = ROOT / "examples" / "operators_repository"
+EXAMPLE_WORKFLOW = ROOT / "examples" / "workflows" / "dataset_update.json"
 EXAMPLE_OPERATORS = sorted(path.name for path in (EXAMPLES / "operators").iterdir())
 
 
-@dataclass(frozen=True)
-class ExamplesGit:
+@pytest.fixture(scope="module")
+def examples_git(tmp_path_factory: pytest.TempPathFactory) -> GitHistory:
     """A git copy of the example repository: tags v1 (0.1.0), same-version (0.1.0 again, a
     later commit) and v2 (0.2.0)."""
-
-    path: Path
-    commits: dict[str, str]
-
-
-@pytest.fixture(scope="module")
-def examples_git(tmp_path_factory: pytest.TempPathFactory) -> ExamplesGit:
     path = tmp_path_factory.mktemp("examples-git") / "flowui_examples"
     shutil.copytree(EXAMPLES, path, ignore=shutil.ignore_patterns("__pycache__", ".flowui"))
     git(path, "init", "--quiet", "--initial-branch=main")
@@ -61,7 +54,7 @@ def examples_git(tmp_path_factory: pytest.TempPathFactory) -> ExamplesGit:
     config.write_text(re.sub(r'(?m)^VERSION = ".*"$', 'VERSION = "0.2.0"', config.read_text()))
     commits["v2"] = commit_all(path, "Examples 0.2.0")
     git(path, "tag", "v2")
-    return ExamplesGit(path, commits)
+    return GitHistory(path, commits)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +108,7 @@ def operator_names(response: Response) -> list[str]:
 
 
 def test_the_examples_imported_at_a_tag_are_listed_with_their_operators(
-    admin: ApiUser, workspace: int, examples_git: ExamplesGit, server_context: ServerContext
+    admin: ApiUser, workspace: int, examples_git: GitHistory, server_context: ServerContext
 ) -> None:
     imported = import_ok(admin, workspace, examples_git.path, "v1")
 
@@ -145,7 +138,7 @@ def test_the_examples_imported_at_a_tag_are_listed_with_their_operators(
 
 
 def test_an_operator_shows_its_schemas_group_and_which_secrets_are_set_never_a_value(
-    admin: ApiUser, workspace: int, examples_git: ExamplesGit, server_context: ServerContext
+    admin: ApiUser, workspace: int, examples_git: GitHistory, server_context: ServerContext
 ) -> None:
     import_ok(admin, workspace, examples_git.path, "v1")
     [load] = [
@@ -194,7 +187,7 @@ def test_an_operator_shows_its_schemas_group_and_which_secrets_are_set_never_a_v
 
 
 def test_operators_are_searched_by_text_tag_and_repository(
-    admin: ApiUser, workspace: int, examples_git: ExamplesGit, demo_git: Path
+    admin: ApiUser, workspace: int, examples_git: GitHistory, demo_git: Path
 ) -> None:
     import_ok(admin, workspace, examples_git.path, "v1")
     import_ok(admin, workspace, demo_git, "v0.1.0")
@@ -231,7 +224,7 @@ def test_an_unknown_operator_or_repository_is_404(admin: ApiUser, workspace: int
 
 
 def test_an_upgrade_adds_a_version_and_moves_current_the_old_one_stays(
-    admin: ApiUser, workspace: int, examples_git: ExamplesGit, server_context: ServerContext
+    admin: ApiUser, workspace: int, examples_git: GitHistory, server_context: ServerContext
 ) -> None:
     first = import_ok(admin, workspace, examples_git.path, "v1")
     url = f"{repositories_url(workspace)}/{first['id']}"
@@ -259,7 +252,7 @@ def test_an_upgrade_adds_a_version_and_moves_current_the_old_one_stays(
 
 
 def test_an_upgrade_to_a_version_imported_already_is_409_naming_its_ref(
-    admin: ApiUser, workspace: int, examples_git: ExamplesGit, server_context: ServerContext
+    admin: ApiUser, workspace: int, examples_git: GitHistory, server_context: ServerContext
 ) -> None:
     first = import_ok(admin, workspace, examples_git.path, "v1")
     before = checkouts(server_context)
@@ -443,7 +436,7 @@ def add_workflow(context: ServerContext, workspace_id: int, name: str) -> int:
 def test_removal_is_refused_while_a_workflow_uses_it_then_removes_every_checkout(
     admin: ApiUser,
     workspace: int,
-    examples_git: ExamplesGit,
+    examples_git: GitHistory,
     demo_git: Path,
     server_context: ServerContext,
 ) -> None:

@@ -18,13 +18,13 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import text
 
-from conftest import ApiUser, error_of, new_workspace, sign_up
 from flowui.platform import HOST, free_port
 from flowui.runtime.secrets import SecretsUnavailable, ServerSecrets
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext
 from flowui.server.models import Operator, Repository, RepositoryVersion
 from flowui.server.security import SecretDecryptionError, ServerKeys
+from tests.support.server_api import ApiUser, error_of, new_workspace, sign_up
 
 SERVER_START_TIMEOUT = 10.0
 

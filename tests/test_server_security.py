@@ -14,15 +14,22 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import ApiUser, error_of, join, make_platform_admin, new_workspace, sign_up
 from flowui.cli.server import listens_beyond_loopback, server_options
 from flowui.config import load_settings
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext
 from flowui.storage import FileSystemRoot
-from operator_repositories import commit_all, init_repository, write_fake_git
-from spying import listener, report_in_schema, write_spy_at_import
-from test_server_workflows import Lab, document, import_repository, problems_of, task
+from tests.support.operator_repositories import commit_all, init_repository, write_fake_git
+from tests.support.server_api import (
+    ApiUser,
+    error_of,
+    join,
+    make_platform_admin,
+    new_workspace,
+    sign_up,
+)
+from tests.support.spying import listener, report_in_schema, write_spy_at_import
+from tests.support.workflows_api import Lab, document, import_repository, problems_of, task
 
 SERVER_SECRETS = {
     "FLOWUI_ADMIN_PASSWORD": "admin-SECRET-1c9a",

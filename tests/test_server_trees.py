@@ -8,12 +8,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from conftest import ApiUser, new_workspace, sign_up
 from flowui.server.app import create_app
 from flowui.server.context import ServerContext
 from flowui.storage import FileSystemRoot
-from test_server_datasets import upload
-from test_server_runs import DOCUMENT, add_workflow
+from tests.support.runs_api import DOCUMENT, add_workflow
+from tests.support.server_api import ApiUser, new_workspace, sign_up, upload_dataset
 
 RUN_ID = "manual__2026-01-01T00:00:00+00:00"
 
@@ -27,7 +26,7 @@ def test_an_earlier_servers_runs_and_datasets_move_into_their_workspaces_trees(
         with TestClient(create_app(context)) as client:
             owner = sign_up(client, "owner@example.org")
             workspace = new_workspace(owner)
-            dataset = upload(owner, workspace, b"region,amount\nnorth,3\n").json()
+            dataset = upload_dataset(owner, workspace, b"region,amount\nnorth,3\n").json()
         workflow = add_workflow(context, workspace, DOCUMENT)
     finally:
         context.close()
@@ -60,7 +59,7 @@ def test_deleting_a_workspace_deletes_its_tree_and_no_other(
     owner = sign_up(api, "owner@example.org")
     mine, other = new_workspace(owner), new_workspace(owner, "Other team")
     for workspace in (mine, other):
-        assert upload(owner, workspace, b"data\n").status_code == 201
+        assert upload_dataset(owner, workspace, b"data\n").status_code == 201
     root = server_context.root
 
     deleted = owner.delete(f"/api/workspaces/{mine}")

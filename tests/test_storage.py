@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from flowui.storage import FileSystemRoot, InvalidIdError, run_directory_name, validate_id
+from flowui.storage import (
+    FileSystemRoot,
+    InvalidIdError,
+    run_directory_name,
+    validate_id,
+    validate_workspace_id,
+    workspace_bucket,
+)
 from flowui.storage.datasets import DatasetStore
 
 
@@ -135,3 +142,19 @@ def test_airflow_run_ids_get_a_safe_directory_that_keeps_distinct_ids_apart() ->
     assert validate_id(scheduled) == scheduled
     assert run_directory_name("a:b") != run_directory_name("a+b")
     assert validate_id(run_directory_name("../../etc")) == run_directory_name("../../etc")
+
+
+def test_a_workspace_bucket_is_named_after_the_platforms_and_fits_s3s_limit() -> None:
+    assert workspace_bucket("acme-flowui", 7) == "acme-flowui-workspace-7"
+    # S3 names have at most 63 characters: 45 + "-workspace-" (11) + 7 digits is 63.
+    assert len(workspace_bucket("b" * 45, 1_000_000)) == 63
+    with pytest.raises(InvalidIdError, match="longer than S3's 63 characters"):
+        workspace_bucket("b" * 46, 1_000_000)
+
+
+@pytest.mark.parametrize("workspace_id", [0, -3, True, "3", 2.0])
+def test_only_a_positive_integer_is_a_workspace_id(workspace_id: object) -> None:
+    with pytest.raises(InvalidIdError, match="workspace id must be a positive integer"):
+        validate_workspace_id(workspace_id)  # type: ignore[arg-type]
+    with pytest.raises(InvalidIdError):
+        workspace_bucket("acme", workspace_id)  # type: ignore[arg-type]

@@ -7,16 +7,14 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from aws import MOTO_ENVIRONMENT, aws_client
 from flowui.storage import FileSystemRoot
 from flowui.storage.datasets import DatasetStore, file_sha256
 from flowui.storage.s3sync import sync_dataset
-
-FLOWUI = Path(sys.executable).parent / "flowui"
+from tests.support.aws import MOTO_ENVIRONMENT, aws_client, new_bucket
+from tests.support.paths import FLOWUI
 
 
 def builtin_repository() -> Path:
@@ -46,16 +44,10 @@ def run_operator(
     return result
 
 
-def new_bucket(endpoint: str) -> str:
-    name = f"flowui-ops-{secrets.token_hex(4)}"
-    aws_client(endpoint, "s3").create_bucket(Bucket=name)
-    return name
-
-
 def test_load_dataset_copies_the_missing_versions_once_and_gives_the_one_asked_for(
     moto_server: str, tmp_path: Path
 ) -> None:
-    bucket = new_bucket(moto_server)
+    bucket = new_bucket(moto_server, "flowui-ops")
     elsewhere = FileSystemRoot(tmp_path / "elsewhere").create()
     for text in ("a\n1\n", "a\n1\n2\n"):
         source = tmp_path / f"{secrets.token_hex(3)}.csv"
@@ -80,7 +72,7 @@ def test_load_dataset_copies_the_missing_versions_once_and_gives_the_one_asked_f
 def test_save_to_s3_and_load_model_round_trip_a_file_and_skip_an_unchanged_copy(
     moto_server: str, tmp_path: Path
 ) -> None:
-    bucket = new_bucket(moto_server)
+    bucket = new_bucket(moto_server, "flowui-ops")
     root = FileSystemRoot(tmp_path / "root").create()
     result = root.path / "runs" / "somewhere" / "model.pkl"
     result.parent.mkdir(parents=True)

@@ -13,7 +13,7 @@ import pytest
 
 from flowui.operators.loading import package_name_for
 from flowui.operators.validate import validate_repository
-from operator_repositories import (
+from tests.support.operator_repositories import (
     MODEL,
     make_original_layout_repository,
     make_repository,

@@ -5,29 +5,26 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import (
-    E2E_SECRET_NAME,
-    AirflowPlatform,
-    example_inputs,
-    path_without_uv,
-    process_environ,
-)
 from flowui.operators.install import install_repository
 from flowui.server.airflow_client import DagRun
 from flowui.workflows.catalog import catalog_from_root
 from flowui.workflows.compile import compile_workflow, dag_paths, remove_workflow
 from flowui.workflows.validate import parse_workflow
-from operator_repositories import make_repository, metadata, write_operator
-
-EXAMPLES = Path(__file__).parents[1] / "examples"
-FLOWUI = Path(sys.executable).parent / "flowui"
+from tests.support.airflow_platform import (
+    E2E_SECRET_NAME,
+    AirflowPlatform,
+    example_inputs,
+    path_without_uv,
+)
+from tests.support.operator_repositories import make_repository, metadata, write_operator
+from tests.support.paths import EXAMPLES, FLOWUI
+from tests.support.processes import process_environ
 
 ECHO_MODEL = f"""
 from pydantic import BaseModel

@@ -4,6 +4,7 @@ and the benchmarks; no real account is ever reached."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 from flowui.platform import free_port
 from flowui.storage import FileSystemRoot
 from flowui.workflows.runtimes import batch_variable
+from tests.support.paths import FLOWUI
 
 MOTO_STARTUP_TIMEOUT = 60.0
 # Dummy credentials: moto accepts any, and no real account must ever be reached by a test.
@@ -31,9 +33,6 @@ MOTO_ENVIRONMENT = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
-
-
-FLOWUI = Path(sys.executable).parent / "flowui"
 
 
 def installed_flowui(
@@ -120,6 +119,19 @@ def aws_client(endpoint: str, service: str) -> Any:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def new_bucket(endpoint: str, prefix: str = "flowui-test") -> str:
+    """A new, empty bucket of moto's server at `endpoint`: `prefix` and a random suffix."""
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    aws_client(endpoint, "s3").create_bucket(Bucket=name)
+    return name
+
+
+def bucket_keys(endpoint: str, bucket: str) -> list[str]:
+    """The keys of every object in `bucket` of moto's server at `endpoint`, sorted."""
+    listed = aws_client(endpoint, "s3").list_objects_v2(Bucket=bucket)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
 
 
 BATCH_QUEUE = "flowui-queue"

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
-ROOT = Path(__file__).parents[1]
+from tests.support.paths import ROOT
+
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 # Headless and off the network: no sandbox (root in CI), no GPU, no background updates.

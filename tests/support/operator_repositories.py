@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,14 @@ def commit_all(repository: Path, message: str) -> str:
     git(repository, "add", "--all")
     git(repository, "commit", "--quiet", "--message", message)
     return git(repository, "rev-parse", "HEAD")
+
+
+@dataclass(frozen=True)
+class GitHistory:
+    """A git repository and the commit each of its refs (tags, branches) points at."""
+
+    path: Path
+    commits: dict[str, str]
 
 
 def init_repository(path: Path, operator_names: tuple[str, ...] = ("HelloOperator",)) -> Path:

@@ -45,7 +45,7 @@ DEBOOTSTRAP_TIMEOUT = 900.0
 SOCKET_TIMEOUT = 30.0
 
 _CONTAINERS_CONF = """\
-# Written by FlowUI's tests (tests/containers.py).
+# Written by FlowUI's tests (tests/support/containers.py).
 [containers]
 # The VM lacks CAP_SYS_RESOURCE: podman's default ulimits cannot be raised.
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
@@ -59,7 +59,7 @@ tmp_dir = "{tmp_dir}"
 """
 
 _STORAGE_CONF = """\
-# Written by FlowUI's tests (tests/containers.py).
+# Written by FlowUI's tests (tests/support/containers.py).
 [storage]
 driver = "overlay"
 graphroot = "{graphroot}"

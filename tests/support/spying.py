@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from operator_repositories import metadata, write_operator
+from tests.support.operator_repositories import metadata, write_operator
 
 # What the spy does, as Python source: `report` is a dict of what it found.
 SPY_CODE = """\

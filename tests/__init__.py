@@ -1,0 +1,1 @@
+"""FlowUI's tests (pytest)."""
