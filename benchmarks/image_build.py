@@ -7,7 +7,7 @@ Prints, one figure per line (`name: value`):
 2. a cached build: the same command again, on the layers of the first;
 3. per group seconds of each, and the size of each image.
 
-The base image and the wheel cache are the tests' (tests/containers.py): the first run on a
+The base image and the wheel cache are the tests' (tests/support/containers.py): the first run on a
 machine makes the base image with debootstrap (about 45 s) and downloads the wheels, before
 anything is timed.
 
@@ -29,8 +29,8 @@ from flowui.operators import images
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tests' Podman set-up (configuration, cached base image, wheel cache) is reused as it is.
-sys.path.insert(0, str(ROOT / "tests"))
-import containers  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from tests.support import containers  # noqa: E402
 
 EXAMPLES = ROOT / "examples" / "operators_repository"
 

@@ -49,9 +49,8 @@ from flowui.storage import FileSystemRoot
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tests' Podman and moto set-ups (configuration, cached base image, wheel cache).
-sys.path.insert(0, str(ROOT / "tests"))
-import aws  # noqa: E402
-import containers  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from tests.support import aws, containers  # noqa: E402
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Layered settings of a FlowUI platform project (the README's "Configuration").
+"""Layered settings of a FlowUI platform project (docs/configuration.md, whose settings reference
+is written from this module's table).
 
 Layers, highest first: host environment > CLI flags (`--set`) > the project's `config.ini` >
 defaults. The `Settings` model is the one table of settings: a new setting is one new field.
