@@ -551,7 +551,9 @@ def test_a_component_that_keeps_dying_is_restarted_five_times_then_reported(
     settings.root.create()
     platform.paths.logs.mkdir(parents=True)
     # A component whose every start fails at once, as one does when its database is gone.
-    crashing = platform._spawn("crashing", [sys.executable, "-c", "exit(3)"], dict(os.environ))
+    crashing = platform.launcher.spawn(
+        "crashing", [sys.executable, "-c", "exit(3)"], dict(os.environ)
+    )
     platform.state = PlatformState(
         supervisor_pid=None,
         supervisor_start_ticks=None,
