@@ -13,13 +13,17 @@ one warm-up) of:
    Docker-compatible API (container created, started, waited for, removed);
 4. `aws_batch`: `FlowUIBatchOperator.execute` against moto's server, which runs the job as a
    container through the same Podman; Airflow's Batch hook polls the job's state with its own
-   back-off, which is most of this figure.
+   back-off, which is most of this figure;
+5. `kubernetes`: `FlowUIKubernetesOperator.execute` on the tests' one-node Kubernetes
+   (tests/support/kubernetes.py, `make kubernetes`), the image loaded onto its node; beside it
+   the pod's own run time (its creation to its container's end, as Kubernetes records them,
+   to the second) and the time against the target: at most the pod's own + 1.5 s;
 and each runtime's overhead (its median less the direct one). Airflow's scheduling is not in
 these figures (see workflow_runs.py); the operators run outside a DAG run, as their execute()
 would inside one.
 
 Usage: uv run --frozen python benchmarks/runtime_overhead.py [--tasks 10] [--batch-tasks 3]
-       [--runtimes process,docker,aws_batch]
+       [--runtimes process,docker,aws_batch,kubernetes]
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from workflow_runs import make_noop_repository
@@ -40,6 +45,7 @@ from workflow_runs import make_noop_repository
 from flowui.airflow.operators.batch import FlowUIBatchOperator
 from flowui.airflow.operators.common import FlowUITask
 from flowui.airflow.operators.docker import FlowUIDockerOperator
+from flowui.airflow.operators.kubernetes import FlowUIKubernetesOperator
 from flowui.operators.loading import import_operator_module
 from flowui.runtime.forkserver import stop_forkservers
 from flowui.runtime.process import run_task_process, task_sandbox
@@ -50,18 +56,29 @@ from flowui.storage import FileSystemRoot
 ROOT = Path(__file__).resolve().parents[1]
 # The tests' Podman and moto set-ups (configuration, cached base image, wheel cache).
 sys.path.insert(0, str(ROOT))
-from tests.support import aws, containers  # noqa: E402
+from tests.support import aws, containers, kubernetes  # noqa: E402
 
 
 @dataclass
 class TaskInstance:
     task_id: str
+    dag_id: str = "bench"
     try_number: int = 1
     map_index: int = -1
 
+    def xcom_push(self, key: str, value: Any) -> None:
+        """Outside a DAG run there is no XCom table: the output is in output.json anyway."""
+
 
 def context_for(task_id: str) -> dict[str, Any]:
-    return {"run_id": "bench", "ti": TaskInstance(task_id), "params": {}, "logical_date": None}
+    # `dag`: the pod operator labels its pods with the DAG's id.
+    return {
+        "run_id": "bench",
+        "ti": TaskInstance(task_id),
+        "params": {},
+        "logical_date": None,
+        "dag": SimpleNamespace(dag_id="bench"),
+    }
 
 
 def median_ms(run: Callable[[int], object], tasks: int) -> float:
@@ -80,8 +97,9 @@ def main() -> None:
     parser.add_argument("--batch-tasks", type=int, default=3, help="Runs of aws_batch.")
     parser.add_argument(
         "--runtimes",
-        default="process,docker,aws_batch",
-        help="Which runtimes to time (comma-separated); docker and aws_batch need Podman.",
+        default="process,docker,aws_batch,kubernetes",
+        help="Which runtimes to time (comma-separated); the container ones need Podman, "
+        "kubernetes the tests' cluster (`make kubernetes`).",
     )
     arguments = parser.parse_args()
     runtimes = set(arguments.runtimes.split(","))
@@ -147,7 +165,7 @@ def main() -> None:
             )
             stop_forkservers(root.path)
 
-        if runtimes & {"docker", "aws_batch"}:
+        if runtimes & {"docker", "aws_batch", "kubernetes"}:
             environ = containers.podman_environment()
             base = containers.ensure_base_image(environ)
             [image] = containers.build_repository_images(repository, base, environ).images.values()
@@ -185,10 +203,46 @@ def main() -> None:
                             ).execute(context_for(name))
 
                         figures["aws_batch"] = median_ms(batch, arguments.batch_tasks)
+            if "kubernetes" in runtimes:
+                figures["kubernetes"], pod_seconds = time_pods(
+                    work, root, task, environ, arguments.tasks
+                )
+                print(f"kubernetes_pod_own_s_median: {pod_seconds:.1f}")
+                seconds, target = figures["kubernetes"] / 1000, pod_seconds + 1.5
+                print(
+                    f"kubernetes_task_s_median: {seconds:.2f} (target <= the pod's own + 1.5 s "
+                    f"= {target:.1f}: {'PASS' if seconds <= target else 'FAIL'})"
+                )
 
     for runtime, milliseconds in figures.items():
         print(f"{runtime}_task_ms_median: {milliseconds:.1f}")
         print(f"{runtime}_overhead_ms: {milliseconds - direct:.1f}")
+
+
+def time_pods(
+    work: Path, root: FileSystemRoot, task: FlowUITask, environ: dict[str, str], tasks: int
+) -> tuple[float, float]:
+    """The median milliseconds of a kubernetes task, and the median seconds of its pod's own
+    life (creation to its container's end), on the tests' cluster."""
+    with kubernetes.running_cluster(work / "kubernetes") as cluster:
+        cluster.load_image(str(task.image), environ)
+        cluster.shared_root(root.path, "flowui-root")
+        os.environ["FLOWUI_KUBERNETES_PULL_POLICY"] = "Never"
+        lives: list[float] = []
+
+        def pod(index: int) -> None:
+            name = f"pod{index + 1}"
+            operator = FlowUIKubernetesOperator(
+                task_id=name, flowui_task=task, config_file=str(cluster.kubeconfig)
+            )
+            operator.execute(context_for(name))
+            finished = operator.remote_pod
+            [status] = finished.status.container_statuses
+            created = finished.metadata.creation_timestamp
+            lives.append((status.state.terminated.finished_at - created).total_seconds())
+
+        milliseconds = median_ms(pod, tasks)
+        return milliseconds, statistics.median(lives[1:])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ against the Kubernetes 1.35 schemas offline; no cluster is involved."""
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,40 +12,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.support.helm import CHART, SECRETS, SET_SECRETS, helm, helm_binary, render
 from tests.support.paths import ROOT
 
-CHART = ROOT / "deploy" / "helm" / "flowui"
 PROFILES = sorted((CHART / "ci").glob("*-values.yaml"))
 AIRFLOW_VALUES = ROOT / "deploy" / "helm" / "airflow-values.yaml"
-# Given at install with --set, as the chart's values.yaml asks; never written in a values file.
-SECRETS = {
-    "secrets.secretKey": "test-secret-key-5f1c",
-    "secrets.adminPassword": "test-admin-password-9a7e",
-    "secrets.databaseUrl": "postgresql://flowui:test-db-password-3b2d@db/flowui",
-    "secrets.airflowPassword": "test-airflow-password-c4e8",
-    "secrets.internalToken": "test-internal-token-77d0",
-}
-SET_SECRETS = ["--set", ",".join(f"{key}={value}" for key, value in SECRETS.items())]
-
-
-def helm_binary() -> str:
-    binary = Path(os.environ.get("FLOWUI_HELM") or ROOT / ".tools" / "helm" / "helm")
-    if not binary.is_file():
-        pytest.fail(f"helm not found at {binary}: run `make helm` (or set FLOWUI_HELM)")
-    return str(binary)
-
-
-def helm(*args: str) -> str:
-    result = subprocess.run(
-        [helm_binary(), *args], capture_output=True, text=True, check=False, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def render(*values: str) -> tuple[str, list[dict[str, Any]]]:
-    text = helm("template", "flowui", str(CHART), "--namespace", "flowui", *values)
-    return text, [doc for doc in yaml.safe_load_all(text) if doc]
 
 
 def of_kind(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -176,9 +146,12 @@ def test_kubernetes_runtime_role_lets_airflow_manage_task_pods() -> None:
         {
             "apiGroups": [""],
             "resources": ["pods"],
-            "verbs": ["create", "get", "list", "watch", "delete"],
+            "verbs": ["create", "get", "list", "watch", "patch", "delete"],
         },
         {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+        # A try's own Secret: never read back, so no get or list of the namespace's secrets.
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "patch", "delete"]},
     ]
     (binding,) = of_kind(documents, "RoleBinding")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]

@@ -251,6 +251,49 @@ def test_console_script_reads_spec_file_and_exits_1_on_failure(tmp_path: Path):
     assert "input 'count'" in outcome["error"]
 
 
+def test_a_container_of_an_ended_or_earlier_try_runs_nothing_and_writes_nothing(tmp_path: Path):
+    repository = write_operator(tmp_path / "repo", "Greeter", body=GREETER_BODY)
+    root = tmp_path / "root"
+    spec_file = tmp_path / "task_spec.json"
+    # Try 2 finished: its output is what downstream tasks read.
+    spec_file.write_text(
+        json.dumps({**task_spec(repository, "Greeter", root, {"name": "Al"}), "try_number": 2})
+    )
+    started = subprocess.run(
+        [str(FLOWUI_TASK), "--spec", str(spec_file), "--try", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 0, started.stderr
+    finished = sorted(path.name for path in run_directory(root).iterdir())
+    output = (run_directory(root) / "output.json").read_text()
+    log = read_log(root)
+
+    # A pod of try 1 that the kubelet starts only now: the spec is try 2's.
+    late = subprocess.run(
+        [str(FLOWUI_TASK), "--spec", str(spec_file), "--try", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # ...and one that starts once the try ended (the runtime removed its spec).
+    spec_file.unlink()
+    ended = subprocess.run(
+        [str(FLOWUI_TASK), "--spec", str(spec_file), "--try", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert late.returncode == ended.returncode == 3
+    assert "started for try 1, but the task is on try 2; nothing was run or written" in late.stderr
+    assert f"{spec_file} is gone: try 2 has ended; nothing was run or written" in ended.stderr
+    assert sorted(path.name for path in run_directory(root).iterdir()) == finished
+    assert (run_directory(root) / "output.json").read_text() == output
+    assert read_log(root) == log
+
+
 def test_dict_returned_by_operator_is_validated_against_output_model(tmp_path: Path):
     body = 'return {"message": "hi " + input_model.name, "length": "5"}\n'
     repository = write_operator(tmp_path / "repo", "DictGreeter", body=body)

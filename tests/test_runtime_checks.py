@@ -9,7 +9,13 @@ import pytest
 from flowui.operators.install import install_repository
 from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import catalog_from_root
-from flowui.workflows.runtimes import batch_variable, resolved_runtime, runtime_problems
+from flowui.workflows.runtimes import (
+    ImageLookup,
+    batch_variable,
+    platform_image_lookup,
+    resolved_runtime,
+    runtime_problems,
+)
 from flowui.workflows.validate import parse_workflow
 from tests.support.operator_repositories import make_repository, metadata, write_operator
 
@@ -41,13 +47,19 @@ def test_a_task_without_a_runtime_takes_the_default_then_process() -> None:
 
 
 def problems_of(
-    tmp_path: Path, tasks: list[dict], environ: dict[str, str], workspace_id: int | None = None
+    tmp_path: Path,
+    tasks: list[dict],
+    environ: dict[str, str],
+    workspace_id: int | None = None,
+    *,
+    image: str = "team/tool:1",
+    image_available: ImageLookup | None = None,
 ) -> list[str]:
     repository = make_repository(tmp_path / "repo")
     write_operator(
         repository,
         "ImagedOperator",
-        meta=metadata("ImagedOperator", dependency={"docker_image": "team/tool:1"}),
+        meta=metadata("ImagedOperator", dependency={"docker_image": image}),
     )
     root = FileSystemRoot(tmp_path / "fs").create()
     install_repository(repository, root)
@@ -63,7 +75,7 @@ def problems_of(
         catalog,
         default_runtime="process",
         environ=environ,
-        image_available=no_lookup,
+        image_available=image_available or no_lookup,
         workspace_id=workspace_id,
     )
     return [str(problem) for problem in found]
@@ -99,3 +111,25 @@ def test_a_process_task_cannot_run_a_group_that_needs_an_image(tmp_path: Path) -
 
     assert problem.startswith("/tasks/0/runtime: task tool (ImagedOperator 0.1.0) runs in process")
     assert "choose the docker, kubernetes or aws_batch runtime" in problem
+
+
+def test_a_kubernetes_image_is_checked_in_its_registry_unless_the_setting_says_none(
+    tmp_path: Path,
+) -> None:
+    tasks = [{"id": "tool", "operator": IMAGED, "runtime": "kubernetes"}]
+    image = "127.0.0.1:1/team/tool:1"  # a registry that does not answer, as an air-gapped one
+
+    [problem] = problems_of(
+        tmp_path / "registry", tasks, {}, image=image, image_available=platform_image_lookup({})
+    )
+    # Images loaded onto the nodes: the kubelet finds them when the pod starts.
+    unchecked = platform_image_lookup({"FLOWUI_KUBERNETES_IMAGE_CHECK": "none"})
+
+    assert problem.startswith(
+        "/tasks/0/runtime: task tool (ImagedOperator 0.1.0) runs in kubernetes, but its image "
+        f"{image} cannot be checked: the registry 127.0.0.1:1 does not answer ("
+    )
+    assert problem.endswith(
+        "(when the nodes have it already, FLOWUI_KUBERNETES_IMAGE_CHECK=none skips this check)"
+    )
+    assert problems_of(tmp_path / "none", tasks, {}, image=image, image_available=unchecked) == []

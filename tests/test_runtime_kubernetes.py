@@ -1,13 +1,12 @@
 """The `kubernetes` runtime's pods, built as KubernetesPodOperator builds them before it creates
-one, and checked against the Kubernetes schemas offline (kubernetes-validate).
-
-No cluster can run here: what is checked is the pod FlowUI would create (image, command, shared
-volume mounts, resources with GPUs, secret references, node selector, tolerations, labels), not
-a pod that ran.
+one, and checked against the Kubernetes schemas of today (1.35, kubernetes-validate): image,
+command, shared volume mounts, resources with GPUs, security, node selector, tolerations,
+labels. Pods that run, with their secrets, are in test_kubernetes_e2e.py (a real cluster).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ import pytest
 from kubernetes.client import ApiClient
 
 from flowui.airflow.dag_factory import load_dag
-from flowui.airflow.operators.kubernetes import kubernetes_secret_name
-from flowui.config import ConfigError
+from flowui.config import ConfigError, load_settings
 from flowui.operators.images import IMAGE_REPOSITORY_PATH
 from flowui.operators.install import install_repository
 from flowui.storage import FileSystemRoot
@@ -106,7 +104,7 @@ def built_pod(root: FileSystemRoot, task: dict[str, Any], workspace_id: int | No
     return manifest
 
 
-def test_a_gpu_task_with_secrets_becomes_a_valid_pod_with_references_not_values(
+def test_a_gpu_task_with_secrets_becomes_a_valid_pod_without_their_values(
     root: FileSystemRoot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLOWUI_KUBERNETES_NAMESPACE", "flowui-jobs")
@@ -135,7 +133,7 @@ def test_a_gpu_task_with_secrets_becomes_a_valid_pod_with_references_not_values(
     paths = tree.task_run("wf_pods", RUN_ID, "train_gpu")
     assert [container["command"], container["args"]] == [
         ["flowui-task"],
-        ["--spec", str(paths.task_spec)],
+        ["--spec", str(paths.task_spec), "--try", "1"],
     ]
     spec = paths.task_spec.read_text()
     assert IMAGE_REPOSITORY_PATH in spec and '"ada"' in spec
@@ -150,13 +148,8 @@ def test_a_gpu_task_with_secrets_becomes_a_valid_pod_with_references_not_values(
     }
     [volume] = pod["spec"]["volumes"]
     assert volume == {"name": "flowui-root", "persistentVolumeClaim": {"claimName": "shared-root"}}
-    secret_name = kubernetes_secret_name(7, "demo")
-    environment = {variable["name"]: variable for variable in container["env"]}
-    for name in ("API_TOKEN", "OTHER_KEY"):
-        assert environment[name] == {
-            "name": name,
-            "valueFrom": {"secretKeyRef": {"name": secret_name, "key": name}},
-        }
+    # Secrets come as a Secret of the try, made when it starts: no name or value here.
+    assert [variable["name"] for variable in container["env"]] == ["PYTHONUNBUFFERED"]
     assert pod["spec"]["nodeSelector"] == {"pool": "gpu"}
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"][
         "tolerations"
@@ -183,17 +176,44 @@ def test_a_task_without_gpus_asks_for_none_and_tolerates_nothing(root: FileSyste
     assert [variable["name"] for variable in container["env"]] == ["PYTHONUNBUFFERED"]
 
 
-@pytest.mark.parametrize(
-    ("workspace", "repository", "expected"),
-    [
-        (3, "flowui_examples", "flowui-secrets-w3-flowui-examples"),
-        (None, "My.Repo", "flowui-secrets-my-repo"),
-    ],
-)
-def test_secret_names_are_valid_kubernetes_names(
-    workspace: int | None, repository: str, expected: str
+def test_a_pod_runs_as_the_task_user_unprivileged_and_without_the_token(
+    root: FileSystemRoot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert kubernetes_secret_name(workspace, repository) == expected
+    task = {
+        "id": "hello",
+        "operator": {"repository": "demo", "name": "HelloOperator", "version": "0.1.0"},
+        "runtime": "kubernetes",
+    }
+    monkeypatch.setenv("FLOWUI_TASK_USER", "50000:50001")
+
+    pod = built_pod(root, task)
+
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+    assert pod["spec"]["securityContext"] == {
+        "runAsUser": 50000,
+        "runAsGroup": 50001,
+        "fsGroup": 50001,
+    }
+    [container] = pod["spec"]["containers"]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    assert container["imagePullPolicy"] == "IfNotPresent"
+
+    # Unset, the pod runs as the owner of its workspace's tree: the uid its process-runtime
+    # tasks have (a platform run as root), else the worker's own.
+    monkeypatch.delenv("FLOWUI_TASK_USER")
+    monkeypatch.setenv("FLOWUI_KUBERNETES_SERVICE_ACCOUNT_TOKEN", "true")
+    monkeypatch.setenv("FLOWUI_KUBERNETES_PULL_POLICY", "Never")
+    pod = built_pod(root, task)
+    sandbox_uid = load_settings(read_config=False, environ={}).sandbox_policy.uid(7)
+    owner = (sandbox_uid, sandbox_uid) if sandbox_uid is not None else (os.getuid(), os.getgid())
+    context = pod["spec"]["securityContext"]
+    assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (*owner, owner[1])
+    assert pod["spec"]["automountServiceAccountToken"] is True
+    assert pod["spec"]["containers"][0]["imagePullPolicy"] == "Never"
 
 
 def test_a_bad_node_selector_setting_is_named(

@@ -23,6 +23,7 @@ from flowui.workflows import spec
 from flowui.workflows.compile import DAG_STUB, dag_paths
 from flowui.workflows.runtimes import batch_variable
 from tests.support.airflow_platform import AirflowPlatform
+from tests.support.operator_repositories import MODEL
 from tests.support.server_api import ApiUser, sign_up
 from tests.support.workflows_api import (
     NEVER_BUILT_IMAGE,
@@ -312,6 +313,44 @@ def test_deploy_validates_again_against_the_operators_imported_now(lab: Lab) -> 
     assert "version 1 cannot be deployed" in deployed.json()["error"]["message"]
     assert set(problems_of(deployed)) == {"/document/tasks/0/operator/repository"}
     assert not any(path.exists() for path in dag_paths(lab.context.root, created["dag_id"]))
+
+
+def test_a_deploy_names_the_secrets_its_tasks_need_and_the_workspace_has_not_set(
+    api: TestClient, server_context: ServerContext, tmp_path: Path
+) -> None:
+    owner = sign_up(api, "ada@example.org")
+    workspace_id = owner.post("/api/workspaces", json={"name": "lab"}).json()["id"]
+    vault_model = MODEL + (
+        "\n\nclass SecretsModel(BaseModel):\n    API_TOKEN: str\n    REGION_KEY: str\n"
+        "    PROXY_URL: str | None = None\n"
+    )
+    import_repository(
+        server_context, workspace_id, tmp_path / "repo", models={"VaultOperator": vault_model}
+    )
+    lab = Lab(owner, workspace_id, server_context)
+    created = lab.create(document("vault", task("fetch", "VaultOperator")))
+    url = f"{lab.url}/{created['id']}/deploy"
+    secrets = f"/api/workspaces/{workspace_id}/secrets/demo"
+
+    refused = lab.owner.post(url)
+    owner.put(f"{secrets}/API_TOKEN", json={"value": "t0ken"})
+    still_refused = lab.owner.post(url)
+    owner.put(f"{secrets}/REGION_KEY", json={"value": "k3y"})
+    deployed = lab.owner.post(url)  # PROXY_URL has a default: it may stay unset
+
+    assert refused.status_code == still_refused.status_code == 422
+    assert "secrets its tasks need are not set" in refused.json()["error"]["message"]
+    assert problems_of(refused) == {
+        "/document/tasks/0/operator": "task fetch (VaultOperator 0.1.0) needs the secrets "
+        "API_TOKEN, REGION_KEY of repository demo, not set in this workspace: set them in the "
+        "workspace's secrets"
+    }
+    assert problems_of(still_refused) == {
+        "/document/tasks/0/operator": "task fetch (VaultOperator 0.1.0) needs the secret "
+        "REGION_KEY of repository demo, not set in this workspace: set it in the workspace's "
+        "secrets"
+    }
+    assert deployed.status_code == 200, deployed.text
 
 
 # --- what deploying checks per runtime -----------------------------------------------------------

@@ -29,10 +29,12 @@ def import_repository(
     source: Path,
     name: str = "demo",
     image: str = NEVER_BUILT_IMAGE,
+    models: dict[str, str] | None = None,
 ) -> None:
     """Install a test repository (HelloOperator; GreetOperator whose `name` is required;
-    ImagedOperator, whose group is `image`, by default one never built) into the root and
-    record it in the workspace as the repositories API would."""
+    ImagedOperator, whose group is `image`, by default one never built; and an operator of
+    each of `models`, operator name -> model.py) into the root and record it in the workspace
+    as the repositories API would."""
     make_repository(source)
     (source / "config.toml").write_text(
         f'[repository]\nREPOSITORY_NAME = "{name}"\nVERSION = "0.1.0"\n'
@@ -45,6 +47,8 @@ def import_repository(
         "ImagedOperator",
         meta=metadata("ImagedOperator", dependency={"docker_image": image}),
     )
+    for operator, model in (models or {}).items():
+        write_operator(source, operator, model=model, meta=metadata(operator))
     installed = install_repository(source, context.root)
     compiled = json.loads((installed / FLOWUI_DIR / COMPILED_METADATA_FILE).read_text())
     groups = json.loads((installed / FLOWUI_DIR / DEPENDENCIES_MAP_FILE).read_text())

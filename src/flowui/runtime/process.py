@@ -214,17 +214,28 @@ def last_outcome_line(stdout_lines: Iterable[str]) -> dict[str, Any] | None:
 
 
 def _prepare(sandbox: Sandbox, tree: FileSystemRoot, paths: TaskRunPaths) -> None:
-    """The sandbox's writable folders; for a sandbox with a uid of its own, also the task's run
-    directory with what an earlier try or the worker wrote there (the task appends to its log)
-    and each dataset's folder (the task may add a version to a dataset the server made)."""
+    """The sandbox's writable folders and, for a sandbox with a uid of its own, the task's."""
     sandbox.prepare()
     paths.create()
     if sandbox.uid is not None:
-        for path in (paths.directory, *paths.directory.rglob("*")):
-            give_to(path, sandbox.uid)
-        if tree.datasets.is_dir():
-            for dataset in tree.datasets.iterdir():
-                give_to(dataset, sandbox.uid)
+        hand_task_folders(tree, paths, sandbox.uid)
+
+
+def hand_task_folders(
+    tree: FileSystemRoot, paths: TaskRunPaths, uid: int, gid: int | None = None
+) -> None:
+    """Give the task's user (another uid than the worker's) what it writes: the tree's
+    datasets folder and each dataset's (the task may add a version to a dataset the server
+    made), and the task's run directory with what an earlier try or the worker wrote there
+    (the task appends to its log)."""
+    tree.datasets.mkdir(parents=True, exist_ok=True)
+    for path in (
+        tree.datasets,
+        *tree.datasets.iterdir(),
+        paths.directory,
+        *paths.directory.rglob("*"),
+    ):
+        give_to(path, uid, gid)
 
 
 def _kill_group(process: subprocess.Popen[str] | ForkedTask) -> None:

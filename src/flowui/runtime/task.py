@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from pydantic import BaseModel, ValidationError
 
@@ -323,15 +323,29 @@ def main(argv: list[str] | None = None) -> None:
         epilog="Example: flowui-task --spec task.json   (or: flowui-task --spec - < task.json)",
     )
     parser.add_argument("--spec", required=True, help="TaskSpec JSON file, or - for stdin.")
+    parser.add_argument(
+        "--try",
+        dest="try_number",
+        type=int,
+        help="The try this process was started for: when the spec file is gone (that try "
+        "ended) or is a later try's, it exits writing nothing.",
+    )
     # Secrets: the environment variables their SecretsModel names, and those of the JSON file
     # that FLOWUI_SECRETS_FILE names (how the container runtimes give them).
     arguments = parser.parse_args(argv)
-    text = sys.stdin.read() if arguments.spec == "-" else Path(arguments.spec).read_text()
+    try:
+        text = sys.stdin.read() if arguments.spec == "-" else Path(arguments.spec).read_text()
+    except FileNotFoundError:
+        if arguments.try_number is None:
+            raise
+        _stale(f"{arguments.spec} is gone: try {arguments.try_number} has ended")
     try:
         spec = TaskSpec.model_validate_json(text)
     except ValidationError as error:
         print(f"flowui-task: invalid TaskSpec: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    if arguments.try_number is not None and spec.try_number != arguments.try_number:
+        _stale(f"started for try {arguments.try_number}, but the task is on try {spec.try_number}")
     environ = dict(os.environ)
     secrets_file = environ.pop(SECRETS_FILE_VARIABLE, None)
     if secrets_file:
@@ -343,6 +357,16 @@ def main(argv: list[str] | None = None) -> None:
     outcome = run_task(spec, environ=environ, echo=sys.stderr)
     print(json.dumps(outcome.as_dict()), flush=True)
     raise SystemExit(0 if outcome.status == "success" else 1)
+
+
+# A container or pod that starts after its try ended (a pod the kubelet started late, a Batch
+# job left queued) must not touch the run: a later try's outputs or a failed run's directory.
+EXIT_STALE_TRY = 3
+
+
+def _stale(why: str) -> NoReturn:
+    print(f"flowui-task: {why}; nothing was run or written", file=sys.stderr)
+    raise SystemExit(EXIT_STALE_TRY)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,18 @@ class CatalogOperator:
         schema = self.metadata.get("output_schema")
         return schema if isinstance(schema, dict) else None
 
+    @property
+    def secret_names(self) -> list[str]:
+        """The secrets the operator declares: its SecretsModel's fields."""
+        schema = self.metadata.get("secrets_schema") or {}
+        return sorted(schema.get("properties") or {})
+
+    @property
+    def required_secrets(self) -> list[str]:
+        """The declared secrets without a default: a task cannot run without them."""
+        schema = self.metadata.get("secrets_schema") or {}
+        return sorted(schema.get("required") or [])
+
 
 class OperatorCatalog:
     """Operators by (repository, name, version); the first one given wins on a duplicate."""

@@ -68,7 +68,6 @@ def build_dag_document(
             raise CompileError(
                 f"task {task.id}: operator {ref.repository}/{ref.name} {ref.version} is unknown"
             )
-        secrets_schema = operator.metadata.get("secrets_schema") or {}
         resources = task.resources.model_dump() if task.resources else None
         tasks[task.id] = {
             "repository": ref.repository,
@@ -79,7 +78,7 @@ def build_dag_document(
             "image": operator.group_entry.get("source_image"),
             "resources": resources or operator.metadata.get("container_resources"),
             "dependency": operator.group_entry["dependency"],
-            "secret_names": sorted(secrets_schema.get("properties", {})),
+            "secret_names": operator.secret_names,
             "literals": {
                 name: source.value
                 for name, source in task.inputs.items()

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from flowui.config import load_settings
+from flowui.config import KubernetesImageCheck, Settings, load_settings
 from flowui.operators.images.reference import ImageReference
 from flowui.storage import FileSystemRoot, read_environment_file
 from flowui.workflows.catalog import OperatorCatalog
@@ -102,9 +102,15 @@ def runtime_problems(
                     )
                 )
             elif isinstance(found, str):
+                skip = (
+                    " (when the nodes have it already, FLOWUI_KUBERNETES_IMAGE_CHECK=none skips "
+                    "this check)"
+                    if runtime == "kubernetes"
+                    else ""
+                )
                 problems.append(
                     WorkflowError(
-                        pointer, f"{where}, but its image {image} cannot be checked: {found}"
+                        pointer, f"{where}, but its image {image} cannot be checked: {found}{skip}"
                     )
                 )
         elif runtime == "aws_batch":
@@ -133,12 +139,16 @@ def runtime_problems(
 def platform_image_lookup(environ: Mapping[str, str]) -> ImageLookup:
     """Where the platform looks for images: the Docker engine of the docker runtime
     (`DOCKER_HOST`), the registry a cluster pulls from for kubernetes (ECR through boto3, any
-    other registry through its HTTP API with FLOWUI_REGISTRY_USERNAME/PASSWORD)."""
+    other registry through its HTTP API with FLOWUI_REGISTRY_USERNAME/PASSWORD), unless
+    FLOWUI_KUBERNETES_IMAGE_CHECK is none: images on the nodes, or a registry out of reach."""
+    settings = load_settings(environ=environ, read_config=False)
 
     def available(runtime: str, image: str) -> bool | str:
         if runtime == "docker":
             return _in_engine(image, environ.get("DOCKER_HOST", DEFAULT_DOCKER_HOST))
-        return _in_registry(image, environ)
+        if settings.FLOWUI_KUBERNETES_IMAGE_CHECK is KubernetesImageCheck.NONE:
+            return True
+        return _in_registry(image, settings)
 
     return available
 
@@ -163,7 +173,7 @@ def _in_engine(image: str, docker_host: str) -> bool | str:
     return True
 
 
-def _in_registry(image: str, environ: Mapping[str, str]) -> bool | str:
+def _in_registry(image: str, settings: Settings) -> bool | str:
     import base64
     import urllib.error
     import urllib.request
@@ -173,7 +183,10 @@ def _in_registry(image: str, environ: Mapping[str, str]) -> bool | str:
     if host is None:
         return f"{image} names no registry: set [registry] in the repository's config.toml"
     if host == "localhost":
-        return f"{image} is a local image: a cluster cannot pull it (set [registry])"
+        return (
+            f"{image} is a local image: a cluster cannot pull it (set [registry] in the "
+            "repository's config.toml, or load the image onto the nodes)"
+        )
     if reference.ecr is not None:
         return _in_ecr(name, tag, reference.ecr[1])
     scheme = "http" if host.startswith(("127.0.0.1", "localhost:")) else "https"
@@ -186,7 +199,6 @@ def _in_registry(image: str, environ: Mapping[str, str]) -> bool | str:
             "application/vnd.docker.distribution.manifest.v2+json"
         },
     )
-    settings = load_settings(environ=environ, read_config=False)
     user, secret = settings.FLOWUI_REGISTRY_USERNAME, settings.FLOWUI_REGISTRY_PASSWORD
     password = secret.get_secret_value() if secret else None
     if user and password:

@@ -19,7 +19,13 @@ from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.sdk.exceptions import AirflowException
 
-from flowui.airflow.operators.common import FlowUITask, finished_output, record_placement
+from flowui.airflow.operators.common import (
+    FlowUITask,
+    container_command,
+    end_container_try,
+    finished_output,
+    record_placement,
+)
 from flowui.operators.metadata import batch_vcpus
 from flowui.workflows.runtimes import batch_variable
 
@@ -83,7 +89,7 @@ class FlowUIBatchOperator(BatchOperator):
         paths = task.write_container_task_spec(self.dag_id, context)
         self.container_overrides = {
             **(self.container_overrides or {}),
-            "command": ["flowui-task", "--spec", str(paths.task_spec)],
+            "command": container_command(paths, context),
             "environment": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
         }
         self.tags = {
@@ -97,6 +103,7 @@ class FlowUIBatchOperator(BatchOperator):
             self._append_job_log(paths.log, "FAILED")
             raise
         finally:
+            end_container_try(paths)
             record_placement(paths, "aws_batch", job_id=self.job_id, queue=self.job_queue)
         return finished_output(paths, task.operator, None)
 

@@ -14,8 +14,9 @@ from airflow.sdk.exceptions import AirflowException
 from airflow.sdk.log import mask_secret
 
 from flowui.base_operator import RunContext
-from flowui.config import INTERNAL_TOKEN_VARIABLE, SERVER_URL_VARIABLE
+from flowui.config import INTERNAL_TOKEN_VARIABLE, SERVER_URL_VARIABLE, Settings
 from flowui.operators.images import IMAGE_REPOSITORY_PATH
+from flowui.runtime.process import hand_task_folders
 from flowui.runtime.secrets import (
     EnvironmentSecrets,
     SecretsSource,
@@ -24,6 +25,10 @@ from flowui.runtime.secrets import (
 )
 from flowui.runtime.spec import Binding, OperatorReference, TaskSpec
 from flowui.storage import FileSystemRoot, TaskRunPaths, write_json_atomically
+
+# Where a task's container or pod finds its secrets file (mounted read-only while it runs;
+# FLOWUI_SECRETS_FILE names it): never in its environment, command or labels.
+CONTAINER_SECRETS_FILE = "/run/flowui/secrets.json"
 
 
 @dataclass(frozen=True)
@@ -115,13 +120,32 @@ class FlowUITask:
             try_number=context["ti"].try_number,
         )
 
-    def write_container_task_spec(self, dag_id: str, context: Any) -> TaskRunPaths:
+    def write_container_task_spec(
+        self, dag_id: str, context: Any, user: tuple[int, int] | None = None
+    ) -> TaskRunPaths:
         """Write this try's TaskSpec, as a container sees the repository, into the task's run
-        directory (`task_spec.json`, where `flowui-task --spec` reads it); return the paths."""
+        directory (`task_spec.json`, where `flowui-task --spec` reads it); return the paths.
+        With the container's `user` (uid, gid), a worker that runs as root hands it what the
+        task writes. `end_container_try` removes the spec when the try ends."""
         paths = self.run_paths(dag_id, context).create()
         spec = self.task_spec(dag_id, context, repository_path=self.container_repository_path)
         write_json_atomically(paths.task_spec, spec.model_dump(mode="json"))
+        if user is not None and os.geteuid() == 0:
+            hand_task_folders(self.tree, paths, *user)
         return paths
+
+    def container_user(self, settings: Settings) -> tuple[int, int]:
+        """The uid and gid a container or pod of this task runs as, so that the tree has one
+        owner: FLOWUI_TASK_USER, else the tree's owner, which is the workspace's sandbox uid
+        (as for its process-runtime tasks) when the platform runs as root, else the worker."""
+        if settings.FLOWUI_TASK_USER is not None:
+            uid, gid = settings.FLOWUI_TASK_USER.split(":")
+            return int(uid), int(gid)
+        policy = settings.sandbox_policy
+        sandbox_uid = policy.uid(self.workspace_id) if policy.enabled else None
+        if sandbox_uid is not None:
+            return sandbox_uid, sandbox_uid
+        return os.getuid(), os.getgid()
 
     def secrets(self, source: SecretsSource | None = None) -> dict[str, str]:
         """The values of the operator's secrets, each masked in Airflow's logs from now on."""
@@ -145,10 +169,24 @@ class FlowUITask:
         return ServerSecrets(url, token, workspace_id=self.workspace_id, repository=self.repository)
 
 
-def record_placement(paths: TaskRunPaths, runtime: str, **where: str | None) -> None:
-    """Write where this try runs (the run monitor shows it): runtime, host and the runtime's
-    own id of it (container, pod, Batch job)."""
-    placement = {"runtime": runtime, "host": socket.gethostname(), **where}
+def container_command(paths: TaskRunPaths, context: Any) -> list[str]:
+    """`flowui-task` for this try's spec: a container that starts after the try ended (the
+    spec is gone) or during a later try (its spec says so) exits writing nothing."""
+    return ["flowui-task", "--spec", str(paths.task_spec), "--try", str(context["ti"].try_number)]
+
+
+def end_container_try(paths: TaskRunPaths) -> None:
+    """The try is over, whatever its end: its spec goes, so that a container or pod of it that
+    still starts (late, or left behind) finds nothing to run."""
+    paths.task_spec.unlink(missing_ok=True)
+
+
+def record_placement(
+    paths: TaskRunPaths, runtime: str, host: str | None = None, **where: str | None
+) -> None:
+    """Write where this try runs (the run monitor shows it): runtime, host (by default this
+    worker's; a pod's node) and the runtime's own id of it (container, pod, Batch job)."""
+    placement = {"runtime": runtime, "host": host or socket.gethostname(), **where}
     write_json_atomically(paths.placement, {k: v for k, v in placement.items() if v is not None})
 
 

@@ -14,18 +14,20 @@ from airflow.providers.docker.operators.docker import DockerOperator
 from docker.types import DeviceRequest, Mount
 
 from flowui.airflow.operators.common import (
+    CONTAINER_SECRETS_FILE,
     FlowUITask,
+    container_command,
     container_resources,
+    end_container_try,
     finished_output,
     record_placement,
 )
+from flowui.config import load_settings
 from flowui.operators.metadata import cpus_of
 from flowui.runtime.process import last_outcome_line
 from flowui.runtime.secrets import SECRETS_FILE_VARIABLE, SecretsSource
 
 DEFAULT_DOCKER_URL = "unix://var/run/docker.sock"
-# Where a task's container finds its secrets file (mounted read-only, only while it runs).
-CONTAINER_SECRETS_FILE = "/run/flowui/secrets.json"
 
 
 class FlowUIDockerOperator(DockerOperator):
@@ -36,7 +38,8 @@ class FlowUIDockerOperator(DockerOperator):
     TaskSpec is a file of the task's run directory; secrets are a file mounted read-only from a
     private directory that is removed when the container ends (never in the container's
     environment, labels or command). Requests and limits apply as CPU shares, a memory limit
-    and GPUs.
+    and GPUs. The container runs as the user that owns the task's tree
+    (`FlowUITask.container_user`), so that its files all have one owner.
 
     :param flowui_task: the task, as the DAG document gives it
     :param secrets_source: where secrets come from (default: FlowUI's server or the environment)
@@ -55,10 +58,13 @@ class FlowUIDockerOperator(DockerOperator):
             raise ValueError(f"{flowui_task.operator} has no image for the docker runtime")
         _requests, limits, gpus = container_resources(flowui_task.resources)
         asked = (flowui_task.resources or {}).get("limits") or {}
+        # The environment of the DAG's parse.
+        uid, gid = flowui_task.container_user(load_settings(read_config=False))
         super().__init__(
             image=flowui_task.image,
             docker_url=os.environ.get("DOCKER_HOST", DEFAULT_DOCKER_URL),
             mount_tmp_dir=False,
+            user=f"{uid}:{gid}",  # writes the shared root as the platform's processes do
             # Removed here after a success; a failed one stays for a look (`docker logs ID`).
             auto_remove="never",
             cpus=cpus_of(asked["cpu"]) if asked.get("cpu") else 1.0,
@@ -68,14 +74,15 @@ class FlowUIDockerOperator(DockerOperator):
         )
         self.flowui_task = flowui_task
         self.secrets_source = secrets_source
+        self.task_user = uid, gid
 
     def execute(self, context: Any) -> Any:
         task = self.flowui_task
-        paths = task.write_container_task_spec(self.dag_id, context)
+        paths = task.write_container_task_spec(self.dag_id, context, self.task_user)
         secrets = task.secrets(self.secrets_source)
         runs, datasets = task.tree.runs, task.tree.datasets
         datasets.mkdir(parents=True, exist_ok=True)
-        self.command = ["flowui-task", "--spec", str(paths.task_spec)]
+        self.command = container_command(paths, context)
         self.labels = {
             "io.flowui.dag-id": self.dag_id,
             "io.flowui.run-id": context["run_id"],
@@ -97,6 +104,8 @@ class FlowUIDockerOperator(DockerOperator):
                     os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w"
                 ) as stream:
                     json.dump(secrets, stream)
+                if os.getuid() == 0:  # readable by the container's user alone
+                    os.chown(secrets_file, *self.task_user)
                 mounts.append(
                     Mount(
                         target=CONTAINER_SECRETS_FILE,
@@ -118,6 +127,7 @@ class FlowUIDockerOperator(DockerOperator):
                     for line in failure.logs or []
                 ]
             finally:
+                end_container_try(paths)
                 container = (self.container or {}).get("Id")
                 record_placement(paths, "docker", container_id=container, image=self.image)
         return finished_output(paths, task.operator, last_outcome_line(lines))

@@ -11,13 +11,8 @@ from pydantic import BaseModel, Field
 from flowui.server.deps import Id, ReadAccess, SessionDep
 from flowui.server.errors import not_found
 from flowui.server.models import Operator, Repository, RepositoryVersion
-from flowui.server.services.repositories import (
-    dependency_group,
-    find_operator,
-    find_operators,
-    secrets_set,
-)
-from flowui.server.services.secrets import declared_secret_names
+from flowui.server.services.repositories import dependency_group, find_operator, find_operators
+from flowui.server.services.secrets import declared_secret_names, secrets_set
 
 router = APIRouter(prefix="/api/workspaces/{workspace_id}/operators", tags=["operators"])
 

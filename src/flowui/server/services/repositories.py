@@ -23,7 +23,6 @@ from flowui.server.models import (
     Operator,
     Repository,
     RepositoryVersion,
-    Secret,
     Workflow,
     WorkflowVersion,
 )
@@ -400,14 +399,3 @@ def dependency_group(
         if isinstance(group, dict) and operator in group.get("operators", []):
             return name, group
     return None
-
-
-def secrets_set(session: Session, workspace_id: int, repository: str) -> set[str]:
-    """Names of the repository's secrets that have a value in the workspace."""
-    return set(
-        session.scalars(
-            select(Secret.name).where(
-                Secret.workspace_id == workspace_id, Secret.repository_name == repository
-            )
-        )
-    )

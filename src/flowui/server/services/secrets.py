@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session
 from flowui.server.models import Operator, Repository, RepositoryVersion, Secret, utc_now
 from flowui.server.security import ServerKeys
 from flowui.storage import InvalidIdError, validate_id
+from flowui.workflows.catalog import OperatorCatalog
+from flowui.workflows.spec import Workflow
+from flowui.workflows.validate import WorkflowError, json_pointer
 
 MAX_SECRET_NAME_LENGTH = 200
 MAX_REPOSITORY_NAME_LENGTH = 100
@@ -95,6 +98,47 @@ def workspace_secrets(session: Session, workspace_id: int) -> list[SecretStatus]
     for status in statuses.values():
         status.used_by.sort()
     return [statuses[key] for key in sorted(statuses)]
+
+
+def secrets_set(session: Session, workspace_id: int, repository: str) -> set[str]:
+    """Names of the repository's secrets that have a value in the workspace."""
+    return set(
+        session.scalars(
+            select(Secret.name).where(
+                Secret.workspace_id == workspace_id, Secret.repository_name == repository
+            )
+        )
+    )
+
+
+def unset_secret_problems(
+    session: Session, workspace_id: int, workflow: Workflow, catalog: OperatorCatalog
+) -> list[WorkflowError]:
+    """Every task whose operator needs a secret the workspace has not set, at its task's
+    pointer: deployed, it could only fail when it starts."""
+    problems: list[WorkflowError] = []
+    have: dict[str, set[str]] = {}
+    for index, task in enumerate(workflow.tasks):
+        reference = task.operator
+        operator = catalog.find(reference.repository, reference.name, reference.version)
+        if operator is None or not operator.required_secrets:
+            continue
+        if operator.repository not in have:
+            have[operator.repository] = secrets_set(session, workspace_id, operator.repository)
+        missing = [
+            name for name in operator.required_secrets if name not in have[operator.repository]
+        ]
+        if missing:
+            problems.append(
+                WorkflowError(
+                    json_pointer("tasks", index, "operator"),
+                    f"task {task.id} ({reference.name} {reference.version}) needs the "
+                    f"{'secret' if len(missing) == 1 else 'secrets'} {', '.join(missing)} of "
+                    f"repository {operator.repository}, not set in this workspace: set "
+                    f"{'it' if len(missing) == 1 else 'them'} in the workspace's secrets",
+                )
+            )
+    return problems
 
 
 def find_secret(session: Session, workspace_id: int, repository: str, name: str) -> Secret | None:

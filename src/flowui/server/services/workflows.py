@@ -23,6 +23,7 @@ from flowui.server.context import AirflowConnection, ServerContext
 from flowui.server.errors import ApiError, ErrorDetail, not_found
 from flowui.server.models import User, Workflow, WorkflowVersion, Workspace
 from flowui.server.services.catalog import workspace_catalog
+from flowui.server.services.secrets import unset_secret_problems
 from flowui.storage import FileSystemRoot, validate_id, write_text_atomically
 from flowui.workflows import spec
 from flowui.workflows.catalog import OperatorCatalog
@@ -443,6 +444,10 @@ def deployable(
     )
     if problems:
         message = f"version {version} cannot be deployed: its tasks' runtimes are not ready for it"
+        raise invalid_document(problems, "/document", message)
+    problems = unset_secret_problems(session, workspace.id, parsed, catalog)
+    if problems:
+        message = f"version {version} cannot be deployed: secrets its tasks need are not set"
         raise invalid_document(problems, "/document", message)
     limits = workspace.limits(context.default_limits)
     problems = limit_problems(parsed, catalog, limits, default_runtime=default_runtime)
