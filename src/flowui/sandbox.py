@@ -150,7 +150,9 @@ class Sandbox:
         binds = _bound_paths([*environment, *self.read_only], self.writable)
         self._refuse_hidden(binds)
         command = [BWRAP, "--unshare-ipc", "--unshare-pid", "--unshare-uts"]
-        command += ["--unshare-cgroup-try", "--hostname", "flowui-sandbox", "--new-session"]
+        # The host name is left as it is: container engines' seccomp profiles refuse
+        # sethostname without CAP_SYS_ADMIN, and /etc/hosts shows it anyway.
+        command += ["--unshare-cgroup-try", "--new-session"]
         if not self.network:
             command.append("--unshare-net")
         if die_with_parent:
@@ -213,11 +215,13 @@ def _path_identity(path: Path) -> str:
     return f"{path}\0{status.st_dev}:{status.st_ino}"
 
 
-def give_to(path: Path, uid: int) -> None:
-    """Make `path` (one file or folder) owned by `uid` and its group, if it is not already."""
+def give_to(path: Path, uid: int, gid: int | None = None) -> None:
+    """Make `path` (one file or folder) owned by `uid` and `gid` (default: the group of the
+    uid's number), if it is not already."""
+    gid = uid if gid is None else gid
     status = path.lstat()
-    if status.st_uid != uid or status.st_gid != uid:
-        os.lchown(path, uid, uid)
+    if status.st_uid != uid or status.st_gid != gid:
+        os.lchown(path, uid, gid)
 
 
 def share_read_only(tree: Path) -> None:

@@ -328,7 +328,7 @@ def _print_written(paths: list[Path]) -> None:
 # --- images ----------------------------------------------------------------------------------
 
 
-class _BuildDisplay:
+class BuildDisplay:
     """One status line per group (live on a terminal, a line per change elsewhere) with the
     engine's output streamed above them, on stderr."""
 
@@ -347,7 +347,7 @@ class _BuildDisplay:
             group: self.progress.add_task("waiting", total=1, group=group) for group in groups
         }
 
-    def __enter__(self) -> _BuildDisplay:
+    def __enter__(self) -> BuildDisplay:
         self.progress.start()
         return self
 
@@ -367,7 +367,7 @@ class _BuildDisplay:
         self.progress.console.print(f"[dim]{escape(group)} | {escape(line)}[/]", highlight=False)
 
 
-def _build_failed(
+def build_failed(
     error: images.ImageBuildError,
     results: list[images.GroupImageResult],
     json_output: bool,
@@ -482,9 +482,9 @@ def build(
         chosen = images.detect_engine(engine.value if engine else None)
         if not json_output:
             console.print(f"engine: {chosen.name} ({chosen.executable})", highlight=False)
-        display: _BuildDisplay | None = None
+        display: BuildDisplay | None = None
         if not json_output:
-            display = _BuildDisplay([group.group for group in plan.groups])
+            display = BuildDisplay([group.group for group in plan.groups])
         on_status = display.status if display else None
         on_output = display.output if display else None
         live: AbstractContextManager[Any] = display or nullcontext()
@@ -505,7 +505,7 @@ def build(
                     if result.status == "built":
                         pusher.push(result)
     except images.ImageBuildError as error:
-        _build_failed(error, results, json_output)
+        build_failed(error, results, json_output)
     if json_output:
         print_json(
             {

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowui import __version__
 from flowui.config import (
     INTERNAL_TOKEN_VARIABLE,
     PROJECT_DIR_VARIABLE,
@@ -21,6 +20,7 @@ from flowui.config import (
     Settings,
     TaskRuntime,
 )
+from flowui.operators.metadata import IMAGE_REFERENCE
 from flowui.platform.environment import (
     ADMIN_USERNAME,
     AIRFLOW_PASSWORD_VARIABLE,
@@ -29,21 +29,23 @@ from flowui.platform.environment import (
     WORKER_SETTINGS,
     PlatformPaths,
 )
+from flowui.platform.image import default_platform_image
 from flowui.platform.production import new_fernet_key
 from flowui.storage import write_text_atomically
 
 COMPOSE_FILE_NAME = "docker-compose.yaml"
 ENV_FILE_NAME = ".env"
-DEFAULT_IMAGE = f"flowui/platform:{__version__}"
-POSTGRES_IMAGE = "postgres:16"
-REDIS_IMAGE = "redis:7.2"
 DEFAULT_AIRFLOW_PORT = 8080
 DEFAULT_SERVER_PORT = 8000
 SCHEDULER_HEALTH_PORT = 8974
 POSTGRES_USER = "airflow"
 AIRFLOW_DATABASE = "airflow"
 FLOWUI_DATABASE = "flowui"
+# Where the workers and the server find the host's engine (the docker runtime's default).
 DOCKER_SOCKET = "/var/run/docker.sock"
+# bubblewrap, in the server's and the workers' containers, mounts a /proc of its own for each
+# sandbox, which the kernel refuses while the engine masks parts of the container's /proc.
+SANDBOX_SECURITY_OPTIONS = ("systempaths=unconfined",)
 
 # Every secret of the deployment: generated once, kept in `.env` (0600), referenced from the
 # YAML as ${NAME}. FLOWUI_ADMIN_PASSWORD may come from the environment instead.
@@ -73,7 +75,7 @@ CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
 class ComposeOptions:
     """What the command line adds to the settings."""
 
-    image: str = DEFAULT_IMAGE
+    image: str | None = None  # None: FLOWUI_PLATFORM_IMAGE, else the published one
     workers: int = 1
     airflow_port: int = DEFAULT_AIRFLOW_PORT
     server_port: int = DEFAULT_SERVER_PORT
@@ -170,7 +172,8 @@ def airflow_settings(settings: Settings, options: ComposeOptions) -> dict[str, s
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{database}",
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CELERY__BROKER_URL": "redis://redis:6379/0",
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{database}",
+        # psycopg2 named: with SQLAlchemy 2.1 a bare postgresql:// means psycopg 3.
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{database}",
         "AIRFLOW__CORE__FERNET_KEY": reference("AIRFLOW__CORE__FERNET_KEY"),
         "AIRFLOW__API__SECRET_KEY": reference("AIRFLOW__API__SECRET_KEY"),
         # Every component signs and checks the execution API's tokens with the same secret.
@@ -215,27 +218,106 @@ def _healthcheck(test: list[str], start_period: str = "60s") -> dict[str, Any]:
     }
 
 
-# airflow-init: the root's folders, FlowUI's database, Airflow's admin password file, then
-# `airflow db migrate`. No `$` in it: compose would interpolate it.
-_INIT_SCRIPT = f"""\
-import json, os, pathlib, subprocess, psycopg2
-for name in ("AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__PLUGINS_FOLDER",
-             "AIRFLOW__LOGGING__BASE_LOG_FOLDER"):
-    pathlib.Path(os.environ[name]).mkdir(parents=True, exist_ok=True)
-passwords = pathlib.Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-passwords.parent.mkdir(parents=True, exist_ok=True)
-passwords.write_text(json.dumps({{"{ADMIN_USERNAME}": os.environ["FLOWUI_ADMIN_PASSWORD"]}}))
-passwords.chmod(0o600)
-connection = psycopg2.connect(host="postgres", user="{POSTGRES_USER}",
-                              password=os.environ["POSTGRES_PASSWORD"], dbname="{AIRFLOW_DATABASE}")
-connection.autocommit = True
-with connection.cursor() as cursor:
-    cursor.execute("SELECT 1 FROM pg_database WHERE datname = '{FLOWUI_DATABASE}'")
-    if cursor.fetchone() is None:
-        cursor.execute('CREATE DATABASE "{FLOWUI_DATABASE}"')
-connection.close()
-subprocess.run(["airflow", "db", "migrate"], check=True)
+# PostgreSQL may not answer yet: the compose file's scripts wait for it themselves, as
+# podman-compose before Podman 4.6 starts a service without waiting for `service_healthy`.
+_WAIT_FOR_POSTGRES = """\
+deadline = time.monotonic() + {wait}
+while True:
+    try:
+        connection = psycopg2.connect(host="postgres", user="{user}", connect_timeout=5,
+                                      password=os.environ["POSTGRES_PASSWORD"], dbname="{airflow}")
+        break
+    except psycopg2.OperationalError as error:
+        if time.monotonic() > deadline:
+            raise SystemExit("PostgreSQL did not answer within {wait} s: " + str(error))
+        time.sleep(1)
 """
+
+# airflow-init, as root: the root's folders, given to the platform's user; then, as that user,
+# Airflow's admin password file and `airflow db migrate` (Airflow's services wait for it).
+# No `$` in the scripts: compose would interpolate it.
+_INIT_SCRIPT = """\
+import json, os, pathlib, subprocess, time, psycopg2
+uid, gid = {uid}, {gid}
+root = pathlib.Path(os.environ["VOLUME_MOUNT_PATH_HOST"])
+passwords = pathlib.Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+folders = [pathlib.Path(os.environ[name]) for name in (
+    "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__PLUGINS_FOLDER",
+    "AIRFLOW__LOGGING__BASE_LOG_FOLDER", "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH")]
+for folder in [*folders, passwords.parent]:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (folder, *folder.parents):
+        if path != root and root not in path.parents:
+            break
+        os.chown(path, uid, gid)
+passwords.write_text(json.dumps({{"{admin}": os.environ["FLOWUI_ADMIN_PASSWORD"]}}))
+passwords.chmod(0o600)
+os.chown(passwords, uid, gid)
+{wait_for_postgres}connection.close()
+subprocess.run(["airflow", "db", "migrate"], check=True, user=uid, group=gid, extra_groups=[])
+"""
+
+# flowui-server's start: FlowUI's database made on the compose file's PostgreSQL when missing,
+# then the server (the command's remaining arguments).
+_SERVER_START = """\
+import os, sys, time, psycopg2
+{wait_for_postgres}connection.autocommit = True
+with connection.cursor() as cursor:
+    cursor.execute("SELECT 1 FROM pg_database WHERE datname = '{flowui}'")
+    if cursor.fetchone() is None:
+        try:
+            cursor.execute('CREATE DATABASE "{flowui}"')
+        except psycopg2.errors.DuplicateDatabase:  # made meanwhile by another replica
+            pass
+connection.close()
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+# Airflow's services start once `airflow db migrate` (airflow-init) is done.
+MIGRATIONS_WAIT_SECONDS = 600
+POSTGRES_WAIT_SECONDS = 120
+
+
+def _wait_for_postgres() -> str:
+    return _WAIT_FOR_POSTGRES.format(
+        wait=POSTGRES_WAIT_SECONDS, user=POSTGRES_USER, airflow=AIRFLOW_DATABASE
+    )
+
+
+def _init_script(settings: Settings) -> str:
+    return _INIT_SCRIPT.format(
+        uid=settings.FLOWUI_PLATFORM_UID,
+        gid=settings.FLOWUI_PLATFORM_GID,
+        admin=ADMIN_USERNAME,
+        wait_for_postgres=_wait_for_postgres(),
+    )
+
+
+def _after_migrations(command: list[str]) -> list[str]:
+    """`command`, started once Airflow's database is migrated (`airflow db check-migrations`
+    waits for it)."""
+    wait = f"airflow db check-migrations --migration-wait-timeout {MIGRATIONS_WAIT_SECONDS}"
+    return ["sh", "-c", f"{wait} && exec {' '.join(command)}"]
+
+
+def _checked_image(settings: Settings, name: str) -> str:
+    """The image that setting `name` names, refused (naming where it was set) when it is not
+    an image reference."""
+    image: str = getattr(settings, name)
+    if not IMAGE_REFERENCE.fullmatch(image):
+        raise ConfigError(
+            f"{settings.where(name)}: {image!r} is not an image reference",
+            hint="give one such as postgres:16 or registry.example.com/team/redis:7.2",
+        )
+    return image
+
+
+def engine_socket_group(socket: Path) -> int | None:
+    """The group that owns the engine's socket on this host (the containers' users join it to
+    reach the engine), or None when there is no socket there."""
+    try:
+        return socket.stat().st_gid
+    except OSError:
+        return None
 
 
 def compose_document(settings: Settings, options: ComposeOptions | None = None) -> dict[str, Any]:
@@ -243,10 +325,18 @@ def compose_document(settings: Settings, options: ComposeOptions | None = None) 
     options = options or ComposeOptions()
     if options.workers < 1:
         raise ConfigError(f"--workers {options.workers}: must be at least 1")
+    image = options.image or default_platform_image(settings)
+    if not IMAGE_REFERENCE.fullmatch(image):
+        where = "--image" if options.image else settings.where("FLOWUI_PLATFORM_IMAGE")
+        raise ConfigError(f"{where}: {image!r} is not an image reference")
+    postgres_image = _checked_image(settings, "FLOWUI_COMPOSE_POSTGRES_IMAGE")
+    redis_image = _checked_image(settings, "FLOWUI_COMPOSE_REDIS_IMAGE")
     root = str(settings.root.path)
     # The root at the same path on the host and in every container: paths written in DAGs and
     # runs mean the same file everywhere, also to task containers started by the docker runtime.
     shared_volume = {"type": "bind", "source": root, "target": root}
+    # FlowUI and Airflow run as the platform image's user; task containers take the worker's.
+    user = f"{settings.FLOWUI_PLATFORM_UID}:{settings.FLOWUI_PLATFORM_GID}"
     project = _project_environment(settings)
     airflow = project | airflow_settings(settings, options)
     server_url = f"http://flowui-server:{DEFAULT_SERVER_PORT}"
@@ -255,30 +345,51 @@ def compose_document(settings: Settings, options: ComposeOptions | None = None) 
         for name in ("GITHUB_ACCESS_TOKEN", "AWS_SECRET_ACCESS_KEY")
         if getattr(settings, name) is not None
     }
+    # Every dependency is one step deep: Podman 4.3 (Debian 12's), to which podman-compose hands
+    # `depends_on`, cannot start a container whose dependency has dependencies of its own, and
+    # starts a one-shot dependency (airflow-init) again with each of its dependents. Airflow's
+    # services wait for the migrations instead.
     healthy = {"condition": "service_healthy"}
-    initialised = {"condition": "service_completed_successfully"}
 
     def airflow_service(command: list[str], test: list[str], **extra: Any) -> dict[str, Any]:
         return {
-            "image": options.image,
-            "command": command,
+            "image": image,
+            "user": user,
+            "command": _after_migrations(command),
             "environment": dict(airflow),
             "volumes": [dict(shared_volume)],
-            "depends_on": {"airflow-init": initialised, "postgres": healthy, "redis": healthy},
+            "depends_on": {"postgres": healthy, "redis": healthy},
             "healthcheck": _healthcheck(test),
             "restart": "unless-stopped",
             **extra,
         }
 
-    database_url = (
-        reference("FLOWUI_DATABASE_URL")
-        if settings.FLOWUI_DATABASE_URL is not None
-        else f"postgresql+psycopg2://{POSTGRES_USER}:{reference('POSTGRES_PASSWORD')}"
-        f"@postgres:5432/{FLOWUI_DATABASE}"
-    )
+    server_command = [
+        "flowui",
+        "server",
+        "run",
+        "--project",
+        root,
+        # Inside its container; the port is published on the host's 127.0.0.1 only.
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(DEFAULT_SERVER_PORT),
+    ]
+    server_environment = {}
+    if settings.FLOWUI_DATABASE_URL is not None:
+        database_url = reference("FLOWUI_DATABASE_URL")
+    else:  # FlowUI's database on the compose file's PostgreSQL, made at the server's start
+        database_url = (
+            f"postgresql+psycopg2://{POSTGRES_USER}:{reference('POSTGRES_PASSWORD')}"
+            f"@postgres:5432/{FLOWUI_DATABASE}"
+        )
+        start = _SERVER_START.format(wait_for_postgres=_wait_for_postgres(), flowui=FLOWUI_DATABASE)
+        server_command = ["python", "-c", start, *server_command]
+        server_environment["POSTGRES_PASSWORD"] = reference("POSTGRES_PASSWORD")
     services: dict[str, Any] = {
         "postgres": {
-            "image": POSTGRES_IMAGE,
+            "image": postgres_image,
             "environment": {
                 "POSTGRES_USER": POSTGRES_USER,
                 "POSTGRES_PASSWORD": reference("POSTGRES_PASSWORD"),
@@ -293,20 +404,20 @@ def compose_document(settings: Settings, options: ComposeOptions | None = None) 
             "restart": "unless-stopped",
         },
         "redis": {
-            "image": REDIS_IMAGE,
+            "image": redis_image,
             "healthcheck": _healthcheck(["CMD", "redis-cli", "ping"], "10s"),
             "restart": "unless-stopped",
         },
         "airflow-init": {
-            "image": options.image,
-            "command": ["python", "-c", _INIT_SCRIPT],
+            "image": image,
+            "user": "0:0",  # hands the root's folders to the platform's user, then runs as them
+            "command": ["python", "-c", _init_script(settings)],
             "environment": airflow
             | {
                 "POSTGRES_PASSWORD": reference("POSTGRES_PASSWORD"),
                 "FLOWUI_ADMIN_PASSWORD": reference("FLOWUI_ADMIN_PASSWORD"),
             },
             "volumes": [dict(shared_volume)],
-            "depends_on": {"postgres": healthy},
             "restart": "no",
         },
         "airflow-api-server": airflow_service(
@@ -320,34 +431,23 @@ def compose_document(settings: Settings, options: ComposeOptions | None = None) 
         ),
         "airflow-dag-processor": airflow_service(
             ["airflow", "dag-processor"],
-            [
-                "CMD-SHELL",
-                'airflow jobs check --job-type DagProcessorJob --hostname "$${HOSTNAME}"',
-            ],
+            # --local: the jobs of this container's host name, as Airflow computes it.
+            ["CMD", "airflow", "jobs", "check", "--job-type", "DagProcessorJob", "--local"],
         ),
         "airflow-triggerer": airflow_service(
             ["airflow", "triggerer"],
-            ["CMD-SHELL", 'airflow jobs check --job-type TriggererJob --hostname "$${HOSTNAME}"'],
+            ["CMD", "airflow", "jobs", "check", "--job-type", "TriggererJob", "--local"],
         ),
         "airflow-worker": airflow_service(
             ["airflow", "celery", "worker"],
-            ["CMD-SHELL", f'celery --app {CELERY_APP} inspect ping -d "celery@$${{HOSTNAME}}"'],
+            # Not $HOSTNAME: Podman does not set it, and the health check's shell is no bash.
+            ["CMD-SHELL", f'celery --app {CELERY_APP} inspect ping -d "celery@$$(hostname)"'],
             deploy={"replicas": options.workers},
         ),
         "flowui-server": {
-            "image": options.image,
-            "command": [
-                "flowui",
-                "server",
-                "run",
-                "--project",
-                root,
-                # Inside its container; the port is published on the host's 127.0.0.1 only.
-                "--host",
-                "0.0.0.0",
-                "--port",
-                str(DEFAULT_SERVER_PORT),
-            ],
+            "image": image,
+            "user": user,
+            "command": server_command,
             "environment": project
             | passed
             | {
@@ -358,28 +458,42 @@ def compose_document(settings: Settings, options: ComposeOptions | None = None) 
                 AIRFLOW_USERNAME_VARIABLE: ADMIN_USERNAME,
                 AIRFLOW_PASSWORD_VARIABLE: reference("FLOWUI_ADMIN_PASSWORD"),
                 INTERNAL_TOKEN_VARIABLE: reference(INTERNAL_TOKEN_VARIABLE),
-            },
+            }
+            | server_environment,
             "volumes": [dict(shared_volume)],
             "ports": [f"127.0.0.1:{options.server_port}:{DEFAULT_SERVER_PORT}"],
-            "depends_on": {
-                "airflow-init": initialised,
-                "postgres": healthy,
-                "airflow-api-server": healthy,
-            },
+            "depends_on": {"postgres": healthy},
             "healthcheck": _healthcheck(
                 _http_check(f"http://127.0.0.1:{DEFAULT_SERVER_PORT}/api/health/ready")
             ),
             "restart": "unless-stopped",
         },
     }
-    # Tasks run on the workers: they fetch their secrets from FlowUI's server, and the docker
-    # runtime starts their containers on the host's engine.
-    worker = services["airflow-worker"]
+    # Tasks run on the workers: they fetch their secrets from FlowUI's server.
+    worker, server = services["airflow-worker"], services["flowui-server"]
     worker["environment"] |= passed | {
         SERVER_URL_VARIABLE: server_url,
         INTERNAL_TOKEN_VARIABLE: reference(INTERNAL_TOKEN_VARIABLE),
     }
-    worker["volumes"].append({"type": "bind", "source": DOCKER_SOCKET, "target": DOCKER_SOCKET})
+    # Both run code from operators repositories in sandboxes (imports, process-runtime tasks).
+    for service in (worker, server):
+        service["security_opt"] = list(SANDBOX_SECURITY_OPTIONS)
+    if TaskRuntime.DOCKER in settings.FLOWUI_WORKSPACE_RUNTIMES:
+        # The workers start docker-runtime tasks on the host's engine, and the server checks at
+        # deploy that their images are there: both reach the engine (root on the host).
+        socket = settings.FLOWUI_COMPOSE_ENGINE_SOCKET
+        group = engine_socket_group(socket)
+        for service in (worker, server):
+            service["volumes"].append(
+                {
+                    "type": "bind",
+                    "source": str(socket),
+                    "target": DOCKER_SOCKET,
+                    "bind": {"create_host_path": False},  # never a directory in its place
+                }
+            )
+            if group is not None:
+                service["group_add"] = [group]
     return {
         "name": settings.PROJECT_NAME,
         "services": services,
@@ -449,13 +563,15 @@ class ComposeFiles:
     compose_file: Path
     env_file: Path
     generated: tuple[str, ...]  # secrets generated by this run (the others were kept)
+    warnings: tuple[str, ...] = ()  # what would stop the deployment from working as written
 
 
 def write_compose(
     settings: Settings, output: Path, options: ComposeOptions | None = None
 ) -> ComposeFiles:
     """Write `docker-compose.yaml` and `.env` (0600) into `output`, keeping the secrets of an
-    existing `.env`. Everything is built before anything is written."""
+    existing `.env`, and create the root (compose mounts it). Everything is built before
+    anything is written."""
     compose_file, env_file = output / COMPOSE_FILE_NAME, output / ENV_FILE_NAME
     existing = read_env_file(env_file)
     document = compose_document(settings, options)
@@ -471,7 +587,20 @@ def write_compose(
     write_text_atomically(env_file, env_text, mode=0o600)
     os.chmod(env_file, 0o600)
     write_text_atomically(compose_file, yaml_text)
+    settings.root.path.mkdir(parents=True, exist_ok=True)
     generated = tuple(name for name in GENERATED_SECRETS if name not in existing)
     if settings.FLOWUI_ADMIN_PASSWORD is not None:
         generated = tuple(name for name in generated if name != "FLOWUI_ADMIN_PASSWORD")
-    return ComposeFiles(compose_file, env_file, generated)
+    warnings = []
+    socket = settings.FLOWUI_COMPOSE_ENGINE_SOCKET
+    if TaskRuntime.DOCKER in settings.FLOWUI_WORKSPACE_RUNTIMES and (
+        engine_socket_group(socket) is None
+    ):
+        where = settings.where("FLOWUI_COMPOSE_ENGINE_SOCKET")
+        warnings.append(
+            f"there is no container engine socket at {socket} ({where}): "
+            "compose will not start the workers and the server until there is one; start the "
+            "engine, set FLOWUI_COMPOSE_ENGINE_SOCKET (Podman: /run/podman/podman.sock), or "
+            "leave docker out of FLOWUI_WORKSPACE_RUNTIMES"
+        )
+    return ComposeFiles(compose_file, env_file, generated, tuple(warnings))

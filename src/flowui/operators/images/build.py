@@ -64,7 +64,9 @@ def copy_repository(repository: Path, target: Path) -> None:
             shutil.copytree(repository / folder, target / folder, symlinks=True, ignore=ignore)
 
 
-def _fix_modification_times(directory: Path) -> None:
+def fix_modification_times(directory: Path) -> None:
+    """Give every file of a build context CONTEXT_MTIME (the layer cache then depends on
+    content only)."""
     for path in [directory, *directory.rglob("*")]:
         os.utime(path, (CONTEXT_MTIME, CONTEXT_MTIME), follow_symlinks=False)
 
@@ -81,8 +83,8 @@ def write_build_context(
     install = context / "install" / "wheels"
     install.mkdir(parents=True)
     for wheel in wheels:
-        _link_or_copy(wheel, install / wheel.name)
-    _link_or_copy(pip_wheel, context / "install" / "pip.whl")
+        link_or_copy(wheel, install / wheel.name)
+    link_or_copy(pip_wheel, context / "install" / "pip.whl")
     flowui_wheels = [wheel for wheel in wheels if wheel_project(wheel) == "flowui"]
     other_wheels = [wheel for wheel in wheels if wheel not in flowui_wheels]
     (context / "requirements.txt").write_text(pinned_requirements(other_wheels), encoding="utf-8")
@@ -92,11 +94,12 @@ def write_build_context(
     copy_repository(plan.repository, context / "repository")
     dockerfile = context / "Dockerfile"
     dockerfile.write_text(render_dockerfile(plan, group), encoding="utf-8")
-    _fix_modification_times(context)
+    fix_modification_times(context)
     return dockerfile
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
+    """Put `source` at `target` without copying its bytes where the file system allows."""
     try:
         os.link(source, target)
     except OSError:
@@ -214,7 +217,7 @@ def build_images(
                     plan, group, context, wheels=wheels, pip_wheel=pip_wheels[python]
                 )
                 status(group, "building")
-                image_id = _build(
+                image_id = build_image(
                     engine,
                     dockerfile,
                     context,
@@ -261,7 +264,7 @@ def _build_intermediate(
         )
     status(group, f"building {DEPENDENCIES_DIR}/{group.dockerfile}")
     with tempfile.TemporaryDirectory(prefix="flowui-build-") as scratch:
-        image_id = _build(
+        image_id = build_image(
             engine,
             path,
             plan.repository,
@@ -277,7 +280,7 @@ def _build_intermediate(
     return name
 
 
-def _build(
+def build_image(
     engine: ContainerEngine,
     dockerfile: Path,
     context: Path,
@@ -287,6 +290,8 @@ def _build(
     on_line: Callable[[str], None] | None,
     failure: str,
 ) -> str:
+    """Build `dockerfile` in `context` (without network unless `network`); the image's id.
+    Raises ImageBuildError, saying `failure` with the end of the output, if the build fails."""
     arguments = ["build", "--file", str(dockerfile), "--iidfile", str(id_file)]
     if not network:
         arguments += ["--network", "none"]

@@ -161,13 +161,14 @@ def detect_engine(
 # --- the Python of an image ------------------------------------------------------------------
 
 _PROBE = """\
-import json, platform, sys
+import json, os, platform, sys
 try:
     import venv  # noqa: F401
     has_venv = True
 except ImportError:
     has_venv = False
 libc, libc_version = platform.libc_ver()
+implementation = sys.implementation.version
 print(json.dumps({
     "implementation": sys.implementation.name,
     "version": list(sys.version_info[:2]),
@@ -175,6 +176,19 @@ print(json.dumps({
     "libc": libc,
     "libc_version": libc_version,
     "venv": has_venv,
+    "markers": {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": "%d.%d.%d" % implementation[:3],
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_python_implementation": platform.python_implementation(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "python_version": "%d.%d" % sys.version_info[:2],
+        "sys_platform": sys.platform,
+    },
 }))
 """
 
@@ -188,6 +202,13 @@ class ImagePython:
     machine: str
     libc: str
     libc_version: tuple[int, int]
+    # PEP 508's environment markers as the image's Python evaluates them (sorted pairs).
+    markers: tuple[tuple[str, str], ...] = ()
+
+    def marker_environment(self) -> dict[str, str]:
+        """The environment to evaluate requirement markers in for this Python (pip evaluates
+        them for the host's own, whatever Python it downloads for)."""
+        return dict(self.markers)
 
     def describe(self) -> str:
         libc = f"{self.libc} {'.'.join(map(str, self.libc_version))}" if self.libc else "musl"
@@ -269,6 +290,7 @@ def probe_python(engine: ContainerEngine, image: str) -> ImagePython:
         machine=str(found["machine"]),
         libc=str(found["libc"]),
         libc_version=_version_pair(str(found["libc_version"])),
+        markers=tuple(sorted((str(k), str(v)) for k, v in found["markers"].items())),
     )
     if python.version < MINIMUM_PYTHON:
         raise ImageBuildError(

@@ -45,11 +45,9 @@ def pip_requirement() -> str:
     return f"pip=={importlib.metadata.version('pip')}"
 
 
-def flowui_requirement(work_dir: Path, *, on_line: Callable[[str], None] | None = None) -> str:
-    """What pip installs FlowUI's task part from: a wheel built from the checkout when this
-    FlowUI is installed from a directory (editable or not), the wheel it was installed from, or
-    else `flowui==VERSION` from the package index."""
-    version = flowui_version()
+def _installed_from() -> tuple[Path | None, bool]:
+    """The local path this FlowUI was installed from (None: a package index), and whether it
+    is a directory (a checkout) rather than a wheel."""
     try:
         direct_url = json.loads(
             importlib.metadata.distribution("flowui").read_text("direct_url.json") or "null"
@@ -58,32 +56,57 @@ def flowui_requirement(work_dir: Path, *, on_line: Callable[[str], None] | None 
         direct_url = None
     url = direct_url.get("url", "") if isinstance(direct_url, dict) else ""
     local = Path(unquote(urlparse(url).path)) if url.startswith("file://") else None
-    if local is not None and "dir_info" in direct_url and (local / "pyproject.toml").is_file():
-        target = work_dir / "flowui-wheel"
-        target.mkdir(parents=True, exist_ok=True)
-        built = stream_command(
-            [
-                *pip_command(),
-                "wheel",
-                "--no-deps",
-                "--disable-pip-version-check",
-                "--wheel-dir",
-                str(target),
-                str(local),
-            ],
-            on_line=on_line,
+    return local, local is not None and "dir_info" in direct_url
+
+
+def flowui_checkout() -> Path | None:
+    """The source checkout (a directory with pyproject.toml) this FlowUI is installed from,
+    editable or not; None when it was installed from a wheel or a package index."""
+    local, directory = _installed_from()
+    if local is not None and directory and (local / "pyproject.toml").is_file():
+        return local
+    return None
+
+
+def build_flowui_wheel(
+    checkout: Path, work_dir: Path, *, on_line: Callable[[str], None] | None = None
+) -> Path:
+    """A wheel of FlowUI built from `checkout` (with `pip wheel`) into `work_dir`."""
+    target = work_dir / "flowui-wheel"
+    target.mkdir(parents=True, exist_ok=True)
+    built = stream_command(
+        [
+            *pip_command(),
+            "wheel",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--wheel-dir",
+            str(target),
+            str(checkout),
+        ],
+        on_line=on_line,
+    )
+    wheels = sorted(target.glob("flowui-*.whl"))
+    if not built.ok or not wheels:
+        raise ImageBuildError(
+            f"cannot build a wheel of FlowUI from {checkout}",
+            hint="check that `pip wheel --no-deps` works there",
+            output_tail=built.tail,
         )
-        wheels = sorted(target.glob("flowui-*.whl"))
-        if not built.ok or not wheels:
-            raise ImageBuildError(
-                f"cannot build a wheel of FlowUI from {local}",
-                hint="check that `pip wheel --no-deps` works there",
-                output_tail=built.tail,
-            )
-        return str(wheels[-1])
-    if local is not None and local.suffix == ".whl" and local.is_file():
-        return str(local)
-    return f"flowui=={version}"
+    return wheels[-1]
+
+
+def flowui_requirement(work_dir: Path, *, on_line: Callable[[str], None] | None = None) -> str:
+    """What pip installs FlowUI's task part from: a wheel built from the checkout when this
+    FlowUI is installed from a directory (editable or not), the wheel it was installed from, or
+    else `flowui==VERSION` from the package index."""
+    checkout = flowui_checkout()
+    if checkout is not None:
+        return str(build_flowui_wheel(checkout, work_dir, on_line=on_line))
+    installed, _ = _installed_from()
+    if installed is not None and installed.suffix == ".whl" and installed.is_file():
+        return str(installed)
+    return f"flowui=={flowui_version()}"
 
 
 @contextlib.contextmanager
