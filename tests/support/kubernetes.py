@@ -1,5 +1,5 @@
 """The tests' real one-node Kubernetes (1.20, built from Debian's source package by
-`make kubernetes` into .tools/kubernetes, once per machine): started on 127.0.0.1 for the
+`make kubernetes` into the tests' cache, once per machine): started on 127.0.0.1 for the
 session by the scripts in tests/support/kubernetes-cluster/, images loaded onto its node from
 Podman, and the root shared with pods through a hostPath ReadWriteMany volume."""
 
@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.containers import podman
-from tests.support.paths import ROOT
+from tests.support.containers import cache_directory, podman
 
 SCRIPTS = Path(__file__).parent / "kubernetes-cluster"
-CLUSTER_CACHE = ROOT / ".tools" / "kubernetes"
+CLUSTER_CACHE = cache_directory() / "kubernetes"
 START_TIMEOUT = 240.0
 # Tools of the node beside the built binaries (build.sh installs them with apt).
 NODE_TOOLS = ("etcd", "containerd", "ctr", "buildah", "gcc", "iptables", "openssl")
