@@ -41,7 +41,7 @@ from flowui.operators.images import (
     pip_requirement,
     probe_python,
 )
-from flowui.operators.images.build import build_image, fix_modification_times, link_or_copy
+from flowui.operators.images.build import build_image, fix_modification_times, stage_wheels
 from flowui.operators.images.dockerfile import INSTALL_MOUNT, PIP_INSTALL
 from flowui.operators.images.wheels import build_flowui_wheel, flowui_checkout
 from flowui.operators.metadata import IMAGE_REFERENCE
@@ -277,11 +277,7 @@ def write_platform_context(
     flowui_wheel: Path,
 ) -> Path:
     """Lay out the build context in `context` (new); return its Dockerfile."""
-    install = context / "install" / "wheels"
-    install.mkdir(parents=True)
-    for wheel in wheels:
-        link_or_copy(wheel, install / wheel.name)
-    link_or_copy(pip_wheel, context / "install" / "pip.whl")
+    stage_wheels(context, wheels, pip_wheel)
     shutil.copyfile(flowui_wheel, context / plan.wheel_name)
     (context / "requirements.txt").write_text(requirements, encoding="utf-8")
     dockerfile = context / "Dockerfile"

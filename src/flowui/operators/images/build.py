@@ -71,6 +71,16 @@ def fix_modification_times(directory: Path) -> None:
         os.utime(path, (CONTEXT_MTIME, CONTEXT_MTIME), follow_symlinks=False)
 
 
+def stage_wheels(context: Path, wheels: Sequence[Path], pip_wheel: Path) -> None:
+    """Put the wheels an offline build installs, and pip's own, into the build context (new):
+    `install/wheels/` and `install/pip.whl`, which the Dockerfiles mount."""
+    install = context / "install" / "wheels"
+    install.mkdir(parents=True)
+    for wheel in wheels:
+        link_or_copy(wheel, install / wheel.name)
+    link_or_copy(pip_wheel, context / "install" / "pip.whl")
+
+
 def write_build_context(
     plan: ImagePlan,
     group: GroupImage,
@@ -80,11 +90,7 @@ def write_build_context(
     pip_wheel: Path,
 ) -> Path:
     """Lay out the build context of `group` in `context` (new); return its Dockerfile."""
-    install = context / "install" / "wheels"
-    install.mkdir(parents=True)
-    for wheel in wheels:
-        link_or_copy(wheel, install / wheel.name)
-    link_or_copy(pip_wheel, context / "install" / "pip.whl")
+    stage_wheels(context, wheels, pip_wheel)
     flowui_wheels = [wheel for wheel in wheels if wheel_project(wheel) == "flowui"]
     other_wheels = [wheel for wheel in wheels if wheel not in flowui_wheels]
     (context / "requirements.txt").write_text(pinned_requirements(other_wheels), encoding="utf-8")
