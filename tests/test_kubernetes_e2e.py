@@ -21,6 +21,7 @@ from flowui.storage import FileSystemRoot
 from tests.support.airflow_platform import (
     AirflowPlatform,
     deploy_and_run,
+    example_dataset_workflow,
     example_inputs,
     placement,
     running_platform,
@@ -30,7 +31,6 @@ from tests.support.containers import build_repository_images
 from tests.support.helm import SET_SECRETS, render
 from tests.support.kubernetes import Cluster
 from tests.support.operator_repositories import metadata, write_operator
-from tests.support.paths import EXAMPLES
 from tests.support.processes import wait_until
 
 NODE = "flowui-tests-node"  # tests/support/kubernetes-cluster/start.sh names it
@@ -162,19 +162,7 @@ def test_the_example_dataset_workflow_runs_across_pods_and_processes(
     kubernetes_platform: KubernetesPlatform,
 ) -> None:
     platform, cluster = kubernetes_platform.platform, kubernetes_platform.cluster
-    document = json.loads((EXAMPLES / "workflows" / "dataset_update.json").read_text())
-    # pod -> process -> pod -> process -> pod, and a process load beside
-    runtimes = {
-        "load_sales": "kubernetes",
-        "clean": None,
-        "join": "kubernetes",
-        "aggregate": "process",
-        "save": "kubernetes",
-        "load_customers": None,
-    }
-    for task in document["tasks"]:
-        if runtimes[task["id"]]:
-            task["runtime"] = runtimes[task["id"]]
+    document, runtimes = example_dataset_workflow("kubernetes")
 
     run = deploy_and_run(platform, document, "pods_dataset", example_inputs(platform.root))
 

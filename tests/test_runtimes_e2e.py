@@ -21,6 +21,7 @@ from flowui.storage import FileSystemRoot
 from tests.support.airflow_platform import (
     AirflowPlatform,
     deploy_and_run,
+    example_dataset_workflow,
     example_inputs,
     placement,
     running_platform,
@@ -29,7 +30,6 @@ from tests.support.airflow_platform import (
 from tests.support.aws import BATCH_QUEUE, MOTO_ENVIRONMENT, aws_client, moto_server, register_batch
 from tests.support.containers import build_repository_images, docker_client
 from tests.support.operator_repositories import write_operator
-from tests.support.paths import EXAMPLES
 
 REGION = "us-east-1"
 SOURCE_TOKEN = "src-t0ken-9f3e-never-shown"  # the example loader's DATASET_SOURCE_TOKEN
@@ -135,19 +135,7 @@ def test_the_example_dataset_workflow_runs_across_containers_and_processes(
     container_platform: ContainerPlatform,
 ) -> None:
     platform = container_platform.platform
-    document = json.loads((EXAMPLES / "workflows" / "dataset_update.json").read_text())
-    # container -> process -> container -> process -> container, and a process load beside
-    runtimes = {
-        "load_sales": "docker",
-        "clean": None,
-        "join": "docker",
-        "aggregate": "process",
-        "save": "docker",
-        "load_customers": None,
-    }
-    for task in document["tasks"]:
-        if runtimes[task["id"]]:
-            task["runtime"] = runtimes[task["id"]]
+    document, runtimes = example_dataset_workflow("docker")
 
     run = deploy_and_run(platform, document, "containers_dataset", example_inputs(platform.root))
 

@@ -147,3 +147,22 @@ def placement(platform: AirflowPlatform, run: DagRun, task_id: str) -> dict[str,
     """Where the task's last try ran, as its runtime recorded it (placement.json)."""
     paths = platform.root.task_run(run.dag_id, run.run_id, task_id)
     return dict(json.loads(paths.placement.read_text()))
+
+
+def example_dataset_workflow(runtime: str) -> tuple[dict[str, Any], dict[str, str | None]]:
+    """The example dataset workflow with its tasks alternating between `runtime` and processes
+    (runtime -> process -> runtime -> process -> runtime, and a process load beside): the
+    document, and each task's runtime as set (None: the default, process)."""
+    document = json.loads((EXAMPLES / "workflows" / "dataset_update.json").read_text())
+    runtimes = {
+        "load_sales": runtime,
+        "clean": None,
+        "join": runtime,
+        "aggregate": "process",
+        "save": runtime,
+        "load_customers": None,
+    }
+    for task in document["tasks"]:
+        if runtimes[task["id"]]:
+            task["runtime"] = runtimes[task["id"]]
+    return document, runtimes
