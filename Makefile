@@ -92,7 +92,7 @@ test: lint typecheck docs gui-lint gui-test sandbox browser containers helm kube
 up: install gui sandbox
 	FLOWUI_PROJECT_DIR=$(or $(FLOWUI_PROJECT_DIR),$(CURDIR)/platform) $(UV) run --frozen flowui up
 
-bench: install gui sandbox browser containers
+bench: install gui sandbox browser containers helm kubernetes
 	$(UV) run --frozen python benchmarks/organize_many_operators.py
 	$(UV) run --frozen python benchmarks/workflow_runs.py
 	$(UV) run --frozen python benchmarks/server_api.py
@@ -101,6 +101,7 @@ bench: install gui sandbox browser containers
 	$(UV) run --frozen python benchmarks/image_build.py
 	$(UV) run --frozen python benchmarks/platform_image.py
 	$(UV) run --frozen python benchmarks/compose_up.py
+	$(UV) run --frozen python benchmarks/helm_install.py
 	cd benchmarks && ../$(UV) run --frozen python runtime_overhead.py
 	$(UV) run --frozen python benchmarks/repository_import.py
 

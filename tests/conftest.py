@@ -140,6 +140,15 @@ def platform_image(container_base_image: str, podman_environ: dict[str, str]) ->
 
 
 @pytest.fixture(scope="session")
+def store_images(container_base_image: str, podman_environ: dict[str, str]) -> Any:
+    """PostgreSQL's and Redis's images made from Debian's packages on the test base image (no
+    registry here), cached between runs: a `tests.support.compose.StoreImages`."""
+    from tests.support.compose import ensure_store_images
+
+    return ensure_store_images(container_base_image, podman_environ)
+
+
+@pytest.fixture(scope="session")
 def example_images(
     container_base_image: str,
     podman_environ: dict[str, str],

@@ -14,9 +14,7 @@ import json
 import os
 import shutil
 import subprocess
-import time
-import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,14 +25,20 @@ import pytest
 from flowui.platform import free_port
 from flowui.platform.compose import read_env_file
 from flowui.storage import FileSystemRoot
-from tests.support.compose import ComposeProject, StoreImages, ensure_store_images
+from tests.support import deployed_platform
+from tests.support.compose import ComposeProject, StoreImages
 from tests.support.containers import podman_service
-from tests.support.operator_repositories import commit_all, git
+from tests.support.deployed_platform import (
+    FinishedRun,
+    run_in,
+    run_path,
+    run_to_end,
+    tagged_checkout,
+)
 from tests.support.paths import EXAMPLES, FLOWUI, ROOT
 
-ADMIN_EMAIL = "admin@example.com"
 HEALTHY_TIMEOUT = 600.0
-RUN_TIMEOUT = 600.0
+SOURCE_TOKEN = "compose-t0ken-8e2a-never-shown"
 UID, GID = 1000, 1000  # FLOWUI_PLATFORM_UID and _GID: their defaults
 
 
@@ -45,20 +49,6 @@ class Deployment:
     server_url: str
     admin_password: str
     engine_socket: Path
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:.0f} s for {what}", pytrace=False)
-        time.sleep(1)
-    return result
-
-
-@pytest.fixture(scope="module")
-def store_images(container_base_image: str, podman_environ: dict[str, str]) -> StoreImages:
-    return ensure_store_images(container_base_image, podman_environ)
 
 
 @pytest.fixture(scope="module")
@@ -116,39 +106,7 @@ def deployment(
 
 
 def sign_in(deployment: Deployment) -> httpx.Client:
-    login = httpx.post(
-        f"{deployment.server_url}/api/auth/login",
-        data={"username": ADMIN_EMAIL, "password": deployment.admin_password},
-        timeout=60,
-    )
-    assert login.status_code == 200, login.text
-    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    return httpx.Client(base_url=deployment.server_url, headers=headers, timeout=120)
-
-
-def example_repository(root: FileSystemRoot) -> str:
-    """The example operators as a git repository tagged v1, where the server's container sees
-    it (under the root) and owned by the platform's user, as a checkout of theirs would be."""
-    repository = root.path / "sources" / "flowui_examples"
-    shutil.copytree(EXAMPLES / "operators_repository", repository)
-    git(repository, "init", "--quiet", "--initial-branch=main")
-    commit_all(repository, "operators")
-    git(repository, "tag", "v1")
-    for path in [repository.parent, repository, *repository.rglob("*")]:
-        os.lchown(path, UID, GID)
-    return f"file://{repository}"
-
-
-@dataclass(frozen=True)
-class FinishedRun:
-    workflow: str  # the workflow's API path
-    dag_id: str
-    run_id: str
-    workspace_id: int
-
-
-def run_path(workflow: str, run_id: str) -> str:
-    return f"{workflow}/runs/{urllib.parse.quote(run_id, safe='')}"
+    return deployed_platform.sign_in(deployment.server_url, deployment.admin_password)
 
 
 # --- the journey -----------------------------------------------------------------------------
@@ -202,6 +160,42 @@ def test_the_admin_signs_in_and_an_example_workflow_succeeds_on_the_celery_worke
         assert (paths.output.stat().st_uid, paths.output.stat().st_gid) == (UID, GID)
 
 
+def test_a_container_task_gets_its_secret_from_the_worker_through_the_hosts_engine(
+    deployment: Deployment, finished_run: FinishedRun
+) -> None:
+    """The worker, a container itself, hands the task's container its secrets file through
+    the host's engine: from the root, which both see at the same path."""
+    tree = deployment.root.workspace(finished_run.workspace_id)
+    inputs = tree.datasets / "inputs"
+    inputs.mkdir(parents=True)
+    sales = shutil.copy(EXAMPLES / "operators_repository" / "data" / "sales.csv", inputs)
+    for path in (inputs, Path(sales)):
+        os.chown(path, UID, GID)
+    loader = {"repository": "flowui_examples", "name": "LoadDatasetOperator", "version": "0.1.0"}
+    document = {
+        "name": "load with a secret",
+        "tasks": [
+            {
+                "id": "load",
+                "operator": loader,
+                "runtime": "docker",
+                "inputs": {"source": {"value": str(sales)}, "dataset_id": {"value": "sales"}},
+            }
+        ],
+    }
+    secret = f"/api/workspaces/{finished_run.workspace_id}/secrets/flowui_examples"
+    with sign_in(deployment) as admin:
+        stored = admin.put(f"{secret}/DATASET_SOURCE_TOKEN", json={"value": SOURCE_TOKEN})
+        assert stored.status_code == 200, stored.text
+        run = run_in(admin, finished_run.workspace_id, document, {})
+    paths = tree.task_run(run.dag_id, run.run_id, "load")
+
+    assert run.state == "success", paths.log.read_text()
+    assert json.loads(paths.output.read_text())["rows"] > 0
+    assert SOURCE_TOKEN not in paths.log.read_text()
+    assert list(deployment.root.task_secrets.iterdir()) == []  # gone with the try
+
+
 def test_down_then_up_keeps_the_databases_and_the_root(
     deployment: Deployment, finished_run: FinishedRun
 ) -> None:
@@ -226,30 +220,13 @@ def test_down_then_up_keeps_the_databases_and_the_root(
 @pytest.fixture(scope="module")
 def finished_run(deployment: Deployment) -> FinishedRun:
     """The example ML workflow imported, deployed and run to its end by the admin."""
-    source = example_repository(deployment.root)
+    checkout = tagged_checkout(
+        EXAMPLES / "operators_repository",
+        deployment.root.path / "sources" / "flowui_examples",
+        (UID, GID),
+    )
+    document = json.loads((EXAMPLES / "workflows" / "ml_classification.json").read_text())
     with sign_in(deployment) as admin:
-        created = admin.post("/api/workspaces", json={"name": "compose"})
-        assert created.status_code == 201, created.text
-        workspace_id = int(created.json()["id"])
-        base = f"/api/workspaces/{workspace_id}"
-        imported = admin.post(f"{base}/repositories", json={"source": source, "ref": "v1"})
-        assert imported.status_code == 201, imported.text
-        document = json.loads((EXAMPLES / "workflows" / "ml_classification.json").read_text())
-        created = admin.post(f"{base}/workflows", json={"document": document})
-        assert created.status_code == 201, created.text
-        workflow = f"{base}/workflows/{created.json()['id']}"
-        deployed = admin.post(f"{workflow}/deploy")
-        assert deployed.status_code == 200, deployed.text
-        started = admin.post(f"{workflow}/runs", json={"parameters": {"model_type": "knn"}})
-        assert started.status_code == 201, started.text
-        run_id = started.json()["run_id"]
-
-        def finished() -> dict[str, Any] | None:
-            detail = admin.get(run_path(workflow, run_id))
-            assert detail.status_code == 200, detail.text
-            body: dict[str, Any] = detail.json()
-            return body if body["state"] in ("success", "failed") else None
-
-        wait_for(finished, f"run {run_id} of the example workflow", RUN_TIMEOUT)
-        dag_id = admin.get(workflow).json()["dag_id"]
-    return FinishedRun(workflow, dag_id, run_id, workspace_id)
+        # The root is at the same path in the server's container.
+        source = f"file://{checkout}"
+        return run_to_end(admin, "compose", source, document, {"model_type": "knn"})

@@ -160,6 +160,49 @@ def test_kubernetes_runtime_role_lets_airflow_manage_task_pods() -> None:
     assert not of_kind(default, "Role")
 
 
+def test_all_in_one_runs_airflow_in_the_servers_pod_as_the_charts_service_account() -> None:
+    _, documents = render("-f", str(CHART / "ci" / "all-in-one-values.yaml"), *SET_SECRETS)
+    pod = server_pod(documents)
+    server = container(pod, "server")
+    environment = env_of(server)
+    (account,) = of_kind(documents, "ServiceAccount")
+    (binding,) = of_kind(documents, "RoleBinding")
+
+    assert server["command"] == [
+        *("flowui", "up", "--foreground", "--server-host", "0.0.0.0"),
+        *("--server-port", "8000", "--port", "8080"),
+    ]
+    assert environment["FLOWUI_DEPLOY_MODE"] == "local"  # `flowui up` runs Airflow
+    assert "FLOWUI_AIRFLOW_URL" not in environment  # `flowui up` gives the server its own
+    assert environment["FLOWUI_KUBERNETES_VOLUME_CLAIM"] == "flowui-root"
+    assert server["resources"]["limits"] == {"cpu": "4", "memory": "6Gi"}
+    assert server["startupProbe"]["httpGet"] == {"path": "/api/health/live", "port": "http"}
+    assert server["securityContext"]["procMount"] == "Unmasked"
+    # Tasks' pods are started as the chart's account, bound to the task Role; its token is
+    # mounted for the kubernetes runtime only.
+    assert pod["serviceAccountName"] == account["metadata"]["name"] == "flowui"
+    assert pod["automountServiceAccountToken"] is True
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "flowui", "namespace": "flowui"}
+    ]
+    process = "airflow.allInOne.enabled=true,server.defaultRuntime=process"
+    _, processes = render("--set", process, *SET_SECRETS)
+    assert server_pod(processes)["automountServiceAccountToken"] is False
+
+
+def test_all_in_one_refuses_more_than_one_replica() -> None:
+    two = "airflow.allInOne.enabled=true,replicaCount=2,database.external=true"
+    result = subprocess.run(
+        [helm_binary(), "template", "flowui", str(CHART), *SET_SECRETS, "--set", two],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "airflow.allInOne runs one Airflow" in result.stderr
+
+
 def test_airflow_values_for_the_official_chart_hold_the_documented_settings() -> None:
     # Only parsed: the official Airflow chart cannot be downloaded here to render it.
     text = AIRFLOW_VALUES.read_text()

@@ -182,6 +182,7 @@ def test_a_secret_reaches_the_container_masked_and_never_in_its_configuration(
     try:
         container = client.containers.get(placement(platform, run, "echo")["container_id"])
         inspected = json.dumps(container.attrs)
+        mounts = {mount["Destination"]: mount["Source"] for mount in container.attrs["Mounts"]}
         limits = container.attrs["HostConfig"]
         # The operator's container_resources (defaults: 1000 millicores, 1024 MiB) applied.
         assert (limits["Memory"], limits["CpuShares"]) == (1024 * 2**20, 1024)
@@ -191,6 +192,11 @@ def test_a_secret_reaches_the_container_masked_and_never_in_its_configuration(
         client.close()
     assert ECHO_SECRET not in inspected
     assert "FLOWUI_SECRETS_FILE=/run/flowui/secrets.json" in inspected
+    # Mounted from the root, where the engine finds it even when the worker is a container of
+    # its own (compose), and removed with the try.
+    secrets_file = Path(mounts["/run/flowui/secrets.json"])
+    assert platform.root.task_secrets in secrets_file.parents
+    assert not secrets_file.parent.exists()
     assert ECHO_SECRET not in logs and "***" in logs
     # The try's spec went with it (a container started late finds nothing to run); no file
     # of the run holds the value.

@@ -41,9 +41,12 @@ class Cluster:
         """What a client (kubectl, helm, Airflow's KubernetesPodOperator) needs to reach it."""
         return {"KUBECONFIG": str(self.kubeconfig)}
 
+    def kubectl_command(self) -> list[str]:
+        return [str(CLUSTER_CACHE / "bin" / "kubectl"), "--kubeconfig", str(self.kubeconfig)]
+
     def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
         result = subprocess.run(
-            [str(CLUSTER_CACHE / "bin" / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args],
+            [*self.kubectl_command(), *args],
             input=stdin,
             capture_output=True,
             text=True,
@@ -75,9 +78,9 @@ class Cluster:
                 timeout=300,
             )
 
-    def shared_root(self, path: Path, claim: str) -> None:
-        """A ReadWriteMany claim `claim` bound to a hostPath volume of `path`: the file-system
-        root as a shared file system (EFS, NFS) gives it to pods on every node."""
+    def shared_root(self, path: Path, claim: str, namespace: str = "default") -> None:
+        """A ReadWriteMany claim `claim` in `namespace` bound to a hostPath volume of `path`: the
+        file-system root as a shared file system (EFS, NFS) gives it to pods on every node."""
         volume = f"{claim}-volume"
         self.apply(
             {
@@ -96,7 +99,7 @@ class Cluster:
             {
                 "apiVersion": "v1",
                 "kind": "PersistentVolumeClaim",
-                "metadata": {"name": claim, "namespace": "default"},
+                "metadata": {"name": claim, "namespace": namespace},
                 "spec": {
                     "accessModes": ["ReadWriteMany"],
                     "storageClassName": "",
@@ -176,7 +179,8 @@ def running_cluster(state: Path) -> Iterator[Cluster]:
                 f"--- {log.name}\n{log.read_text(errors='replace')[-1500:]}"
                 for log in sorted(state.glob("*.log"))
             )
-            pytest.fail(f"the cluster did not start: {started.stderr}\n{logs}", pytrace=False)
+            # The diagnosis last, where a truncated report still shows it.
+            pytest.fail(f"{logs}\nthe cluster did not start: {started.stderr}", pytrace=False)
         yield Cluster(Path(started.stdout.strip().splitlines()[-1]), state)
     finally:
         stopped = subprocess.run(

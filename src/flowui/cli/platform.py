@@ -169,7 +169,14 @@ def up(
         "--server-port",
         min=1,
         max=65535,
-        help=f"Port of FlowUI's server (REST API) on {HOST}.",
+        help="Port of FlowUI's server (REST API and GUI).",
+    ),
+    server_host: str = typer.Option(
+        HOST,
+        "--server-host",
+        help="Address FlowUI's server listens on; 0.0.0.0 serves other machines (a pod's "
+        "Service): sign-up is then off and only platform administrators import repositories, "
+        "unless settings say otherwise. Airflow's api-server stays on the loopback interface.",
     ),
     detach: bool = typer.Option(
         False,
@@ -217,7 +224,12 @@ def up(
     cancel = threading.Event()
     with _stop_on_signals(cancel):
         platform = Platform(
-            settings, port, server_port=server_port, bind_to_parent=not detach, cancel=cancel
+            settings,
+            port,
+            server_port=server_port,
+            server_host=server_host,
+            bind_to_parent=not detach,
+            cancel=cancel,
         )
         try:
             with _spinner("Starting") as progress:

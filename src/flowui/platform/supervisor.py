@@ -92,6 +92,7 @@ class Platform:
         port: int = DEFAULT_PORT,
         *,
         server_port: int | None = None,
+        server_host: str = HOST,
         bind_to_parent: bool = True,
         cancel: threading.Event | None = None,
     ) -> None:
@@ -99,6 +100,7 @@ class Platform:
         self.paths = PlatformPaths(settings.root)
         self.port = port
         self.server_port = server_port
+        self.server_host = server_host
         self.bind_to_parent = bind_to_parent
         self.cancel = cancel or threading.Event()
         self.state: PlatformState | None = None
@@ -216,7 +218,10 @@ class Platform:
                 for name, arguments in self.components.items()
             ]
             if self.server_port is not None:
-                command = [str(flowui_command()), "server", "run", "--port", str(self.server_port)]
+                command = [
+                    str(flowui_command()),
+                    *("server", "run", "--host", self.server_host, "--port", str(self.server_port)),
+                ]
                 environment = server_environment(
                     self.settings, self.port, credentials, self._internal_token
                 )

@@ -155,6 +155,12 @@ class FileSystemRoot:
         return self.platform / "cloud_environment.json"
 
     @property
+    def task_secrets(self) -> Path:
+        """Each container try's secrets file until the try ends (docker runtime): on the root,
+        which the engine can bind-mount even when the worker itself runs in a container."""
+        return self.platform / "task-secrets"
+
+    @property
     def server_database(self) -> Path:
         """The platform server's SQLite database (the embedded default)."""
         return self.platform / "flowui.db"

@@ -6,7 +6,18 @@
 set -euo pipefail
 CACHE=${CACHE:?set CACHE}; STATE=${STATE:?set STATE}
 BIN=$CACHE/bin; PKI=$STATE/pki; CTRD=$STATE/containerd; KUBECONFIG_FILE=$STATE/kubeconfig
+# Fixed ports: a cluster already running (another test session's) would take this one's place.
+for port in 2379 2380 6443 10248 10250 10257 10259; do
+  if [ -n "$(ss -Hltn "sport = :$port")" ]; then
+    echo "port $port is in use: another cluster (or program) runs here; stop it first" >&2
+    ss -Hltnp "sport = :$port" >&2
+    exit 1
+  fi
+done
 mkdir -p "$STATE/etcd" "$PKI" "$STATE/kubelet/root" "$STATE/kubelet/pki" "$CTRD/cni" "$CTRD/ipam"
+
+# ProcMountType (alpha in 1.20): a container may ask for an unmasked /proc (procMount: Unmasked),
+# which FlowUI's sandbox (bubblewrap) needs to mount a /proc of its own in the platform's pod.
 
 # Keys: service-account tokens, a CA for the controller-manager's signer; one static token.
 openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
@@ -38,7 +49,17 @@ start apiserver "$BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=6443 --insecure-port=0 \
   --cert-dir="$PKI" --token-auth-file="$PKI/tokens.csv" --authorization-mode=RBAC \
   --service-cluster-ip-range=10.96.0.0/16 --service-account-issuer=https://kubernetes.default.svc \
-  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key"
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --feature-gates=ProcMountType=true
+# The controllers exit at once when the API server does not answer yet (a loaded machine is slow
+# to start it): they start once it is ready.
+kubectl_() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+for _ in $(seq 1 240); do
+  kubectl_ get --raw /readyz >/dev/null 2>&1 && break
+  kill -0 "$(cat "$STATE/apiserver.pid")" 2>/dev/null \
+    || { echo "the API server exited:" >&2; tail -n 25 "$STATE/apiserver.log" >&2; exit 1; }
+  sleep 0.5
+done
 start controller-manager "$BIN/kube-controller-manager" --kubeconfig="$KUBECONFIG_FILE" \
   --authentication-kubeconfig="$KUBECONFIG_FILE" --authorization-kubeconfig="$KUBECONFIG_FILE" \
   --leader-elect=false --bind-address=127.0.0.1 --port=0 \
@@ -60,7 +81,7 @@ containerd config default | sed \
   -e 's#restrict_oom_score_adj = false#restrict_oom_score_adj = true#' > "$CTRD/config.toml"
 cat > "$CTRD/cni/10-flowui-tests.conflist" <<JSON
 {"cniVersion": "0.4.0", "name": "flowui-tests", "plugins": [
-  {"type": "bridge", "bridge": "flowuicni0", "isGateway": false, "ipMasq": false,
+  {"type": "bridge", "bridge": "flowuicni0", "isGateway": true, "ipMasq": false,
    "ipam": {"type": "host-local", "dataDir": "$CTRD/ipam", "ranges": [[{"subnet": "10.244.0.0/24"}]]}},
   {"type": "loopback"}]}
 JSON
@@ -107,17 +128,35 @@ grep -q "^127.0.0.1 $NODE\$" /etc/hosts || echo "127.0.0.1 $NODE" >> /etc/hosts
 AWS_EC2_METADATA_DISABLED=true start kubelet "$BIN/kubelet" --config="$STATE/kubelet/config.yaml" \
   --kubeconfig="$KUBECONFIG_FILE" --container-runtime=remote \
   --container-runtime-endpoint="unix://$CTRD/containerd.sock" --root-dir="$STATE/kubelet/root" \
-  --cert-dir="$STATE/kubelet/pki" --hostname-override="$NODE"
+  --cert-dir="$STATE/kubelet/pki" --hostname-override="$NODE" --feature-gates=ProcMountType=true
 
 # Ready: the node, and the controllers (the namespace's default service account has its token).
-kubectl_() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+# A component that exits fails the start at once, with its log's end.
+COMPONENTS=(etcd apiserver controller-manager scheduler containerd kubelet)
 for _ in $(seq 1 360); do
-  if kubectl_ get nodes 2>/dev/null | grep -q ' Ready' \
-    && [ -n "$(kubectl_ get serviceaccount default -o 'jsonpath={.secrets[0].name}' 2>/dev/null)" ]; then
+  node_ready=$(kubectl_ get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
+  token=$(kubectl_ get serviceaccount default -o 'jsonpath={.secrets[0].name}' 2>/dev/null || true)
+  if [ "$node_ready" = True ] && [ -n "$token" ]; then
     echo "$KUBECONFIG_FILE"
     exit 0
   fi
+  for name in "${COMPONENTS[@]}"; do
+    if ! kill -0 "$(cat "$STATE/$name.pid")" 2>/dev/null; then
+      echo "the cluster's $name exited; the end of $STATE/$name.log:" >&2
+      tail -n 25 "$STATE/$name.log" >&2
+      exit 1
+    fi
+  done
   sleep 0.5
 done
-echo "the cluster was not ready after 180 s: see $STATE/*.log" >&2
+{
+  echo "the cluster was not ready after 180 s (node Ready: '${node_ready:-unknown}'," \
+    "default service account token: '${token:-none}'); logs in $STATE/*.log"
+  kubectl_ get node "$NODE" -o 'jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' || true
+  kubectl_ get serviceaccounts,secrets -A || true
+  for name in controller-manager kubelet; do
+    echo "--- errors in $name.log"
+    grep -E '^[EF][0-9]{4}' "$STATE/$name.log" | grep -v extension-apiserver-authentication | tail -n 15
+  done
+} >&2
 exit 1

@@ -42,7 +42,7 @@ app.kubernetes.io/component: server
 - name: FLOWUI_PROJECT_DIR
   value: {{ .Values.server.projectDir | quote }}
 - name: FLOWUI_DEPLOY_MODE
-  value: k8s
+  value: {{ ternary "local" "k8s" .Values.airflow.allInOne.enabled }}  {{- /* local: `flowui up` runs Airflow */}}
 - name: VOLUME_MOUNT_PATH_HOST
   value: {{ .Values.sharedVolume.mountPath | quote }}
 - name: FLOWUI_ADMIN_EMAIL
@@ -57,7 +57,11 @@ app.kubernetes.io/component: server
   value: {{ join "," .Values.server.repositorySources | quote }}
 - name: FLOWUI_SANDBOX
   value: {{ .Values.server.sandbox | quote }}
-{{- with .Values.airflow.url }}
+- name: FLOWUI_KUBERNETES_NAMESPACE
+  value: {{ .Values.kubernetesRuntime.rbac.namespace | default .Release.Namespace | quote }}
+- name: FLOWUI_KUBERNETES_VOLUME_CLAIM
+  value: {{ include "flowui.claimName" . | quote }}
+{{- with (and (not .Values.airflow.allInOne.enabled) .Values.airflow.url) }}
 - name: FLOWUI_AIRFLOW_URL
   value: {{ . | quote }}
 - name: FLOWUI_AIRFLOW_USERNAME

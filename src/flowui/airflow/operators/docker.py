@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +99,8 @@ class FlowUIDockerOperator(DockerOperator):
             checkout = task.repository_path
             mounts.append(Mount(target=checkout, source=checkout, type="bind", read_only=True))
         lines: list[str] = []
-        with tempfile.TemporaryDirectory(prefix="flowui-secrets-") as private:  # mode 0700
-            if secrets:
-                secrets_file = Path(private) / "secrets.json"
-                with os.fdopen(
-                    os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w"
-                ) as stream:
-                    json.dump(secrets, stream)
-                if os.getuid() == 0:  # readable by the container's user alone
-                    os.chown(secrets_file, *self.task_user)
+        with self._secrets_file(secrets) as secrets_file:
+            if secrets_file is not None:
                 mounts.append(
                     Mount(
                         target=CONTAINER_SECRETS_FILE,
@@ -131,3 +126,23 @@ class FlowUIDockerOperator(DockerOperator):
                 container = (self.container or {}).get("Id")
                 record_placement(paths, "docker", container_id=container, image=self.image)
         return finished_output(paths, task.operator, last_outcome_line(lines))
+
+    @contextmanager
+    def _secrets_file(self, secrets: dict[str, str]) -> Iterator[Path | None]:
+        """The try's secrets in a file of its own (0600, the container user's) in a private
+        folder of the root's `platform/` (never a task's view), removed when the try ends; None
+        when the operator has none."""
+        if not secrets:
+            yield None
+            return
+        folder = self.flowui_task.file_system.task_secrets
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="try-", dir=folder) as private:  # mode 0700
+            secrets_file = Path(private) / "secrets.json"
+            with os.fdopen(
+                os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w"
+            ) as stream:
+                json.dump(secrets, stream)
+            if os.getuid() == 0:  # readable by the container's user alone
+                os.chown(secrets_file, *self.task_user)
+            yield secrets_file
