@@ -11,10 +11,13 @@ its TaskSpec from the run directory and writes its outputs there.
 from __future__ import annotations
 
 import os
+import random
 import re
+import time
 from pathlib import Path
 from typing import Any
 
+from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 from airflow.providers.amazon.aws.operators.batch import BatchOperator
 from airflow.sdk.exceptions import AirflowException
@@ -31,6 +34,27 @@ from flowui.workflows.runtimes import batch_variable
 
 REGION_VARIABLE = "AWS_REGION_NAME"
 _LOG_HEADER = "===== AWS Batch job {job} ended {status}; its CloudWatch log:"
+# A job's status is asked about every 0.75 s for its first PROMPT_POLLS polls (about a minute),
+# then with the provider's back-off (up to minutes): a short job is seen to end within a second,
+# and a long one costs DescribeJobs calls no more often than the provider's own.
+PROMPT_POLL_SECONDS = (0.5, 1.0)
+PROMPT_POLLS = 80
+
+
+class PromptBatchClientHook(BatchClientHook):
+    """The provider's Batch hook, but for its waits: its random 1 to 10 s pauses before each
+    phase of a job (three of them, 16 s for a job of 1.4 s here) and its back-off from the
+    first poll made most of a short task's time."""
+
+    @staticmethod
+    def delay(delay: int | float | None = None) -> None:
+        time.sleep(random.uniform(*PROMPT_POLL_SECONDS) if delay is None else delay)
+
+    @staticmethod
+    def exponential_delay(tries: int) -> float:
+        if tries <= PROMPT_POLLS:
+            return random.uniform(*PROMPT_POLL_SECONDS)
+        return BatchClientHook.exponential_delay(tries - PROMPT_POLLS)
 
 
 class FlowUIBatchOperator(BatchOperator):
@@ -46,6 +70,7 @@ class FlowUIBatchOperator(BatchOperator):
     """
 
     ui_color = "#ffe6cc"
+    aws_hook_class = PromptBatchClientHook
 
     def __init__(self, *, flowui_task: FlowUITask, **kwargs: Any) -> None:
         resources = flowui_task.resources or {}
