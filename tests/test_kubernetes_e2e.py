@@ -30,7 +30,12 @@ from tests.support.airflow_platform import (
 from tests.support.containers import build_repository_images
 from tests.support.helm import SET_SECRETS, render
 from tests.support.kubernetes import Cluster
-from tests.support.operator_repositories import metadata, write_operator
+from tests.support.operator_repositories import (
+    make_echo_repository,
+    metadata,
+    operator,
+    write_operator,
+)
 from tests.support.processes import wait_until
 
 NODE = "flowui-tests-node"  # tests/support/kubernetes-cluster/start.sh names it
@@ -40,43 +45,6 @@ ECHO_SECRET = "echo-s3cret-2b9f-never-shown"
 NEVER_LOADED = "localhost/flowui-tests/never-loaded:1"
 DELETION_SECONDS = 30.0
 WORKER = "flowui-tests-worker"  # the service account Airflow's workers act as
-
-ECHO_MODEL = """\
-from pydantic import BaseModel
-
-
-class InputModel(BaseModel):
-    fail: bool = False
-
-
-class OutputModel(BaseModel):
-    said: str
-
-
-class SecretsModel(BaseModel):
-    ECHO_SECRET: str
-    UNSET_SECRET: str | None = None
-"""
-ECHO_OPERATOR = """\
-import os
-
-from flowui.base_operator import BaseOperator
-
-from .model import InputModel, OutputModel
-
-
-class EchoSecretOperator(BaseOperator):
-    def operator_function(self, input_model: InputModel) -> OutputModel:
-        self.logger.info("the secret is %s", self.secrets.ECHO_SECRET)
-        self.logger.info("running as uid %d gid %d", os.getuid(), os.getgid())
-        if input_model.fail:
-            raise RuntimeError("failing on purpose")
-        return OutputModel(said="the secret was given")
-"""
-
-
-def operator(name: str, repository: str = "flowui_examples") -> dict[str, str]:
-    return {"repository": repository, "name": name, "version": "0.1.0"}
 
 
 @dataclass(frozen=True)
@@ -96,9 +64,7 @@ def kubernetes_platform(
     project = tmp_path_factory.mktemp("kubernetes-platform")
     root = FileSystemRoot(project / "fs").create()
     echo = project / "echo_repository"
-    (echo / "dependencies").mkdir(parents=True)
-    (echo / "config.toml").write_text('[repository]\nREPOSITORY_NAME = "echo"\nVERSION = "0.1.0"\n')
-    write_operator(echo, "EchoSecretOperator", model=ECHO_MODEL, operator=ECHO_OPERATOR)
+    make_echo_repository(echo)
     # An image no node has: its pod cannot start.
     write_operator(
         echo,

@@ -29,15 +29,14 @@ from tests.support.airflow_platform import (
 )
 from tests.support.aws import BATCH_QUEUE, MOTO_ENVIRONMENT, aws_client, moto_server, register_batch
 from tests.support.containers import build_repository_images, docker_client
-from tests.support.operator_repositories import write_operator
+from tests.support.operator_repositories import (
+    make_echo_repository,
+    operator,
+)
 
 REGION = "us-east-1"
 SOURCE_TOKEN = "src-t0ken-9f3e-never-shown"  # the example loader's DATASET_SOURCE_TOKEN
 ECHO_SECRET = "echo-s3cret-77ab-never-shown"
-
-
-def operator(name: str, repository: str = "flowui_examples") -> dict[str, str]:
-    return {"repository": repository, "name": name, "version": "0.1.0"}
 
 
 # --- a moto server that runs Batch jobs in Podman --------------------------------------------
@@ -52,36 +51,6 @@ def batch_endpoint(podman_socket: str, tmp_path_factory: pytest.TempPathFactory)
 
 
 # --- the platform ----------------------------------------------------------------------------
-
-
-ECHO_MODEL = """\
-from pydantic import BaseModel
-
-
-class InputModel(BaseModel):
-    fail: bool = False
-
-
-class OutputModel(BaseModel):
-    said: str
-
-
-class SecretsModel(BaseModel):
-    ECHO_SECRET: str
-"""
-ECHO_OPERATOR = """\
-from flowui.base_operator import BaseOperator
-
-from .model import InputModel, OutputModel
-
-
-class EchoSecretOperator(BaseOperator):
-    def operator_function(self, input_model: InputModel) -> OutputModel:
-        self.logger.info("the secret is %s", self.secrets.ECHO_SECRET)
-        if input_model.fail:
-            raise RuntimeError("failing on purpose, so that the container stays to be inspected")
-        return OutputModel(said="the secret was given")
-"""
 
 
 @dataclass(frozen=True)
@@ -103,9 +72,7 @@ def container_platform(
     project = tmp_path_factory.mktemp("container-platform")
     root = FileSystemRoot(project / "fs").create()
     echo = project / "echo_repository"
-    (echo / "dependencies").mkdir(parents=True)
-    (echo / "config.toml").write_text('[repository]\nREPOSITORY_NAME = "echo"\nVERSION = "0.1.0"\n')
-    write_operator(echo, "EchoSecretOperator", model=ECHO_MODEL, operator=ECHO_OPERATOR)
+    make_echo_repository(echo)
     build_repository_images(echo, container_base_image, podman_environ)
     variables = register_batch(
         batch_endpoint,

@@ -36,6 +36,56 @@ class {name}(BaseOperator):
 """
 
 
+# An operator that logs its secret (masked in the log) and fails when asked to: for the
+# container runtimes' journeys. UNSET_SECRET is optional and never set.
+ECHO_SECRET_MODEL = """\
+from pydantic import BaseModel
+
+
+class InputModel(BaseModel):
+    fail: bool = False
+
+
+class OutputModel(BaseModel):
+    said: str
+
+
+class SecretsModel(BaseModel):
+    ECHO_SECRET: str
+    UNSET_SECRET: str | None = None
+"""
+ECHO_SECRET_OPERATOR = """\
+import os
+
+from flowui.base_operator import BaseOperator
+
+from .model import InputModel, OutputModel
+
+
+class EchoSecretOperator(BaseOperator):
+    def operator_function(self, input_model: InputModel) -> OutputModel:
+        self.logger.info("the secret is %s", self.secrets.ECHO_SECRET)
+        self.logger.info("running as uid %d gid %d", os.getuid(), os.getgid())
+        if input_model.fail:
+            raise RuntimeError("failing on purpose")
+        return OutputModel(said="the secret was given")
+"""
+
+
+def make_echo_repository(path: Path) -> Path:
+    """The repository `echo` 0.1.0 holding EchoSecretOperator, at `path`."""
+    (path / "dependencies").mkdir(parents=True)
+    (path / "config.toml").write_text('[repository]\nREPOSITORY_NAME = "echo"\nVERSION = "0.1.0"\n')
+    model, operator = ECHO_SECRET_MODEL, ECHO_SECRET_OPERATOR
+    write_operator(path, "EchoSecretOperator", model=model, operator=operator)
+    return path
+
+
+def operator(name: str, repository: str = "flowui_examples") -> dict[str, str]:
+    """A workflow task's operator reference: `name` 0.1.0 of `repository`."""
+    return {"repository": repository, "name": name, "version": "0.1.0"}
+
+
 def metadata(name: str, **extra: Any) -> dict[str, Any]:
     return {
         "name": name,
