@@ -141,6 +141,19 @@ def stop_at_end() -> Iterator[list[RunningUp]]:
             up.process.wait(timeout=90)
 
 
+def test_up_refuses_a_server_host_it_cannot_listen_on_before_creating_anything(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    # 192.0.2.0/24 is reserved for documentation: never an address of this machine.
+    result = flowui("up", "--project", str(project), "--server-host", "192.0.2.7")
+
+    assert result.returncode == 1
+    assert "--server-host 192.0.2.7: FlowUI's server cannot listen there" in result.stderr
+    assert "0.0.0.0 for every interface" in result.stderr
+    assert not project.exists()
+
+
 def test_up_serves_airflow_status_shows_it_a_second_up_is_refused_and_down_stops_it(
     tmp_path: Path, stop_at_end: list[RunningUp]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -214,6 +215,7 @@ def up(
 
     Example: [bold]flowui up --project ./platform --port 8080[/]
     """
+    _check_listen_address(server_host)
     _ensure_project(project)
     overrides = {}
     if profile is not None:
@@ -266,6 +268,24 @@ def up(
         with _spinner("Stopping"):
             platform.stop()
         console.print("Stopped.")
+
+
+def _check_listen_address(host: str) -> None:
+    """Fails, before anything is created or started, when the server could not listen on
+    `host` (a name that does not resolve, an address of another machine)."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(
+            host, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind) as probe:
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        fail(
+            f"--server-host {host}: FlowUI's server cannot listen there ({reason})",
+            hint=f"give an address of this machine: {HOST} (the default) for this machine "
+            "only, 0.0.0.0 for every interface",
+        )
 
 
 def _report_restart(died: ComponentDied, restarted: ComponentState) -> None:
