@@ -20,6 +20,51 @@ from tests.support.airflow_platform import E2E_SECRET_NAME, AirflowPlatform, run
 from tests.support.paths import EXAMPLES
 from tests.support.postgres import postgres_database
 
+# --- parallel workers (pytest-xdist, `-n` in pyproject.toml) --------------------------------
+
+# Modules that start the tests' Kubernetes run on one worker: the cluster has fixed ports.
+SHARED_WORKER = {
+    "test_kubernetes_e2e.py": "kubernetes-cluster",
+    "test_helm_e2e.py": "kubernetes-cluster",
+}
+# The slowest journeys, slowest first (pytest --durations), are handed out first, so that the
+# run does not end waiting on one long module while the other workers are idle.
+SLOWEST_FIRST = (
+    "kubernetes-cluster",
+    "test_compose_e2e.py",
+    "test_platform_production.py",
+    "test_workflows_e2e.py",
+    "test_cloud_aws.py",
+    "test_server_fuzz.py",
+    "test_platform.py",
+    "test_images.py",
+    "test_runtimes_e2e.py",
+    "test_gui_e2e.py",
+)
+
+
+def _worker_group(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    return SHARED_WORKER.get(module, module)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {group: index for index, group in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_worker_group(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """One module is one unit of work for a worker, so that its session fixtures start once
+    there. (xdist's own `--dist loadgroup` marks do not group on pytest 9.2: they rename
+    `item._nodeid`, which pytest no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _worker_group(nodeid)
+
+    return ModuleScheduling(config, log)
+
 
 @pytest.fixture(scope="session")
 def airflow_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowPlatform]:
