@@ -55,7 +55,7 @@ def flowui(
         text=True,
         timeout=timeout,
         check=False,
-        env={"COLUMNS": "200", **(environ or os.environ)},
+        env={**(environ or os.environ), "COLUMNS": "200"},  # wide, whatever the caller has
     )
 
 
