@@ -103,6 +103,7 @@ bench: install gui sandbox browser containers helm kubernetes
 	$(UV) run --frozen python benchmarks/compose_up.py
 	$(UV) run --frozen python benchmarks/helm_install.py
 	cd benchmarks && ../$(UV) run --frozen python runtime_overhead.py
+	$(UV) run --frozen python benchmarks/aws_provisioning.py
 	$(UV) run --frozen python benchmarks/repository_import.py
 
 clean:

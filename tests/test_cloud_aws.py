@@ -1,15 +1,18 @@
-"""`flowui aws plan | apply | destroy` against moto's server (a real HTTP endpoint, boto3 as the
-client), run as a user runs the installed `flowui`; each test has a project name of its own, so
-its tagged resources are its own."""
+"""`flowui aws template | plan | apply | destroy` against moto's server (a real HTTP endpoint,
+boto3 as the client, CloudFormation included), run as a user runs the installed `flowui`; each
+test has a project name of its own, so its stacks are its own."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import secrets
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import pytest
@@ -17,7 +20,8 @@ from botocore.stub import Stubber
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from flowui.cloud.aws import AwsError, wait_until_valid
+from flowui.cloud.aws import AwsError, CloudFormation, wait_until_valid
+from flowui.cloud.templates import JOB_POLICY, VERSION_TAG, repository_stack_name
 from flowui.config import load_settings, write_config_file
 from flowui.operators.install import install_repository
 from flowui.platform import airflow_environment
@@ -28,9 +32,12 @@ from flowui.workflows.catalog import catalog_from_root
 from flowui.workflows.runtimes import runtime_environment, runtime_problems
 from flowui.workflows.validate import parse_workflow
 from tests.support.aws import aws_client, installed_flowui
+from tests.support.aws import moto_server as running_moto_server
 from tests.support.paths import EXAMPLES, FLOWUI
 
 TAG = "flowui:project"
+# The examples repository's images: one ECR repository, in a stack of its own.
+REPOSITORY_STACK = repository_stack_name("flowui/flowui_examples")
 WORKSPACE_TAG = "flowui:workspace"
 
 
@@ -75,72 +82,74 @@ def changes_of(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str,
     return [(c["action"], c["kind"], c["name"]) for c in report["changes"]]
 
 
-def tagged(endpoint: str, project: str) -> dict[str, list[str]]:
-    """Every resource in moto carrying the project's tag, by kind (asked of AWS directly)."""
-    iam, ecr = aws_client(endpoint, "iam"), aws_client(endpoint, "ecr")
-    efs, batch = aws_client(endpoint, "efs"), aws_client(endpoint, "batch")
-    s3 = aws_client(endpoint, "s3")
+def left_in_aws(endpoint: str, name: str, buckets: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """What of project `name` exists in moto, by kind, found by the names FlowUI gives
+    (asked of AWS directly): its stacks, roles, instance profile, file system, access points,
+    Batch resources, ACTIVE job definition revisions, and `buckets` that still exist."""
+    prefix = f"flowui-{name}"
+    iam, efs = aws_client(endpoint, "iam"), aws_client(endpoint, "efs")
+    batch, s3 = aws_client(endpoint, "batch"), aws_client(endpoint, "s3")
+    cloudformation = aws_client(endpoint, "cloudformation")
 
-    def bucket_tags(name: str) -> list[dict[str, str]]:
-        try:
-            tags: list[dict[str, str]] = s3.get_bucket_tagging(Bucket=name)["TagSet"]
-        except s3.exceptions.ClientError:
-            return []
-        return tags
+    def named(tags: list[dict[str, str]] | None) -> str:
+        return {t["Key"]: t["Value"] for t in tags or []}.get("Name", "")
 
-    def ours(found: Any) -> bool:
-        if isinstance(found, list):
-            found = {t["Key"]: t["Value"] for t in found}
-        return (found or {}).get(TAG) == project
-
+    existing = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     found = {
+        "stack": [
+            s["StackName"]
+            for s in cloudformation.describe_stacks()["Stacks"]
+            if s["StackName"].startswith(prefix) and s["StackStatus"] != "DELETE_COMPLETE"
+        ],
         "iam-role": [
-            r["RoleName"]
-            for r in iam.list_roles()["Roles"]
-            if ours(iam.list_role_tags(RoleName=r["RoleName"])["Tags"])
+            r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(prefix)
         ],
         "iam-instance-profile": [
             p["InstanceProfileName"]
             for p in iam.list_instance_profiles()["InstanceProfiles"]
-            if ours(p.get("Tags"))
+            if p["InstanceProfileName"].startswith(prefix)
         ],
-        # Shared by the platforms that use it: each tags it.
-        "ecr-repository": [
-            r["repositoryName"]
-            for r in ecr.describe_repositories()["repositories"]
-            if any(
-                t["Key"] == f"flowui:used-by:{project}" or (t["Key"], t["Value"]) == (TAG, project)
-                for t in ecr.list_tags_for_resource(resourceArn=r["repositoryArn"])["tags"]
-            )
-        ],
-        "s3-bucket": [
-            b["Name"] for b in s3.list_buckets()["Buckets"] if ours(bucket_tags(b["Name"]))
-        ],
+        "s3-bucket": [bucket for bucket in buckets if bucket in existing],
         "efs-file-system": [
-            f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"] if ours(f["Tags"])
+            f["FileSystemId"]
+            for f in efs.describe_file_systems()["FileSystems"]
+            if named(f["Tags"]) == prefix
         ],
         "efs-access-point": [
-            p["AccessPointId"]
+            named(p.get("Tags"))
             for p in efs.describe_access_points()["AccessPoints"]
-            if ours(p.get("Tags"))
+            if named(p.get("Tags")).startswith(prefix)
         ],
         "batch-compute-environment": [
             c["computeEnvironmentName"]
             for c in batch.describe_compute_environments()["computeEnvironments"]
-            if ours(c.get("tags"))
+            if c["computeEnvironmentName"].startswith(prefix)
         ],
         "batch-job-queue": [
             q["jobQueueName"]
             for q in batch.describe_job_queues()["jobQueues"]
-            if ours(q.get("tags"))
+            if q["jobQueueName"].startswith(prefix)
         ],
         "batch-job-definition": [
             f"{d['jobDefinitionName']}:{d['revision']}"
             for d in batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
-            if ours(d.get("tags"))
+            if d["jobDefinitionName"].startswith(prefix)
         ],
     }
-    return {kind: names for kind, names in found.items() if names}
+    return {kind: sorted(names) for kind, names in found.items() if names}
+
+
+def statements_of(endpoint: str, role: str) -> list[dict[str, Any]]:
+    """The statements of a job role's inline policy. moto 5.2 keeps the policy of a role that
+    CloudFormation made as the Python text of the template's object (single quotes), which is
+    read back as such; AWS gives URL-encoded JSON, or boto3 a dict."""
+    policy = aws_client(endpoint, "iam").get_role_policy(RoleName=role, PolicyName=JOB_POLICY)
+    document = policy["PolicyDocument"]
+    if isinstance(document, str):
+        text = unquote(document)
+        document = ast.literal_eval(text) if text.startswith("{'") else json.loads(text)
+    found: list[dict[str, Any]] = document["Statement"]
+    return found
 
 
 def test_plan_on_an_empty_account_lists_what_apply_creates_and_changes_nothing(
@@ -148,26 +157,40 @@ def test_plan_on_an_empty_account_lists_what_apply_creates_and_changes_nothing(
 ) -> None:
     project, name = make_project(tmp_path, moto_server)
 
-    planned = changes_of(flowui_aws(moto_server, project, "plan", "--json"))
+    report = flowui_aws(moto_server, project, "plan", "--json")
+    shown = flowui_aws(moto_server, project, "plan")
 
-    assert {action for action, _, _ in planned} == {"create"}
-    kinds = {kind for _, kind, _ in planned}
-    assert kinds == {
-        "iam-role",
-        "iam-instance-profile",
-        "ecr-repository",
-        "efs-file-system",
-        "efs-mount-target",
-        "batch-compute-environment",
-        "batch-job-queue",
-        "batch-job-definition",
+    planned = changes_of(report)
+    assert {action for action, _, _ in planned} == {"add"}
+    assert {kind for _, kind, _ in planned} == {
+        "AWS::IAM::Role",
+        "AWS::IAM::InstanceProfile",
+        "AWS::ECR::Repository",
+        "AWS::EFS::FileSystem",
+        "AWS::EFS::MountTarget",
+        "AWS::EFS::AccessPoint",  # the repositories' checkouts, for workspaces to come
+        "AWS::Batch::ComputeEnvironment",
+        "AWS::Batch::JobQueue",
+        "AWS::Batch::JobDefinition",
     }
-    assert ("create", "ecr-repository", "flowui/flowui_examples") in planned
-    assert ("create", "batch-job-queue", f"flowui-{name}-cpu") in planned
-    assert not any(kind.endswith("-gpu") for _, _, kind in planned)  # no GPU types set
-    assert tagged(moto_server, name) == {}
+    assert ("add", "AWS::ECR::Repository", "flowui/flowui_examples") in planned
+    assert ("add", "AWS::Batch::JobQueue", f"flowui-{name}-cpu") in planned
+    assert not any(n.endswith("-gpu") for _, _, n in planned)  # no GPU types set
+    stacks = json.loads(report.stdout)["stacks"]
+    assert [(s["name"], s["action"]) for s in stacks] == [
+        (REPOSITORY_STACK, "create"),
+        (f"flowui-{name}", "create"),
+    ]
+    assert f"stack flowui-{name} (create)\n  + AWS::IAM::Role flowui-{name}-batch-service" in (
+        shown.stdout
+    )
+    assert shown.stdout.rstrip().endswith(
+        f"{len(planned)} to create, 0 to change, 0 to replace, 0 to delete"
+    )
+    # Nothing made: no stack, not even one under review, and no variables.
+    assert left_in_aws(moto_server, name) == {}
     assert not (project / "fs" / "platform" / "cloud_environment.json").exists()
-    # No server database yet: no workspaces (no access point above), and none is created.
+    # No server database yet: no workspaces (no workspace stack above), and none is created.
     assert not (project / "fs" / "platform" / "flowui.db").exists()
 
 
@@ -189,35 +212,40 @@ def compile_on_batch(project: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_apply_provisions_the_platform_and_a_second_apply_changes_nothing(
+def test_apply_deploys_the_reviewed_templates_and_a_second_apply_changes_nothing(
     moto_server: str, tmp_path: Path
 ) -> None:
     bucket = f"flowui-data-{secrets.token_hex(4)}"
     project, name = make_project(tmp_path, moto_server, FLOWUI_STORAGE_BUCKET=bucket)
     prefix = f"flowui-{name}"
     before = compile_on_batch(project)
+    reviewed = flowui_aws(moto_server, project, "template", "--stack", prefix)
 
     first = changes_of(flowui_aws(moto_server, project, "apply", "--json"))
     second = changes_of(flowui_aws(moto_server, project, "apply", "--json"))
     plan_after = flowui_aws(moto_server, project, "plan")
 
-    assert len(first) > 10 and {action for action, _, _ in first} == {"create"}
+    assert len(first) > 10 and {action for action, _, _ in first} == {"add"}
     assert second == []
-    assert "No changes" in plan_after.stdout
-    found = tagged(moto_server, name)
-    assert sorted(found["iam-role"]) == [
-        f"{prefix}-batch-service",
-        f"{prefix}-instance",
-        f"{prefix}-job",
-    ]
+    assert plan_after.stdout.strip() == "No changes: AWS holds what the platform needs."
+    # What CloudFormation holds is what `flowui aws template` showed for review.
+    cloudformation = aws_client(moto_server, "cloudformation")
+    deployed = cloudformation.get_template(StackName=prefix)["TemplateBody"]
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert json.loads(reviewed.stdout) == (
+        deployed if isinstance(deployed, dict) else json.loads(deployed)
+    )
+    stack = cloudformation.describe_stacks(StackName=prefix)["Stacks"][0]
+    assert {t["Key"]: t["Value"] for t in stack["Tags"]}[TAG] == name
+    found = left_in_aws(moto_server, name, (bucket,))
+    assert found["stack"] == [prefix]
+    assert found["iam-role"] == [f"{prefix}-batch-service", f"{prefix}-instance", f"{prefix}-job"]
     assert found["batch-compute-environment"] == [f"{prefix}-cpu"]
     assert found["batch-job-queue"] == [f"{prefix}-cpu"]
     # The job role reaches the platform's file system and bucket, and nothing else.
-    iam, efs = aws_client(moto_server, "iam"), aws_client(moto_server, "efs")
-    policy = iam.get_role_policy(RoleName=f"{prefix}-job", PolicyName="flowui-job-access")
-    statements = policy["PolicyDocument"]["Statement"]
+    efs = aws_client(moto_server, "efs")
     system = efs.describe_file_systems(FileSystemId=found["efs-file-system"][0])["FileSystems"][0]
-    assert statements == [
+    assert statements_of(moto_server, f"{prefix}-job") == [
         {
             "Sid": "flowuiefs",
             "Effect": "Allow",
@@ -237,73 +265,25 @@ def test_apply_provisions_the_platform_and_a_second_apply_changes_nothing(
             "Resource": f"arn:aws:s3:::{bucket}/*",
         },
     ]
-    # The storage bucket: encrypted, no public access, tagged.
+    # The storage bucket: encrypted, tagged with the project.
     s3 = aws_client(moto_server, "s3")
     encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
     assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert all(block.values()) and len(block) == 4
-    assert found["s3-bucket"] == [bucket]
+    # moto's CloudFormation leaves a bucket's PublicAccessBlockConfiguration out: the
+    # template's is checked in tests/test_cloud_templates.py.
+    assert {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}[
+        TAG
+    ] == name
     assert system["Encrypted"]
     mount_targets = efs.describe_mount_targets(FileSystemId=system["FileSystemId"])
     assert len(mount_targets["MountTargets"]) == 2
-    # The file system's own policy: no anonymous client (the account's IAM policies decide, so
-    # a workspace's role reaches only its access points), and TLS only.
-    account = aws_client(moto_server, "sts").get_caller_identity()["Account"]
-    file_system_policy = json.loads(
-        efs.describe_file_system_policy(FileSystemId=system["FileSystemId"])["Policy"]
-    )
-    assert file_system_policy["Statement"] == [
-        {
-            "Sid": "flowuiaccount",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-            "Action": [
-                "elasticfilesystem:ClientMount",
-                "elasticfilesystem:ClientRootAccess",
-                "elasticfilesystem:ClientWrite",
-            ],
-            "Resource": system["FileSystemArn"],
-        },
-        {
-            "Sid": "flowuitls",
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Action": "*",
-            "Resource": system["FileSystemArn"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
-    ]
-    # Opened to everyone by hand: the plan says so and the next apply closes it again.
-    efs.put_file_system_policy(
-        FileSystemId=system["FileSystemId"],
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": "*"},
-                        "Action": "elasticfilesystem:ClientMount",
-                        "Resource": system["FileSystemArn"],
-                    }
-                ],
-            }
-        ),
-    )
-    opened = flowui_aws(moto_server, project, "plan")
-    assert f"~ efs-file-system {prefix} (policy)" in opened.stdout, opened.stdout
-    assert changes_of(flowui_aws(moto_server, project, "apply", "--json")) == [
-        ("update", "efs-file-system", prefix)
-    ]
-    restored = efs.describe_file_system_policy(FileSystemId=system["FileSystemId"])["Policy"]
-    assert json.loads(restored)["Statement"] == file_system_policy["Statement"]
 
     # Each operator version's job definition: its group's image, the root mounted at its path.
     batch = aws_client(moto_server, "batch")
     root = str(project / "fs")
     variables = json.loads((project / "fs" / "platform" / "cloud_environment.json").read_text())
     arn = variables["AWS_BATCH_JOB_DEFINITION_TrainModelOperator_0_1_0"]
+    assert arn.endswith(f"job-definition/{prefix}-flowui_examples-TrainModelOperator:1")
     definition = batch.describe_job_definitions(jobDefinitions=[arn])["jobDefinitions"][0]
     container = definition["containerProperties"]
     assert container["image"] == "ghcr.io/flowui/flowui_examples:0.1.0-group1"
@@ -313,6 +293,7 @@ def test_apply_provisions_the_platform_and_a_second_apply_changes_nothing(
     assert volume["fileSystemId"] == system["FileSystemId"]
     assert volume["transitEncryption"] == "ENABLED"
     assert {r["type"]: r["value"] for r in container["resourceRequirements"]}["MEMORY"] == "512"
+    assert definition["tags"][VERSION_TAG] == "0.1.0" and definition["tags"][TAG] == name
     assert variables["AWS_BATCH_JOB_QUEUE_TrainModelOperator_0_1_0"] == f"{prefix}-cpu"
     assert variables["AWS_REGION_NAME"] == "us-east-1"
 
@@ -324,6 +305,13 @@ def test_apply_provisions_the_platform_and_a_second_apply_changes_nothing(
     settings = load_settings(project, environ={})
     environment = airflow_environment(settings, 8080, environ={})
     assert environment["AWS_BATCH_JOB_DEFINITION_TrainModelOperator_0_1_0"] == arn
+
+    # A setting changed: the plan names the resource and the property, resource by resource.
+    write_config_file(load_settings(project, {"FLOWUI_AWS_MAX_VCPUS": "32"}, environ={}))
+    changed = flowui_aws(moto_server, project, "plan")
+    assert f"stack {prefix} (update)\n  ~ AWS::Batch::ComputeEnvironment {prefix}-cpu" in (
+        changed.stdout
+    ), changed.stdout
 
 
 def test_a_broken_variables_file_is_named_where_it_is_read(tmp_path: Path) -> None:
@@ -342,34 +330,59 @@ def test_a_broken_variables_file_is_named_where_it_is_read(tmp_path: Path) -> No
     assert "flowui aws apply" in compiled.stderr
 
 
-def test_a_failed_apply_is_completed_by_the_next_and_a_new_version_is_a_new_revision(
+def test_template_prints_or_writes_every_stack_and_names_an_unknown_one(
+    moto_server: str, tmp_path: Path
+) -> None:
+    project, name = make_project(tmp_path, moto_server)
+    nowhere = "http://127.0.0.1:9"  # nothing answers there: AWS is not asked
+
+    every = flowui_aws(nowhere, project, "template")
+    written = flowui_aws(nowhere, project, "template", "--output", str(tmp_path / "templates"))
+    unknown = flowui_aws(nowhere, project, "template", "--stack", "flowui-nope")
+
+    assert every.returncode == 0, every.stderr
+    templates = json.loads(every.stdout)
+    assert list(templates) == [REPOSITORY_STACK, f"flowui-{name}"]
+    assert written.returncode == 0
+    files = sorted(p.name for p in (tmp_path / "templates").iterdir())
+    assert files == [f"{REPOSITORY_STACK}.json", f"flowui-{name}.json"]
+    on_disk = json.loads((tmp_path / "templates" / f"flowui-{name}.json").read_text())
+    assert on_disk == templates[f"flowui-{name}"]
+    assert unknown.returncode == 2
+    assert "--stack flowui-nope: no such stack" in unknown.stderr
+    assert f"flowui-{name}" in unknown.stderr
+
+
+def test_a_refused_change_is_named_with_awss_reason_and_writes_nothing(
+    moto_server: str, tmp_path: Path
+) -> None:
+    """moto applies a change set at once and never rolls back (a stack it could not change
+    stays broken there); CloudFormation's rollback and its events are the stubbed test's
+    below. What FlowUI does with a refusal is the same in both."""
+    project, name = make_project(tmp_path, moto_server)
+    prefix = f"flowui-{name}"
+    assert flowui_aws(moto_server, project, "apply").returncode == 0
+    variables_file = project / "fs" / "platform" / "cloud_environment.json"
+    written = variables_file.read_text()
+
+    # An instance type AWS does not have: AWS refuses the GPU compute environment.
+    failed = flowui_aws(
+        moto_server, project, "apply", FLOWUI_AWS_GPU_INSTANCE_TYPES="g9.nonexistent"
+    )
+
+    assert failed.returncode == 1
+    assert f"stack {prefix}: CloudFormation refused the change" in failed.stderr
+    assert "g9.nonexistent" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert variables_file.read_text() == written  # still those of what AWS holds
+
+
+def test_a_new_operator_version_is_a_new_revision_beside_the_old_one(
     moto_server: str, tmp_path: Path
 ) -> None:
     project, name = make_project(tmp_path, moto_server)
     prefix = f"flowui-{name}"
-
-    # An instance type AWS does not have: the GPU compute environment fails, half-way.
-    failed = flowui_aws(
-        moto_server, project, "apply", FLOWUI_AWS_GPU_INSTANCE_TYPES="g9.nonexistent"
-    )
-    half = tagged(moto_server, name)
-    fixed = changes_of(
-        flowui_aws(
-            moto_server, project, "apply", "--json", FLOWUI_AWS_GPU_INSTANCE_TYPES="g4dn.xlarge"
-        )
-    )
-
-    assert failed.returncode == 1
-    assert f"batch-compute-environment {prefix}-gpu" in failed.stderr
-    assert "g9.nonexistent" in failed.stderr
-    assert half["batch-job-queue"] == [f"{prefix}-cpu"] and "batch-job-definition" not in half
-    assert ("create", "batch-compute-environment", f"{prefix}-gpu") in fixed
-    assert ("create", "batch-job-queue", f"{prefix}-gpu") in fixed
-    assert not any(kind == "iam-role" for _, kind, _ in fixed)  # those were made the first time
-    assert sorted(tagged(moto_server, name)["batch-job-queue"]) == [
-        f"{prefix}-cpu",
-        f"{prefix}-gpu",
-    ]
+    assert flowui_aws(moto_server, project, "apply").returncode == 0
 
     # Version 0.2.0 of the repository, built and imported: its own revision of each definition.
     source = tmp_path / "operators_repository"
@@ -381,10 +394,13 @@ def test_a_failed_apply_is_completed_by_the_next_and_a_new_version_is_a_new_revi
     )
     assert organize.returncode == 0, organize.stderr
     install_repository(source, FileSystemRoot(project / "fs"))
-    environ = {"FLOWUI_AWS_GPU_INSTANCE_TYPES": "g4dn.xlarge"}
-    upgraded = changes_of(flowui_aws(moto_server, project, "apply", "--json", **environ))
+    upgraded = changes_of(flowui_aws(moto_server, project, "apply", "--json"))
 
-    assert upgraded and {(a, k) for a, k, _ in upgraded} == {("create", "batch-job-definition")}
+    # Each 0.2.0 definition added; each 0.1.0 one leaves the template but is kept (Retain).
+    assert {(a, k) for a, k, _ in upgraded} == {
+        ("add", "AWS::Batch::JobDefinition"),
+        ("remove", "AWS::Batch::JobDefinition"),
+    }
     variables = json.loads((project / "fs" / "platform" / "cloud_environment.json").read_text())
     new = variables["AWS_BATCH_JOB_DEFINITION_TrainModelOperator_0_2_0"]
     assert new.endswith(f"{prefix}-flowui_examples-TrainModelOperator:2")
@@ -401,37 +417,88 @@ def test_a_failed_apply_is_completed_by_the_next_and_a_new_version_is_a_new_revi
     }
 
 
-def test_destroy_removes_what_flowui_created_and_nothing_else(
+def test_destroy_leaves_nothing_but_a_bucket_that_holds_data_and_nothing_of_others(
+    tmp_path: Path,
+) -> None:
+    """On a moto server of its own, where no other test's platform uses the examples' ECR
+    repository: the last platform that uses it deletes it."""
+    (tmp_path / "moto").mkdir()
+    with running_moto_server(tmp_path / "moto") as moto_server:
+        bucket = f"flowui-data-{secrets.token_hex(4)}"
+        project, name = make_project(tmp_path, moto_server, FLOWUI_STORAGE_BUCKET=bucket)
+        neighbour, neighbour_name = make_project(tmp_path / "neighbour", moto_server)
+        iam, s3 = aws_client(moto_server, "iam"), aws_client(moto_server, "s3")
+        iam.create_role(RoleName=f"flowui-{name}-by-hand", AssumeRolePolicyDocument="{}")
+        for each in (project, neighbour):
+            assert flowui_aws(moto_server, each, "apply").returncode == 0
+        s3.put_object(Bucket=bucket, Key="dataset/sales/v0001/data.csv", Body=b"a\n1\n")
+        made = left_in_aws(moto_server, name, (bucket,))
+
+        dry = changes_of(flowui_aws(moto_server, project, "destroy", "--dry-run", "--json"))
+        still = left_in_aws(moto_server, name, (bucket,))
+        keeping = flowui_aws(moto_server, project, "destroy", "--yes")
+        left = left_in_aws(moto_server, name, (bucket,))
+        s3.delete_object(Bucket=bucket, Key="dataset/sales/v0001/data.csv")
+        result = flowui_aws(moto_server, project, "destroy", "--yes")
+
+        # Every resource of its stacks goes; the repository its neighbour uses only loses its tag.
+        assert {action for action, _, kind in dry if kind != "flowui/flowui_examples"} == {"remove"}
+        assert ("modify", "AWS::ECR::Repository", "flowui/flowui_examples") in dry
+        assert ("remove", "AWS::S3::Bucket", bucket) in dry
+        assert still == made  # a dry run deletes nothing
+        # A bucket with users' data stays (exit 1, saying so); everything else goes, the file
+        # system and the job definition revisions CloudFormation keeps included.
+        assert keeping.returncode == 1
+        assert f"kept: s3-bucket {bucket} holds objects" in keeping.stderr
+        assert left == {"iam-role": [f"flowui-{name}-by-hand"], "s3-bucket": [bucket]}
+        assert result.returncode == 0, result.stderr
+        assert left_in_aws(moto_server, name, (bucket,)) == {"iam-role": [f"flowui-{name}-by-hand"]}
+        assert not (project / "fs" / "platform" / "cloud_environment.json").exists()
+        # Another project's stacks and the ECR repository it still uses are left alone.
+        assert left_in_aws(moto_server, neighbour_name)["stack"] == [f"flowui-{neighbour_name}"]
+        # moto's CloudFormation does not carry a repository's changed tags to ECR: the users
+        # are read where FlowUI keeps them, in the repository stack's template.
+        cloudformation = aws_client(moto_server, "cloudformation")
+        body = cloudformation.get_template(StackName=REPOSITORY_STACK)["TemplateBody"]
+        template = body if isinstance(body, dict) else json.loads(body)
+        tags = template["Resources"]["Repository"]["Properties"]["Tags"]
+        users = {t["Key"] for t in tags if t["Key"].startswith("flowui:used-by:")}
+        assert users == {f"flowui:used-by:{neighbour_name}"}
+        # The last platform that used the repository deletes it with its own stacks.
+        assert flowui_aws(moto_server, neighbour, "destroy", "--yes").returncode == 0
+        assert aws_client(moto_server, "ecr").describe_repositories()["repositories"] == []
+
+
+def test_what_exists_outside_the_stacks_is_named_and_apply_changes_nothing(
     moto_server: str, tmp_path: Path
 ) -> None:
+    """What FlowUI 0.1's engine made (untagged by CloudFormation, named as the stacks name
+    theirs), or a bucket an earlier destroy kept: CloudFormation cannot adopt them here, so
+    apply refuses before it starts rather than fail half-way."""
     bucket = f"flowui-data-{secrets.token_hex(4)}"
     project, name = make_project(tmp_path, moto_server, FLOWUI_STORAGE_BUCKET=bucket)
-    neighbour, neighbour_name = make_project(tmp_path / "neighbour", moto_server)
     iam, s3 = aws_client(moto_server, "iam"), aws_client(moto_server, "s3")
-    iam.create_role(RoleName=f"flowui-{name}-by-hand", AssumeRolePolicyDocument="{}")
-    for each in (project, neighbour):
-        assert flowui_aws(moto_server, each, "apply").returncode == 0
+    iam.create_role(
+        RoleName=f"flowui-{name}-batch-service",
+        AssumeRolePolicyDocument="{}",
+        Tags=[{"Key": TAG, "Value": name}],
+    )
+    s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="dataset/sales/v0001/data.csv", Body=b"a\n1\n")
 
-    dry = changes_of(flowui_aws(moto_server, project, "destroy", "--dry-run", "--json"))
-    still = tagged(moto_server, name)
-    keeping = flowui_aws(moto_server, project, "destroy", "--yes")
-    left = tagged(moto_server, name)
-    s3.delete_object(Bucket=bucket, Key="dataset/sales/v0001/data.csv")
-    result = flowui_aws(moto_server, project, "destroy", "--yes")
+    refused = flowui_aws(moto_server, project, "apply")
 
-    assert {action for action, _, _ in dry} == {"delete"} and len(dry) == len(
-        [name for names in still.values() for name in names]
-    ) + 2  # the two mount targets, which carry no tags of their own
-    # A bucket with users' data stays (exit 1, saying so); everything else goes.
-    assert keeping.returncode == 1
-    assert f"kept: s3-bucket {bucket} holds objects" in keeping.stderr
-    assert left == {"s3-bucket": [bucket]}
-    assert result.returncode == 0, result.stderr
-    assert tagged(moto_server, name) == {}
-    assert not (project / "fs" / "platform" / "cloud_environment.json").exists()
-    assert iam.get_role(RoleName=f"flowui-{name}-by-hand")  # untagged: not FlowUI's
-    assert tagged(moto_server, neighbour_name) != {}  # another project's: left alone
+    assert refused.returncode == 1
+    assert (
+        f"already on AWS, outside FlowUI's stacks: AWS::IAM::Role flowui-{name}-batch-service; "
+        f"AWS::S3::Bucket {bucket}" in refused.stderr
+    ), refused.stderr
+    assert "Nothing was changed" in refused.stderr
+    assert left_in_aws(moto_server, name, (bucket,)) == {
+        "iam-role": [f"flowui-{name}-batch-service"],
+        "s3-bucket": [bucket],
+    }
+    assert s3.get_object(Bucket=bucket, Key="dataset/sales/v0001/data.csv")["Body"].read()
 
 
 def test_a_missing_network_setting_is_named_before_aws_is_asked(tmp_path: Path) -> None:
@@ -491,7 +558,7 @@ def batch_problems(root: FileSystemRoot, workspace_id: int) -> list[str]:
     return [str(problem) for problem in problems]
 
 
-def test_each_workspace_gets_its_own_bucket_tree_role_and_job_definitions(
+def test_each_workspace_gets_its_own_stack_bucket_tree_role_and_job_definitions(
     moto_server: str, tmp_path: Path
 ) -> None:
     bucket = f"flowui-data-{secrets.token_hex(4)}"
@@ -503,21 +570,32 @@ def test_each_workspace_gets_its_own_bucket_tree_role_and_job_definitions(
     first, second = add_workspaces(root, "Alpha", "Beta")
     before = batch_problems(root, first)
 
-    applied = changes_of(flowui_aws(moto_server, project, "apply", "--json"))
+    applied = flowui_aws(moto_server, project, "apply", "--json")
     again = changes_of(flowui_aws(moto_server, project, "plan", "--json"))
 
     assert again == []
     assert before and f"_WORKSPACE_{first} " in before[0]
     assert batch_problems(root, first) == [] and batch_problems(root, second) == []
-    assert {(kind, n) for _, kind, n in applied} >= {
-        ("s3-bucket", f"{bucket}-workspace-{first}"),
-        ("efs-access-point", f"{prefix}-workspace-{first}"),
-        ("efs-access-point", f"{prefix}-repositories"),
-        ("iam-role", f"{prefix}-workspace-{first}-job"),
+    report = json.loads(applied.stdout)
+    assert [s["name"] for s in report["stacks"]] == [
+        REPOSITORY_STACK,
+        prefix,
+        f"{prefix}-workspace-{first}",
+        f"{prefix}-workspace-{second}",
+    ]
+    assert {(c["kind"], c["name"], c["workspace"]) for c in report["changes"]} >= {
+        ("AWS::S3::Bucket", f"{bucket}-workspace-{first}", first),
+        ("AWS::EFS::AccessPoint", f"{prefix}-workspace-{first}", first),
+        ("AWS::EFS::AccessPoint", f"{prefix}-repositories", None),
+        ("AWS::IAM::Role", f"{prefix}-workspace-{first}-job", first),
     }
-    iam, efs = aws_client(moto_server, "iam"), aws_client(moto_server, "efs")
+    efs = aws_client(moto_server, "efs")
     s3, batch = aws_client(moto_server, "s3"), aws_client(moto_server, "batch")
-    system = efs.describe_file_systems(CreationToken=prefix)["FileSystems"][0]
+    (system,) = [
+        f
+        for f in efs.describe_file_systems()["FileSystems"]
+        if {t["Key"]: t["Value"] for t in f["Tags"]}.get("Name") == prefix
+    ]
     points = {
         {t["Key"]: t["Value"] for t in p["Tags"]}["Name"]: p
         for p in efs.describe_access_points(FileSystemId=system["FileSystemId"])["AccessPoints"]
@@ -529,11 +607,9 @@ def test_each_workspace_gets_its_own_bucket_tree_role_and_job_definitions(
     for workspace in (first, second):
         own_bucket = f"{bucket}-workspace-{workspace}"
         point = points[f"{prefix}-workspace-{workspace}"]
-        # Its own bucket: encrypted, no public access, tagged with the workspace.
+        # Its own bucket: encrypted, tagged with the workspace.
         rules = s3.get_bucket_encryption(Bucket=own_bucket)["ServerSideEncryptionConfiguration"]
         assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-        block = s3.get_public_access_block(Bucket=own_bucket)["PublicAccessBlockConfiguration"]
-        assert all(block.values()) and len(block) == 4
         bucket_tags = {
             t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=own_bucket)["TagSet"]
         }
@@ -544,12 +620,8 @@ def test_each_workspace_gets_its_own_bucket_tree_role_and_job_definitions(
             "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1002, "Permissions": "0750"},
         }
         assert point["PosixUser"] == {"Uid": 1001, "Gid": 1002}
-        assert {t["Key"]: t["Value"] for t in point["Tags"]}[WORKSPACE_TAG] == str(workspace)
         # Its role: its tree and the checkouts, each only through its access point; its bucket.
-        policy = iam.get_role_policy(
-            RoleName=f"{prefix}-workspace-{workspace}-job", PolicyName="flowui-job-access"
-        )
-        assert policy["PolicyDocument"]["Statement"] == [
+        assert statements_of(moto_server, f"{prefix}-workspace-{workspace}-job") == [
             {
                 "Sid": "flowuiworkspace",
                 "Effect": "Allow",
@@ -620,96 +692,57 @@ def test_each_workspace_gets_its_own_bucket_tree_role_and_job_definitions(
                 "readOnly": True,
             },
         ]
-        memory = {r["type"]: r["value"] for r in container["resourceRequirements"]}["MEMORY"]
-        assert memory == "512"
 
-    # A workspace created later: only its own resources are planned, then made.
+    # A workspace created later: only its own stack is planned, then made.
     (third,) = add_workspaces(root, "Gamma")
     planned = flowui_aws(moto_server, project, "plan", "--json")
     shown = flowui_aws(moto_server, project, "plan")
     added = changes_of(flowui_aws(moto_server, project, "apply", "--json"))
 
-    report = json.loads(planned.stdout)["changes"]
-    assert report and all(c["action"] == "create" and c["workspace"] == third for c in report)
-    assert {c["kind"] for c in report} == {
-        "s3-bucket",
-        "efs-access-point",
-        "iam-role",
-        "batch-job-definition",
+    report = json.loads(planned.stdout)
+    assert report["stacks"] == [
+        {"name": f"{prefix}-workspace-{third}", "action": "create", "workspace": third}
+    ]
+    assert {c["kind"] for c in report["changes"]} == {
+        "AWS::S3::Bucket",
+        "AWS::EFS::AccessPoint",
+        "AWS::IAM::Role",
+        "AWS::Batch::JobDefinition",
     }
-    assert f"+ iam-role {prefix}-workspace-{third}-job [workspace {third} 'Gamma']" in shown.stdout
-    assert added == [(c["action"], c["kind"], c["name"]) for c in report]
+    assert f"stack {prefix}-workspace-{third} (create) [workspace {third} 'Gamma']" in shown.stdout
+    assert added == [(c["action"], c["kind"], c["name"]) for c in report["changes"]]
     assert batch_problems(root, third) == []
 
-    # Drift: a role's policy widened by hand is planned back; a new POSIX user replaces every
-    # access point (EFS cannot change one), and what mounts or names them follows.
-    iam.put_role_policy(
-        RoleName=f"{prefix}-workspace-{second}-job",
-        PolicyName="flowui-job-access",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
-            }
-        ),
-    )
-    widened = changes_of(flowui_aws(moto_server, project, "plan", "--json"))
-    write_config_file(load_settings(project, {"FLOWUI_AWS_POSIX_USER": "1003:1004"}, environ={}))
-    replacing = changes_of(flowui_aws(moto_server, project, "apply", "--json"))
-    settled = changes_of(flowui_aws(moto_server, project, "plan", "--json"))
-
-    assert widened == [("update", "iam-role", f"{prefix}-workspace-{second}-job")]
-    assert {(action, kind) for action, kind, _ in replacing} == {
-        ("update", "efs-access-point"),
-        ("update", "iam-role"),
-        ("update", "batch-job-definition"),
-    }
-    assert len([kind for _, kind, _ in replacing if kind == "efs-access-point"]) == 4
-    assert f"{prefix}-job" not in {n for _, _, n in replacing}  # the platform's: no access point
-    assert settled == []
-    replaced = {
-        p["AccessPointId"]: p
-        for p in efs.describe_access_points(FileSystemId=system["FileSystemId"])["AccessPoints"]
-    }
-    assert len(replaced) == 4 and not set(replaced) & {p["AccessPointId"] for p in points.values()}
-    assert all(p["PosixUser"] == {"Uid": 1003, "Gid": 1004} for p in replaced.values())
-    variables = json.loads(root.cloud_environment.read_text())
-    arn = variables[f"AWS_BATCH_JOB_DEFINITION_TrainModelOperator_0_1_0_WORKSPACE_{second}"]
-    assert arn.endswith(":2")
-    volumes = batch.describe_job_definitions(jobDefinitions=[arn])["jobDefinitions"][0][
-        "containerProperties"
-    ]["volumes"]
-    assert all(
-        v["efsVolumeConfiguration"]["authorizationConfig"]["accessPointId"] in replaced
-        for v in volumes
-    )
-
-    # A workspace deleted from the server: its bucket, access point and role go (the bucket
-    # stays while it holds data); its job definitions stay for runs pinned to them.
+    # A workspace deleted from the server: its stack goes with its access point and role; its
+    # bucket stays while it holds data, its job definitions for the runs pinned to them.
     remove_workspace(root, first)
     s3.put_object(Bucket=f"{bucket}-workspace-{first}", Key="dataset/a/v0001/a.csv", Body=b"a\n")
     gone = flowui_aws(moto_server, project, "plan")
     removed = flowui_aws(moto_server, project, "apply")
 
-    assert f"- s3-bucket {bucket}-workspace-{first} [workspace {first}, no longer" in gone.stdout
-    assert f"- efs-access-point {prefix}-workspace-{first} [workspace {first}" in gone.stdout
-    assert "batch-job-definition" not in gone.stdout
+    assert (
+        f"stack {prefix}-workspace-{first} (delete) [workspace {first}, no longer in the "
+        "server's database]" in gone.stdout
+    )
+    assert f"  - AWS::S3::Bucket {bucket}-workspace-{first} (deleted once empty)" in gone.stdout
     assert removed.returncode == 1
     assert f"kept: s3-bucket {bucket}-workspace-{first} holds objects" in removed.stderr
-    left = tagged(moto_server, name)
+    left = left_in_aws(moto_server, name, (f"{bucket}-workspace-{first}",))
+    assert f"{prefix}-workspace-{first}" not in left["stack"]
     assert f"{prefix}-workspace-{first}-job" not in left["iam-role"]
-    assert f"{bucket}-workspace-{first}" in left["s3-bucket"]
-    assert len(left["efs-access-point"]) == 3  # the repositories', the two workspaces' left
+    assert f"{prefix}-workspace-{first}" not in left["efs-access-point"]
+    assert left["s3-bucket"] == [f"{bucket}-workspace-{first}"]
     assert any(f"-workspace-{first}:" in d for d in left["batch-job-definition"])
     variables = json.loads(root.cloud_environment.read_text())
     assert not any(key.endswith(f"_WORKSPACE_{first}") for key in variables)
 
-    # destroy takes every workspace's resources with the platform's.
+    # destroy takes every workspace's stack with the platform's, and the bucket once empty.
     s3.delete_object(Bucket=f"{bucket}-workspace-{first}", Key="dataset/a/v0001/a.csv")
     destroyed = flowui_aws(moto_server, project, "destroy", "--yes")
 
     assert destroyed.returncode == 0, destroyed.stderr
-    assert tagged(moto_server, name) == {}
+    buckets = (bucket, *(f"{bucket}-workspace-{n}" for n in (first, second, third)))
+    assert left_in_aws(moto_server, name, buckets) == {}
 
 
 def test_workspaces_that_cannot_be_provisioned_are_named_before_aws_is_asked(
@@ -767,4 +800,65 @@ def test_a_compute_environment_aws_makes_invalid_fails_the_apply_naming_it_and_w
 
     assert str(failed.value) == (
         f"AWS Batch made the compute environment flowui-cpu INVALID: {reason}"
+    )
+
+
+def test_a_stack_that_fails_names_the_resource_and_cloudformations_reason() -> None:
+    """moto applies a change set at once and never rolls back; CloudFormation on AWS rolls the
+    stack back and says why in its events. Its answers are given to botocore's real client and
+    waiter through botocore's Stubber, as for the INVALID compute environment below."""
+    cloudformation = boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stack = "flowui-lab"
+    now = datetime.now(UTC)
+    reason = 'Resource handler returned message: "Instance role arn:... is not valid"'
+
+    def event(
+        logical_id: str, status: str, why: str = "", kind: str = "AWS::Batch::ComputeEnvironment"
+    ) -> dict[str, Any]:
+        return {
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/flowui-lab/1",
+            "EventId": secrets.token_hex(4),
+            "StackName": stack,
+            "LogicalResourceId": logical_id,
+            "ResourceType": kind,
+            "Timestamp": now,
+            "ResourceStatus": status,
+            **({"ResourceStatusReason": why} if why else {}),
+        }
+
+    rolled_back = {
+        "Stacks": [
+            {"StackName": stack, "StackStatus": "UPDATE_ROLLBACK_COMPLETE", "CreationTime": now}
+        ]
+    }
+    with Stubber(cloudformation) as stub:
+        stub.add_response("execute_change_set", {})
+        stub.add_response("describe_stacks", rolled_back)  # the waiter's one look: a failure state
+        stub.add_response(
+            "describe_stack_events",
+            {
+                "StackEvents": [
+                    event(stack, "UPDATE_ROLLBACK_COMPLETE", kind="AWS::CloudFormation::Stack"),
+                    event(
+                        "JobQueueGpu",
+                        "CREATE_FAILED",
+                        "Resource creation cancelled",
+                        "AWS::Batch::JobQueue",
+                    ),
+                    event("ComputeEnvironmentGpu", "CREATE_FAILED", reason),
+                    event("ComputeEnvironmentGpu", "CREATE_IN_PROGRESS"),
+                ]
+            },
+        )
+        stub.add_response("describe_stacks", rolled_back)
+        cloud = CloudFormation.__new__(CloudFormation)
+        cloud._clients = {"cloudformation": cloudformation}
+        with pytest.raises(AwsError) as failed:
+            cloud._execute(stack, "change-set-arn", now.timestamp())
+
+    assert str(failed.value) == (
+        f"stack {stack}: AWS::Batch::ComputeEnvironment ComputeEnvironmentGpu CREATE_FAILED: "
+        f"{reason}; the stack is UPDATE_ROLLBACK_COMPLETE"
     )

@@ -3,6 +3,7 @@ and the benchmarks; no real account is ever reached."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import signal
@@ -24,6 +25,8 @@ from flowui.workflows.runtimes import batch_variable
 from tests.support.paths import FLOWUI
 
 MOTO_STARTUP_TIMEOUT = 60.0
+# moto's server, with the EFS references its CloudFormation lacks (see that file).
+MOTO_SERVER_MAIN = Path(__file__).with_name("moto_server_main.py")
 # Dummy credentials: moto accepts any, and no real account must ever be reached by a test.
 MOTO_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -58,14 +61,14 @@ def installed_flowui(
 def moto_server(
     log_directory: Path, extra_environ: Mapping[str, str] | None = None
 ) -> Iterator[str]:
-    """moto's server on a free loopback port (with `extra_environ`, e.g. DOCKER_HOST to run
-    Batch jobs as containers); yields its endpoint URL, and stops it by pid afterwards.
+    """moto's server (MOTO_SERVER_MAIN) on a free loopback port (with `extra_environ`, e.g.
+    DOCKER_HOST to run Batch jobs as containers); yields its endpoint URL, and stops it by pid
+    afterwards.
 
     Fails (never skips) with the end of its log when it cannot start.
     """
-    executable = Path(sys.executable).parent / "moto_server"
-    if not executable.exists():
-        pytest.fail(f"{executable} is missing: run `uv sync` (moto[server] is a dev dependency)")
+    if importlib.util.find_spec("moto") is None:
+        pytest.fail("moto is missing: run `uv sync` (moto[server] is a dev dependency)")
     log_path = log_directory / "moto_server.log"
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -73,7 +76,7 @@ def moto_server(
     environ = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     with log_path.open("wb") as log:
         server = subprocess.Popen(
-            [str(executable), "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, str(MOTO_SERVER_MAIN), "-H", "127.0.0.1", "-p", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             # AWS's managed policies (AWSBatchServiceRole, ...) exist, as in a real account.
