@@ -38,6 +38,9 @@ from tests.support.deployed_platform import (
 from tests.support.paths import EXAMPLES, FLOWUI, ROOT
 
 HEALTHY_TIMEOUT = 600.0
+# Its fixture builds the platform's and the store's images (on a cold machine) and waits up to
+# HEALTHY_TIMEOUT for the services: pytest-timeout's 300 s per test would cut it short.
+pytestmark = pytest.mark.timeout(1200)
 SOURCE_TOKEN = "compose-t0ken-8e2a-never-shown"
 UID, GID = 1000, 1000  # FLOWUI_PLATFORM_UID and _GID: their defaults
 

@@ -499,9 +499,9 @@ def test_the_platform_writes_the_dag_and_airflow_runs_it_without_a_bucket(
     assert stub_path.read_text() == HOUSEKEEPING_DAG_STUB
     assert json.loads(settings_path.read_text())["bucket"] is None
 
-    client.wait_for_dag(HOUSEKEEPING_DAG_ID, timeout=60)
+    client.wait_for_dag(HOUSEKEEPING_DAG_ID, timeout=300)
     run = client.trigger_run(HOUSEKEEPING_DAG_ID)
-    finished = client.wait_for_run(HOUSEKEEPING_DAG_ID, run.run_id, timeout=120)
+    finished = client.wait_for_run(HOUSEKEEPING_DAG_ID, run.run_id, timeout=300)
 
     assert finished.state == "success"
     log = client.task_log(HOUSEKEEPING_DAG_ID, run.run_id, "archive_runs").text

@@ -32,7 +32,9 @@ from tests.support.operator_repositories import make_repository, metadata, write
 from tests.support.server_api import ApiUser, sign_up
 
 T = TypeVar("T")
-RUN_TIMEOUT = 90.0
+# A safety net, not a measure: on a cold machine, beside make test's other workers, a first run
+# also builds its operators' environment.
+RUN_TIMEOUT = 300.0
 REPOSITORY = "runs_api_demo"  # its own name: other test modules install "demo" in the same root
 
 REPORT_MODEL = f"""
