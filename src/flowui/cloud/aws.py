@@ -67,6 +67,8 @@ class StackPlan:
     stack: Stack | None = None  # None when it is deleted
     workspace: int | None = None
     change_set: str | None = field(default=None, repr=False)
+    # A stack left from a create that rolled back: deleted before it is made anew.
+    remake: bool = False
 
 
 class AwsError(Exception):
@@ -257,7 +259,9 @@ class CloudFormation:
                 )
                 for logical_id, resource in stack.template["Resources"].items()
             ]
-            return StackPlan(stack.name, "create", changes, stack, stack.workspace)
+            return StackPlan(
+                stack.name, "create", changes, stack, stack.workspace, remake=found is not None
+            )
         if self._unchanged(stack, found):  # no change set at all
             return StackPlan(stack.name, "update", [], stack, stack.workspace)
         change_set = self._change_set(stack)
@@ -403,8 +407,7 @@ class CloudFormation:
         progress(f"{plan.action} stack {plan.name}")
         started = time.time()
         if plan.action == "create":
-            found = self.deployed().get(plan.name)
-            if found is not None:  # a create that rolled back, or a plan's review: made anew
+            if plan.remake:
                 self.delete(plan.name, lambda _line: None)
             # A new stack has nothing to compare: its plan is its template, made as it is.
             self._create(stack, started)
