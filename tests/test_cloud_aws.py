@@ -139,11 +139,11 @@ def left_in_aws(endpoint: str, name: str, buckets: tuple[str, ...] = ()) -> dict
     return {kind: sorted(names) for kind, names in found.items() if names}
 
 
-def statements_of(endpoint: str, role: str) -> list[dict[str, Any]]:
-    """The statements of a job role's inline policy. moto 5.2 keeps the policy of a role that
-    CloudFormation made as the Python text of the template's object (single quotes), which is
-    read back as such; AWS gives URL-encoded JSON, or boto3 a dict."""
-    policy = aws_client(endpoint, "iam").get_role_policy(RoleName=role, PolicyName=JOB_POLICY)
+def statements_of(endpoint: str, role: str, policy_name: str = JOB_POLICY) -> list[dict[str, Any]]:
+    """The statements of a role's inline policy (a job role's by default). moto 5.2 keeps the
+    policy of a role that CloudFormation made as the Python text of the template's object
+    (single quotes), which is read back as such; AWS gives URL-encoded JSON, or boto3 a dict."""
+    policy = aws_client(endpoint, "iam").get_role_policy(RoleName=role, PolicyName=policy_name)
     document = policy["PolicyDocument"]
     if isinstance(document, str):
         text = unquote(document)

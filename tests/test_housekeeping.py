@@ -491,6 +491,7 @@ def test_the_dag_task_archives_every_tree_and_fails_at_the_end_naming_a_missing_
     )
 
 
+@pytest.mark.timeout(660)  # both deadlines below, so that the one that passes is named
 def test_the_platform_writes_the_dag_and_airflow_runs_it_without_a_bucket(
     airflow_platform: AirflowPlatform,
 ) -> None:
@@ -501,7 +502,16 @@ def test_the_platform_writes_the_dag_and_airflow_runs_it_without_a_bucket(
 
     client.wait_for_dag(HOUSEKEEPING_DAG_ID, timeout=300)
     run = client.trigger_run(HOUSEKEEPING_DAG_ID)
-    finished = client.wait_for_run(HOUSEKEEPING_DAG_ID, run.run_id, timeout=300)
+    try:
+        finished = client.wait_for_run(HOUSEKEEPING_DAG_ID, run.run_id, timeout=300)
+    except TimeoutError as error:
+        # The platform is shared by the worker's modules: say what else holds its task slots.
+        waiting = client.list_runs("~", state=["queued", "running"])  # "~": every DAG's
+        tasks = client.task_instances(HOUSEKEEPING_DAG_ID, run.run_id)
+        pytest.fail(
+            f"{error}; its tasks: {[(t.task_id, t.state) for t in tasks]}; runs not finished: "
+            f"{[(r.dag_id, r.run_id, r.state) for r in waiting]}"
+        )
 
     assert finished.state == "success"
     log = client.task_log(HOUSEKEEPING_DAG_ID, run.run_id, "archive_runs").text

@@ -319,6 +319,25 @@ class Settings(BaseModel):
             "Batch jobs read and write its tree as this user (its access point enforces it).",
         ),
     ] = "1000:1000"
+    FLOWUI_AWS_VPC_ID: Annotated[
+        str | None,
+        Setting("aws", "Deploy mode aws: the VPC of the subnets (the security groups' VPC)."),
+    ] = None
+    FLOWUI_AWS_PUBLIC_SUBNETS: Annotated[
+        str | None,
+        Setting(
+            "aws",
+            "Deploy mode aws: subnet ids (comma-separated, two or more zones) of the load "
+            "balancer in front of the server.",
+        ),
+    ] = None
+    FLOWUI_AWS_CERTIFICATE_ARN: Annotated[
+        str | None,
+        Setting("aws", "Deploy mode aws: the ACM certificate of the load balancer's HTTPS."),
+    ] = None
+    FLOWUI_AWS_DATABASE_CLASS: Annotated[
+        str, Setting("aws", "Deploy mode aws: the RDS instance class of the platform's database.")
+    ] = "db.t4g.small"
 
     FLOWUI_DATABASE_URL: Annotated[
         Url | None, Setting("platform", "Database of the platform server (SQLAlchemy URL).")

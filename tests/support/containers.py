@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import answers_http
+
 BASE_IMAGE = "localhost/flowui-test-base:bookworm"
 BASE_SUITE = "bookworm"
 # What the images of `flowui operators build` need from their base: Python with venv.
@@ -420,7 +422,7 @@ def local_registry(directory: Path, port: int) -> Iterator[LocalRegistry]:
         )
     try:
         deadline = time.monotonic() + 20
-        while not _answers(f"http://{host}/v2/"):
+        while not answers_http(f"http://{host}/v2/"):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(
                     f"docker-registry did not start on {host}:\n"
@@ -431,14 +433,3 @@ def local_registry(directory: Path, port: int) -> Iterator[LocalRegistry]:
         yield LocalRegistry(host, username, password, registries_conf)
     finally:
         stop_process(process)
-
-
-def _answers(url: str) -> bool:
-    """Whether an HTTP server answers at `url` (any status: 401 asks for credentials)."""
-    try:
-        urllib.request.urlopen(url, timeout=2).close()
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-    return True

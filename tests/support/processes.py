@@ -4,6 +4,8 @@ and a sandboxed task by their arguments, and reading a process's environment."""
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +20,17 @@ def wait_until(done: Callable[[], bool], seconds: float) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
+    return True
+
+
+def answers_http(url: str) -> bool:
+    """Whether an HTTP server answers at `url` (any status: 401 asks for credentials)."""
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
     return True
 
 

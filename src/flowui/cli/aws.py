@@ -4,6 +4,7 @@ and the server's workspaces."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
@@ -17,6 +18,7 @@ from flowui.config import ConfigError, Settings
 
 # A bad setting is a usage error, as for the other commands that read settings.
 EXIT_BAD_CONFIGURATION = 2
+HEALTH_TIMEOUT = 10
 
 app = typer.Typer(
     help="Provision what the platform needs on AWS as CloudFormation stacks: ECR, Batch, EFS, IAM "
@@ -161,7 +163,6 @@ def template(
 
     Example: [bold]flowui aws template --project ./platform --stack flowui-demo[/]
     """
-    import json
 
     from flowui.cloud.templates import repository_stack
 
@@ -326,14 +327,44 @@ def destroy(
         fail("kept: " + "; ".join(kept))
 
 
+def _health(url: str) -> dict[str, Any]:
+    """What FlowUI's readiness route at `url` answers, or why it could not be asked."""
+    import urllib.error
+    import urllib.request
+
+    route = url.rstrip("/") + "/api/health/ready"
+    try:
+        with urllib.request.urlopen(route, timeout=HEALTH_TIMEOUT) as response:
+            return {"url": route, "reachable": True, **json.loads(response.read())}
+    except urllib.error.HTTPError as error:  # 503: not ready, and FlowUI says why
+        try:
+            return {"url": route, "reachable": True, **json.loads(error.read())}
+        except ValueError:
+            return {"url": route, "reachable": True, "status": f"HTTP {error.code}"}
+    except (OSError, ValueError) as error:
+        return {"url": route, "reachable": False, "status": f"not reachable: {error}"}
+
+
 @app.command()
-def status(project: Path | None = ProjectDirOption, json_output: bool = JsonOption) -> None:
-    """Show the project's stacks as CloudFormation holds them, and the state of Batch's
-    compute environments and job queues.
+def status(
+    project: Path | None = ProjectDirOption,
+    url: str | None = typer.Option(
+        None,
+        "--url",
+        help="The platform's address, for its health (default: the load balancer's, from "
+        "the stack); give the name your certificate is for.",
+    ),
+    json_output: bool = JsonOption,
+) -> None:
+    """Show the project's stacks as CloudFormation holds them, the state of Batch's compute
+    environments and job queues and, in deploy mode aws, of the platform's servers: its ECS
+    service and processes, database and load balancer, and what FlowUI's own health route
+    answers.
 
     Example: [bold]flowui aws status --project ./platform[/]
     """
     from flowui.cloud.aws import AwsError, CloudFormation, refused
+    from flowui.cloud.templates import platform_stack_name
 
     settings = settings_or_exit(project, code=EXIT_BAD_CONFIGURATION)
     cloud = CloudFormation(settings)
@@ -369,8 +400,15 @@ def status(project: Path | None = ProjectDirOption, json_output: bool = JsonOpti
                                 "reason": each.get("statusReason") or "",
                             }
                         )
+        outputs = {
+            output["OutputKey"]: output["OutputValue"]
+            for output in mine.get(platform_stack_name(settings), {}).get("Outputs", [])
+        }
+        servers = cloud.servers(outputs)
     except AwsError as error:
         fail(str(error))
+    address = url or outputs.get("ServerUrl")
+    health = _health(address) if servers and address else None
     stacks = [
         {
             "name": name,
@@ -381,7 +419,7 @@ def status(project: Path | None = ProjectDirOption, json_output: bool = JsonOpti
         for name, found in sorted(mine.items())
     ]
     if json_output:
-        print_json({"stacks": stacks, "batch": batch})
+        print_json({"stacks": stacks, "batch": batch, "servers": servers, "health": health})
         return
     if not stacks:
         console.print(f"No stack of project {settings.PROJECT_NAME}: run `flowui aws apply`.")
@@ -393,3 +431,10 @@ def status(project: Path | None = ProjectDirOption, json_output: bool = JsonOpti
         reason = f" ({each['reason']})" if each["reason"] else ""
         line = f"{each['kind']} {each['name']}: {each['status']}, {each['state']}{reason}"
         console.print(escape(line), highlight=False)
+    for each in servers:
+        detail = f" ({each['detail']})" if each["detail"] else ""
+        line = f"{each['kind']} {each['name']}: {each['status']}{detail}"
+        console.print(escape(line), highlight=False)
+    if health is not None:
+        answer = ", ".join(f"{key} {value}" for key, value in health.items() if key != "url")
+        console.print(escape(f"FlowUI at {health['url']}: {answer}"), highlight=False)

@@ -510,6 +510,69 @@ class CloudFormation:
             if resource["Type"] == "AWS::Batch::ComputeEnvironment":
                 wait_until_valid(batch, "computeEnvironments", stack.resource_name(logical_id))
 
+    def servers(self, outputs: Mapping[str, str]) -> list[dict[str, str]]:
+        """The platform's servers (deploy mode aws) as AWS sees them, from the platform
+        stack's `outputs`: its ECS service and each process of its tasks, the database, the
+        load balancer and how many of its targets are healthy. None without servers."""
+        if "ClusterName" not in outputs:
+            return []
+        cluster, service_name = outputs["ClusterName"], outputs["ServiceName"]
+        found = []
+        with refused("reading the platform's servers"):
+            ecs = self.client("ecs")
+            for service in ecs.describe_services(cluster=cluster, services=[service_name])[
+                "services"
+            ]:
+                running, desired = service.get("runningCount", 0), service.get("desiredCount", 0)
+                found.append(
+                    {
+                        "kind": "ECS service",
+                        "name": service["serviceName"],
+                        "status": service.get("status", ""),
+                        "detail": f"{running} of {desired} tasks running",
+                    }
+                )
+            tasks = ecs.list_tasks(cluster=cluster, serviceName=service_name)["taskArns"]
+            for task in ecs.describe_tasks(cluster=cluster, tasks=tasks)["tasks"] if tasks else []:
+                for container in task.get("containers", []):
+                    found.append(
+                        {
+                            "kind": "process",
+                            "name": container["name"],
+                            "status": container.get("lastStatus", ""),
+                            "detail": container.get("healthStatus", "").lower(),
+                        }
+                    )
+            database = self.client("rds").describe_db_instances(
+                DBInstanceIdentifier=platform_stack_name(self.settings)
+            )["DBInstances"][0]
+            found.append(
+                {
+                    "kind": "database",
+                    "name": database["DBInstanceIdentifier"],
+                    "status": database.get("DBInstanceStatus", ""),
+                    "detail": f"{database.get('Engine')} {database.get('EngineVersion')} at "
+                    f"{database.get('Endpoint', {}).get('Address', '?')}",
+                }
+            )
+            elb = self.client("elbv2")
+            balancer = elb.describe_load_balancers(LoadBalancerArns=[outputs["LoadBalancerArn"]])[
+                "LoadBalancers"
+            ][0]
+            targets = elb.describe_target_health(TargetGroupArn=outputs["TargetGroupArn"])[
+                "TargetHealthDescriptions"
+            ]
+            healthy = sum(t.get("TargetHealth", {}).get("State") == "healthy" for t in targets)
+            found.append(
+                {
+                    "kind": "load balancer",
+                    "name": balancer["DNSName"],
+                    "status": balancer.get("State", {}).get("Code", ""),
+                    "detail": f"{healthy} of {len(targets)} targets healthy",
+                }
+            )
+        return found
+
     # -- keeping data --------------------------------------------------------------------------
 
     def retained(self, name: str) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowui.config import ConfigError, Settings
+from flowui.config import ConfigError, DeployMode, Settings
 from flowui.operators.images.reference import ImageReference
 from flowui.operators.metadata import MILLICORES_PER_CPU, batch_vcpus
 from flowui.storage import InvalidIdError, validate_workspace_id, workspace_bucket
@@ -142,12 +142,12 @@ def _required_list(settings: Settings, name: str, what: str) -> list[str]:
     return values
 
 
-def _policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
+def policy_document(statements: list[dict[str, Any]]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _trust(service: str) -> dict[str, Any]:
-    return _policy(
+def trust_policy(service: str) -> dict[str, Any]:
+    return policy_document(
         [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
     )
 
@@ -194,7 +194,7 @@ def _file_system_policy() -> dict[str, Any]:
     """The file system's own policy. Without one EFS lets every client that reaches a mount
     target in; with it, a client must be a principal of the account whose IAM policies allow
     it (a workspace's job role: only through its access points), over TLS."""
-    return _policy(
+    return policy_document(
         [
             {
                 "Sid": "flowuiaccount",
@@ -262,8 +262,8 @@ def _job_role(name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
         "Type": "AWS::IAM::Role",
         "Properties": {
             "RoleName": name,
-            "AssumeRolePolicyDocument": _trust("ecs-tasks.amazonaws.com"),
-            "Policies": [{"PolicyName": JOB_POLICY, "PolicyDocument": _policy(statements)}],
+            "AssumeRolePolicyDocument": trust_policy("ecs-tasks.amazonaws.com"),
+            "Policies": [{"PolicyName": JOB_POLICY, "PolicyDocument": policy_document(statements)}],
         },
     }
 
@@ -429,6 +429,45 @@ def _template(description: str, resources: dict[str, Any], **extra: Any) -> dict
     }
 
 
+def _platform_task_policy(settings: Settings, file_system_arn: Any) -> list[dict[str, Any]]:
+    """What the platform's own processes on ECS may do: the whole file system (as root, to
+    hand the root's folders to the platform's user), the storage bucket, and jobs of the
+    project's definitions on its queues, with their logs."""
+    base = prefix(settings)
+    batch = "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}"
+    bucket = settings.FLOWUI_STORAGE_BUCKET
+    return (
+        [_file_system_access("flowuiefs", EFS_CLIENT_ACTIONS, file_system_arn, None)]
+        + (_bucket_access(bucket) if bucket else [])
+        + [
+            {
+                "Sid": "flowuisubmit",
+                "Effect": "Allow",
+                "Action": "batch:SubmitJob",
+                "Resource": [
+                    _sub(f"{batch}:job-definition/{base}-*"),
+                    _sub(f"{batch}:job-queue/{base}-*"),
+                ],
+            },
+            {
+                "Sid": "flowuijobs",
+                "Effect": "Allow",
+                "Action": ["batch:DescribeJobs", "batch:ListJobs", "batch:TerminateJob"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "flowuijoblogs",
+                "Effect": "Allow",
+                "Action": "logs:GetLogEvents",
+                "Resource": _sub(
+                    "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+                    ":log-group:/aws/batch/job:*"
+                ),
+            },
+        ]
+    )
+
+
 def _platform_stack(settings: Settings, runnable: list[_Runnable]) -> Stack:
     subnets = _required_list(settings, "FLOWUI_AWS_SUBNETS", "the subnets of Batch and EFS")
     groups = _required_list(
@@ -449,7 +488,7 @@ def _platform_stack(settings: Settings, runnable: list[_Runnable]) -> Stack:
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "RoleName": f"{base}-batch-service",
-                "AssumeRolePolicyDocument": _trust("batch.amazonaws.com"),
+                "AssumeRolePolicyDocument": trust_policy("batch.amazonaws.com"),
                 "ManagedPolicyArns": ["arn:aws:iam::aws:policy/service-role/AWSBatchServiceRole"],
             },
         },
@@ -457,7 +496,7 @@ def _platform_stack(settings: Settings, runnable: list[_Runnable]) -> Stack:
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "RoleName": f"{base}-instance",
-                "AssumeRolePolicyDocument": _trust("ec2.amazonaws.com"),
+                "AssumeRolePolicyDocument": trust_policy("ec2.amazonaws.com"),
                 "ManagedPolicyArns": [
                     _sub(
                         "arn:${AWS::Partition}:iam::aws:policy/service-role/"
@@ -555,6 +594,25 @@ def _platform_stack(settings: Settings, runnable: list[_Runnable]) -> Stack:
         workspace=None,
     )
     resources |= definitions
+    if settings.FLOWUI_DEPLOY_MODE is DeployMode.AWS:
+        from flowui.cloud.servers import server_resources  # it builds on this module
+
+        job_variables: dict[str, Any] = {}
+        for each in served:
+            job_variables[batch_variable("DEFINITION", each.operator, each.version)] = _ref(
+                each.logical_id
+            )
+            job_variables[batch_variable("QUEUE", each.operator, each.version)] = each.queue
+        servers, server_outputs = server_resources(
+            settings,
+            subnets=subnets,
+            security_groups=groups,
+            task_policy=_platform_task_policy(settings, file_system_arn),
+            job_variables=job_variables,
+            resource_tags=_tag_list(tags(settings)),
+        )
+        resources |= servers
+        outputs |= server_outputs
     name = platform_stack_name(settings)
     described = {key: {"Value": value} for key, value in outputs.items()}
     return Stack(

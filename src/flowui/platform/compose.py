@@ -120,8 +120,9 @@ def compose_secrets(
     return values
 
 
-def _project_environment(settings: Settings) -> dict[str, str]:
-    """The FlowUI settings every FlowUI/Airflow container sees (no secrets, no config.ini)."""
+def project_environment(settings: Settings, deploy_mode: str) -> dict[str, str]:
+    """The FlowUI settings every FlowUI/Airflow container of a deployment sees (no secrets, no
+    config.ini)."""
     root = settings.root.path
     runtime = (
         settings.FLOWUI_DEFAULT_RUNTIME
@@ -130,7 +131,7 @@ def _project_environment(settings: Settings) -> dict[str, str]:
     )
     environment = {
         "PROJECT_NAME": settings.PROJECT_NAME,
-        "FLOWUI_DEPLOY_MODE": "compose",
+        "FLOWUI_DEPLOY_MODE": deploy_mode,
         "VOLUME_MOUNT_PATH_HOST": str(root),
         # The project directory in the containers: the root, as config.ini is not mounted.
         PROJECT_DIR_VARIABLE: str(root),
@@ -153,7 +154,7 @@ def _project_environment(settings: Settings) -> dict[str, str]:
         value = settings.display_value(name)
         if value:
             environment[name] = value
-    return {name: _escape(value) for name, value in environment.items()}
+    return environment
 
 
 def airflow_settings(settings: Settings, options: ComposeOptions) -> dict[str, str]:
@@ -202,7 +203,7 @@ def airflow_settings(settings: Settings, options: ComposeOptions) -> dict[str, s
     }
 
 
-def _http_check(url: str) -> list[str]:
+def http_check(url: str) -> list[str]:
     # Python is in every FlowUI/Airflow image; curl may not be.
     code = f"import urllib.request; urllib.request.urlopen('{url}', timeout=5)"
     return ["CMD", "python", "-c", code]
@@ -337,7 +338,9 @@ def compose_document(settings: Settings, options: ComposeOptions | None = None) 
     shared_volume = {"type": "bind", "source": root, "target": root}
     # FlowUI and Airflow run as the platform image's user; task containers take the worker's.
     user = f"{settings.FLOWUI_PLATFORM_UID}:{settings.FLOWUI_PLATFORM_GID}"
-    project = _project_environment(settings)
+    project = {
+        name: _escape(value) for name, value in project_environment(settings, "compose").items()
+    }
     airflow = project | airflow_settings(settings, options)
     server_url = f"http://flowui-server:{DEFAULT_SERVER_PORT}"
     passed = {
@@ -422,12 +425,12 @@ def compose_document(settings: Settings, options: ComposeOptions | None = None) 
         },
         "airflow-api-server": airflow_service(
             ["airflow", "api-server"],
-            _http_check(f"http://127.0.0.1:{DEFAULT_AIRFLOW_PORT}/api/v2/monitor/health"),
+            http_check(f"http://127.0.0.1:{DEFAULT_AIRFLOW_PORT}/api/v2/monitor/health"),
             ports=[f"127.0.0.1:{options.airflow_port}:{DEFAULT_AIRFLOW_PORT}"],
         ),
         "airflow-scheduler": airflow_service(
             ["airflow", "scheduler"],
-            _http_check(f"http://127.0.0.1:{SCHEDULER_HEALTH_PORT}/health"),
+            http_check(f"http://127.0.0.1:{SCHEDULER_HEALTH_PORT}/health"),
         ),
         "airflow-dag-processor": airflow_service(
             ["airflow", "dag-processor"],
@@ -464,7 +467,7 @@ def compose_document(settings: Settings, options: ComposeOptions | None = None) 
             "ports": [f"127.0.0.1:{options.server_port}:{DEFAULT_SERVER_PORT}"],
             "depends_on": {"postgres": healthy},
             "healthcheck": _healthcheck(
-                _http_check(f"http://127.0.0.1:{DEFAULT_SERVER_PORT}/api/health/ready")
+                http_check(f"http://127.0.0.1:{DEFAULT_SERVER_PORT}/api/health/ready")
             ),
             "restart": "unless-stopped",
         },
