@@ -35,6 +35,7 @@ SLOWEST_FIRST = (
     "test_platform_production.py",
     "test_workflows_e2e.py",
     "test_cloud_aws.py",
+    "test_cloud_servers_task.py",
     "test_server_fuzz.py",
     "test_platform.py",
     "test_images.py",

@@ -153,6 +153,7 @@ def test_one_fargate_service_runs_every_process_with_the_root_mounted_over_tls_a
         assert groups[group]["retentionInDays"] == 30
         environment = {e["name"]: e["value"] for e in container["environment"]}
         assert environment["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert environment["FLOWUI_DEFAULT_RUNTIME"] == "aws_batch"
         assert environment["FLOWUI_PROJECT_DIR"] == str(root)
         assert not {"FLOWUI_SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY"} & set(environment)
         assert {s["name"] for s in container["secrets"]} >= {

@@ -9,6 +9,9 @@ One task, not a service per process: LocalExecutor runs tasks in the scheduler's
 which reach the api-server's execution API, and Airflow allows one such scheduler. The
 processes share the task's network, so each finds the others on localhost.
 
+Tasks run as Batch jobs by default: the process runtime's sandbox cannot start on Fargate
+(docs/aws.md).
+
 No secret is in the template. RDS generates the database's password; two generated secrets
 hold the admin's password and a platform key from which each process derives the keys of
 Airflow and FlowUI at its start (`_START`).
@@ -25,7 +28,6 @@ from flowui.config import (
     PROJECT_DIR_VARIABLE,
     SERVER_URL_VARIABLE,
     ConfigError,
-    Layer,
     Settings,
     TaskRuntime,
 )
@@ -40,6 +42,7 @@ from flowui.platform.compose import (
     airflow_settings,
     http_check,
     project_environment,
+    root_folders_script,
 )
 from flowui.platform.environment import (
     ADMIN_USERNAME,
@@ -54,6 +57,7 @@ POSTGRES_VERSION = "16"
 # The task's size (Fargate: 2 vCPU go with 4 to 16 GiB).
 TASK_CPU = "2048"
 TASK_MEMORY = "8192"
+TASK_SLOTS = 8
 LOG_RETENTION_DAYS = 30
 ROOT_VOLUME = "flowui-root"
 HEALTH_ROUTE = "/api/health/ready"
@@ -133,22 +137,8 @@ with connection.cursor() as cursor:
         if cursor.fetchone() is None:
             cursor.execute('CREATE DATABASE "' + database + '"')
 connection.close()
-uid, gid = {uid}, {gid}
-root = pathlib.Path(os.environ["{project_dir}"])
-passwords = pathlib.Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-folders = [pathlib.Path(os.environ[name]) for name in (
-    "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__PLUGINS_FOLDER",
-    "AIRFLOW__LOGGING__BASE_LOG_FOLDER", "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH")]
-for folder in [*folders, passwords.parent]:
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in (folder, *folder.parents):
-        if path != root and root not in path.parents:
-            break
-        os.chown(path, uid, gid)
-passwords.write_text(json.dumps({{"{admin}": os.environ["FLOWUI_ADMIN_PASSWORD"]}}))
-passwords.chmod(0o600)
-os.chown(passwords, uid, gid)
-subprocess.run(["airflow", "db", "migrate"], check=True, user=uid, group=gid, extra_groups=[])
+{root_folders}migrate = ["airflow", "db", "migrate"]
+subprocess.run(migrate, check=True, user=uid, group=gid, extra_groups=[])
 """
 
 
@@ -167,11 +157,11 @@ def _required(settings: Settings, name: str, what: str, pattern: re.Pattern[str]
 def _environment(settings: Settings, job_variables: dict[str, Any]) -> list[dict[str, Any]]:
     """What every container sees besides its secrets: the compose deployment's FlowUI and
     Airflow settings, with LocalExecutor and its processes on localhost."""
-    runtime = (
-        settings.FLOWUI_DEFAULT_RUNTIME
-        if settings.source("FLOWUI_DEFAULT_RUNTIME") is not Layer.DEFAULT
-        else TaskRuntime.PROCESS  # light tasks beside the scheduler; heavy ones ask for Batch
-    )
+    # Neither the process runtime (its sandbox cannot start on Fargate: docs/aws.md) nor
+    # docker (no engine there): tasks run as Batch jobs, or on a Kubernetes cluster if chosen.
+    runtime = settings.FLOWUI_DEFAULT_RUNTIME
+    if runtime not in (TaskRuntime.KUBERNETES, TaskRuntime.AWS_BATCH):
+        runtime = TaskRuntime.AWS_BATCH
     airflow = {
         name: value
         for name, value in airflow_settings(settings, ComposeOptions()).items()
@@ -185,6 +175,8 @@ def _environment(settings: Settings, job_variables: dict[str, Any]) -> list[dict
             "FLOWUI_DEFAULT_RUNTIME": runtime.value,
             PROJECT_DIR_VARIABLE: str(settings.root.path),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # LocalExecutor forks its workers up front, about 130 MB each, in the task's 8 GiB.
+            "AIRFLOW__CORE__PARALLELISM": str(TASK_SLOTS),
             "AIRFLOW__API__BASE_URL": local,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{local}/execution/",
             AIRFLOW_URL_VARIABLE: local,
@@ -231,10 +223,7 @@ def _container(
         port=DATABASE_PORT,
         airflow=AIRFLOW_DATABASE,
         flowui=FLOWUI_DATABASE,
-        uid=settings.FLOWUI_PLATFORM_UID,
-        gid=settings.FLOWUI_PLATFORM_GID,
-        project_dir=PROJECT_DIR_VARIABLE,
-        admin=ADMIN_USERNAME,
+        root_folders=root_folders_script(settings),
     )
     container: dict[str, Any] = {
         "Name": name,
@@ -260,6 +249,8 @@ def _container(
     if name != INIT:
         container["DependsOn"] = [{"ContainerName": INIT, "Condition": "SUCCESS"}]
     if health is not None:
+        if health[:2] == ["CMD", "airflow"]:  # it reads Airflow's database: its URL first
+            health = ["CMD", "python", "-c", start, *health[1:]]
         container["HealthCheck"] = {
             "Command": health,
             "Interval": 30,
@@ -316,7 +307,7 @@ def server_resources(
         "the ARN of an ACM certificate for the load balancer's HTTPS",
         CERTIFICATE_ARN,
     )
-    if settings.source("FLOWUI_PLATFORM_IMAGE") is Layer.DEFAULT:
+    if settings.FLOWUI_PLATFORM_IMAGE is None:  # the local default is in no registry
         raise ConfigError(
             "FLOWUI_PLATFORM_IMAGE is not set: deploy mode aws needs the platform image in a "
             "registry that Fargate pulls from",

@@ -234,11 +234,9 @@ while True:
         time.sleep(1)
 """
 
-# airflow-init, as root: the root's folders, given to the platform's user; then, as that user,
-# Airflow's admin password file and `airflow db migrate` (Airflow's services wait for it).
-# No `$` in the scripts: compose would interpolate it.
-_INIT_SCRIPT = """\
-import json, os, pathlib, subprocess, time, psycopg2
+# As root: the root's folders, given to the platform's user, and Airflow's admin password file
+# (the compose file's airflow-init, and deploy mode aws's).
+_ROOT_FOLDERS_SCRIPT = """\
 uid, gid = {uid}, {gid}
 root = pathlib.Path(os.environ["VOLUME_MOUNT_PATH_HOST"])
 passwords = pathlib.Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
@@ -254,7 +252,13 @@ for folder in [*folders, passwords.parent]:
 passwords.write_text(json.dumps({{"{admin}": os.environ["FLOWUI_ADMIN_PASSWORD"]}}))
 passwords.chmod(0o600)
 os.chown(passwords, uid, gid)
-{wait_for_postgres}connection.close()
+"""
+
+# airflow-init: the root's folders and password file, then, as the platform's user, `airflow db
+# migrate` (Airflow's services wait for it). No `$` in the scripts: compose would interpolate it.
+_INIT_SCRIPT = """\
+import json, os, pathlib, subprocess, time, psycopg2
+{root_folders}{wait_for_postgres}connection.close()
 subprocess.run(["airflow", "db", "migrate"], check=True, user=uid, group=gid, extra_groups=[])
 """
 
@@ -284,12 +288,17 @@ def _wait_for_postgres() -> str:
     )
 
 
+def root_folders_script(settings: Settings) -> str:
+    """Python lines that (as root) give the root's folders to the platform's user and write
+    Airflow's password file; they leave `uid` and `gid` set."""
+    return _ROOT_FOLDERS_SCRIPT.format(
+        uid=settings.FLOWUI_PLATFORM_UID, gid=settings.FLOWUI_PLATFORM_GID, admin=ADMIN_USERNAME
+    )
+
+
 def _init_script(settings: Settings) -> str:
     return _INIT_SCRIPT.format(
-        uid=settings.FLOWUI_PLATFORM_UID,
-        gid=settings.FLOWUI_PLATFORM_GID,
-        admin=ADMIN_USERNAME,
-        wait_for_postgres=_wait_for_postgres(),
+        root_folders=root_folders_script(settings), wait_for_postgres=_wait_for_postgres()
     )
 
 
