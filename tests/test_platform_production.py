@@ -462,7 +462,8 @@ def journal(production: ProductionPlatform, dag_id: str, run_id: str, task_id: s
 def test_a_worker_killed_mid_task_is_restarted_and_the_task_retried_to_success(
     production: ProductionPlatform, nap_repository: Path
 ) -> None:
-    production.deploy(nap_workflow(6, retries=1, retry_delay_seconds=0), "nap_worker_killed")
+    # A nap long enough that the kill below lands in it on a busy machine too.
+    production.deploy(nap_workflow(20, retries=1, retry_delay_seconds=0), "nap_worker_killed")
     run = production.client.trigger_run("nap_worker_killed", {})
     worker = wait_for(
         lambda: (
@@ -480,6 +481,8 @@ def test_a_worker_killed_mid_task_is_restarted_and_the_task_retried_to_success(
     for pid in process_tree_pids(before["pid"]):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    killed_in = journal(production, "nap_worker_killed", run.run_id, "nap")
+    assert killed_in == ["start"], f"the kill came after the nap's first try ended: {killed_in}"
 
     finished = production.client.wait_for_run("nap_worker_killed", run.run_id, timeout=300)
     assert finished.state == "success"

@@ -77,8 +77,9 @@ def build_housekeeping_dag(settings: HousekeepingSettings) -> DAG:
         task_id="archive_runs",
         dag=dag,
         settings=settings,
+        # Soon enough that a failed try does not hold back the next runs long (one at a time).
         retries=1,
-        retry_delay=timedelta(minutes=30),
+        retry_delay=timedelta(minutes=5),
     )
     return dag
 

@@ -26,6 +26,7 @@ from flowui.platform.environment import (
     AIRFLOW_PASSWORD_VARIABLE,
     AIRFLOW_URL_VARIABLE,
     AIRFLOW_USERNAME_VARIABLE,
+    EXECUTION_API_TIMEOUT,
     WORKER_SETTINGS,
     PlatformPaths,
 )
@@ -195,6 +196,7 @@ def airflow_settings(settings: Settings, options: ComposeOptions) -> dict[str, s
         "AIRFLOW__API__PORT": str(DEFAULT_AIRFLOW_PORT),
         "AIRFLOW__API__BASE_URL": f"http://localhost:{options.airflow_port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": EXECUTION_API_TIMEOUT,
         "AIRFLOW__CORE__AUTH_MANAGER": (
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
         ),

@@ -29,6 +29,9 @@ AIRFLOW_PASSWORD_VARIABLE = "FLOWUI_AIRFLOW_PASSWORD"
 HOST = "127.0.0.1"  # every server FlowUI starts listens on the loopback interface only
 DEFAULT_PORT = 8080
 ADMIN_USERNAME = "admin"
+# Seconds a task waits for each answer of the api-server's execution API (Airflow: 5). A busy
+# small machine answers a task's start in more: the task then failed before it ran.
+EXECUTION_API_TIMEOUT = "30"
 
 # Settings of FlowUI's own server that Airflow and the tasks it runs have no use for.
 _WITHHELD_VARIABLES = ("FLOWUI_SECRET_KEY", "FLOWUI_ADMIN_PASSWORD")
@@ -151,6 +154,7 @@ def airflow_settings(settings: Settings, port: int) -> dict[str, str]:
         "AIRFLOW__API__BASE_URL": url,
         # Task processes report to the api-server; the default would be localhost:8080.
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": EXECUTION_API_TIMEOUT,
         "AIRFLOW__CORE__AUTH_MANAGER": (
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
         ),
