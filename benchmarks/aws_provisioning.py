@@ -124,18 +124,24 @@ def make_project(directory: Path, endpoint: str, workspaces: int) -> Path:
     ec2 = aws_client(endpoint, "ec2")
     subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
     group = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]
-    settings = load_settings(
-        project,
-        {
-            "PROJECT_NAME": "bench",
-            "VOLUME_MOUNT_PATH_HOST": str(project / "fs"),
-            "FLOWUI_AWS_SUBNETS": ",".join(subnets),
-            "FLOWUI_AWS_SECURITY_GROUPS": group,
-            "FLOWUI_STORAGE_BUCKET": "flowui-bench-data",
-        },
-        environ={},
-    )
+    given = {
+        "PROJECT_NAME": "bench",
+        "VOLUME_MOUNT_PATH_HOST": str(project / "fs"),
+        "FLOWUI_AWS_SUBNETS": ",".join(subnets),
+        "FLOWUI_AWS_SECURITY_GROUPS": group,
+        "FLOWUI_STORAGE_BUCKET": "flowui-bench-data",
+    }
+    settings = load_settings(project, given, environ={})
     write_config_file(settings)
+    # Only the settings given: the old engine's checkout refuses those it does not know yet.
+    config = project / "config.ini"
+    config.write_text(
+        "".join(
+            line
+            for line in config.read_text().splitlines(keepends=True)
+            if "=" not in line or line.startswith("#") or line.split("=")[0].strip() in given
+        )
+    )
     install_repository(EXAMPLES / "operators_repository", settings.root.create())
     add_workspaces(settings.root, workspaces)
     return project

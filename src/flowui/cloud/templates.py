@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -597,18 +597,13 @@ def _platform_stack(settings: Settings, runnable: list[_Runnable]) -> Stack:
     if settings.FLOWUI_DEPLOY_MODE is DeployMode.AWS:
         from flowui.cloud.servers import server_resources  # it builds on this module
 
-        job_variables: dict[str, Any] = {}
-        for each in served:
-            job_variables[batch_variable("DEFINITION", each.operator, each.version)] = _ref(
-                each.logical_id
-            )
-            job_variables[batch_variable("QUEUE", each.operator, each.version)] = each.queue
         servers, server_outputs = server_resources(
             settings,
             subnets=subnets,
             security_groups=groups,
             task_policy=_platform_task_policy(settings, file_system_arn),
-            job_variables=job_variables,
+            # A job definition's Ref is its ARN with revision, as `airflow_variables` gives.
+            job_variables=_runtime_variables(served, lambda each: _ref(each.logical_id)),
             resource_tags=_tag_list(tags(settings)),
         )
         resources |= servers
@@ -761,11 +756,19 @@ def airflow_variables(
     seed's names (a workspace's end in `_WORKSPACE_{id}`)."""
     variables = {"AWS_REGION_NAME": settings.AWS_REGION_NAME}
     for stack in stacks:
-        for served in stack.job_definitions:
-            definition = batch_variable(
-                "DEFINITION", served.operator, served.version, served.workspace
-            )
-            queue = batch_variable("QUEUE", served.operator, served.version, served.workspace)
-            variables[definition] = arns[(stack.name, served.logical_id)]
-            variables[queue] = served.queue
+        revisions = {each: arns[(stack.name, each.logical_id)] for each in stack.job_definitions}
+        variables |= _runtime_variables(stack.job_definitions, revisions.__getitem__)
+    return variables
+
+
+def _runtime_variables(
+    served: Iterable[JobDefinition], definition: Callable[[JobDefinition], Any]
+) -> dict[str, Any]:
+    """The aws_batch runtime's two variables of each job definition: its `definition` (an ARN,
+    or a reference to one) and its queue."""
+    variables = {}
+    for each in served:
+        name = (each.operator, each.version, each.workspace)
+        variables[batch_variable("DEFINITION", *name)] = definition(each)
+        variables[batch_variable("QUEUE", *name)] = each.queue
     return variables
