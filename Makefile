@@ -53,10 +53,12 @@ browser:
 
 # Podman and what the container tests need (tests/support/containers.py configures rootful
 # Podman with runc): debootstrap makes their Debian base image, Debian's docker-registry and
-# htpasswd (apache2-utils) serve the push tests.
-CONTAINER_PACKAGES = podman buildah runc fuse-overlayfs debootstrap docker-registry apache2-utils
+# htpasswd (apache2-utils) serve the push tests; slirp4netns gives a pod the host's loopback.
+CONTAINER_PACKAGES = podman buildah runc fuse-overlayfs debootstrap docker-registry apache2-utils \
+	slirp4netns
 containers:
-	@for tool in podman buildah runc fuse-overlayfs debootstrap docker-registry htpasswd; do \
+	@for tool in podman buildah runc fuse-overlayfs debootstrap docker-registry htpasswd \
+		slirp4netns; do \
 		command -v $$tool >/dev/null && continue; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get install -y $(CONTAINER_PACKAGES) \

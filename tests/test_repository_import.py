@@ -306,6 +306,19 @@ def test_an_unsafe_checkout_id_is_refused_before_anything_is_fetched(
     assert not root.path.exists()
 
 
+def test_a_checkout_folder_the_server_cannot_write_is_named_in_the_error(
+    history: GitHistory, tmp_path: Path
+) -> None:
+    root = FileSystemRoot(tmp_path / "root").create()
+    shutil.rmtree(root.operators_repositories)
+    root.operators_repositories.write_text("not a folder")
+
+    with pytest.raises(RepositoryImportError, match=r"cannot make a checkout in .*operators_rep"):
+        import_repository(parse_source(str(history.path)), root, "blocked")
+
+    assert root.operators_repositories.read_text() == "not a folder"
+
+
 # --- sources ---------------------------------------------------------------------------------
 
 

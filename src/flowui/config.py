@@ -136,6 +136,9 @@ class SandboxMode(StrEnum):
     """How code from operators repositories is confined (docs/security-model.md)."""
 
     BUBBLEWRAP = "bubblewrap"  # required: where it cannot run, such code is refused
+    # Imports inspect model files as AWS Batch jobs (no bubblewrap needed, as on Fargate);
+    # process-runtime tasks still need bubblewrap.
+    AWS_BATCH = "aws_batch"
     NONE = "none"  # every repository source is trusted: its code runs unconfined
 
 
@@ -444,7 +447,9 @@ class Settings(BaseModel):
         Setting(
             "security",
             "How code from operators repositories is confined: bubblewrap (where it cannot run, "
-            "imports and process-runtime tasks are refused), or none, which declares every "
+            "imports and process-runtime tasks are refused); aws_batch, where imports inspect "
+            "model files as AWS Batch jobs of the platform stack (deploy mode aws sets it) and "
+            "process-runtime tasks still need bubblewrap; or none, which declares every "
             "repository source trusted and runs its code unconfined.",
         ),
     ] = SandboxMode.BUBBLEWRAP
@@ -678,8 +683,14 @@ class Settings(BaseModel):
     @property
     def sandbox_policy(self) -> SandboxPolicy:
         """The sandboxes of code from operators repositories that these settings ask for."""
+        inspection_jobs = None
+        if self.FLOWUI_SANDBOX is SandboxMode.AWS_BATCH:
+            from flowui.cloud.inspection import InspectionJobs  # boto3 only where it is used
+
+            inspection_jobs = InspectionJobs(self.root, self.AWS_REGION_NAME)
         return SandboxPolicy(
-            enabled=self.FLOWUI_SANDBOX is SandboxMode.BUBBLEWRAP,
+            enabled=self.FLOWUI_SANDBOX is not SandboxMode.NONE,
+            inspection_jobs=inspection_jobs,
             uid_base=self.FLOWUI_SANDBOX_UID_BASE,
             task_network=self.FLOWUI_TASK_NETWORK,
             cpu_seconds=self.FLOWUI_SANDBOX_CPU_SECONDS,

@@ -27,9 +27,10 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 BWRAP = "bwrap"
 # util-linux: run inside the sandbox, where only /usr holds programs.
@@ -329,12 +330,33 @@ def unavailable_reason(uid: int | None, python: str | None = None) -> str | None
     return None
 
 
+class RemoteInspection(Protocol):
+    """Model files inspected elsewhere than in a sandbox here, in a confinement of their own
+    (`flowui.cloud.inspection.InspectionJobs`: AWS Batch jobs)."""
+
+    def check(self) -> None:
+        """Raise SandboxUnavailable, saying why, when no inspection can be started."""
+
+    def inspect(
+        self,
+        jobs: Sequence[Any],
+        *,
+        timeout: float,
+        on_done: Callable[[str], None] | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Each `operators.inspection.ModelJob`'s result, by operator name."""
+        ...
+
+
 @dataclass(frozen=True)
 class SandboxPolicy:
     """The platform's choices for sandboxes (settings FLOWUI_SANDBOX and FLOWUI_SANDBOX_*,
-    FLOWUI_TASK_NETWORK: config.py)."""
+    FLOWUI_TASK_NETWORK: config.py). `enabled`: repository code runs only confined;
+    `inspection_jobs`: imports inspect model files there (FLOWUI_SANDBOX=aws_batch), not in a
+    sandbox here; tasks of the process runtime still need one."""
 
     enabled: bool = True
+    inspection_jobs: RemoteInspection | None = None
     uid_base: int = 200_000
     task_network: bool = True
     cpu_seconds: int = 86_400

@@ -7,21 +7,26 @@ the resources FlowUI's stacks hold, as CloudFormation on AWS does it:
 - an RDS instance's `ManageMasterUserPassword` (RDS's own secret, `Fn::GetAtt ...
   MasterUserSecret.SecretArn`) and `VPCSecurityGroups`, which moto's CloudFormation drops;
 - an ECS task definition's and service's Fargate properties (network mode, CPU and memory,
-  roles; launch type, network configuration, load balancers), which it drops too.
+  roles; launch type, network configuration, load balancers), which it drops too;
+- a Batch job's EFS volumes: moto mounts host folders only (and needs a mount's `readOnly`),
+  so with FLOWUI_MOTO_EFS_ROOT set (the host folder that stands for the file system's root)
+  an EFS volume is the folder of its access point's root directory below it.
 Nothing else of moto is changed. Run as a script by `tests.support.aws.moto_server`."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 from typing import Any
 
-from moto.batch.models import ComputeEnvironment, JobQueue, batch_backends
+from moto.batch.models import ComputeEnvironment, Job, JobQueue, batch_backends
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
 from moto.core.utils import pascal_to_camelcase, remap_nested_keys
 from moto.ecs.models import Service, TaskDefinition, ecs_backends
-from moto.efs.models import AccessPoint
+from moto.efs.models import AccessPoint, efs_backends
 from moto.rds.models import DBInstance, MasterUserSecret
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.server import main
@@ -225,6 +230,32 @@ def _create_service(
     )
 
 
+EFS_ROOT_VARIABLE = "FLOWUI_MOTO_EFS_ROOT"
+_container_property = Job._get_container_property
+
+
+def _job_container_property(self: Job, name: str, default: Any) -> Any:
+    found = _container_property(self, name, default)
+    efs_root = os.environ.get(EFS_ROOT_VARIABLE)
+    if name == "mountPoints":
+        return [{"readOnly": False} | mount for mount in found]
+    if name != "volumes" or not efs_root:
+        return found
+    backend = self.job_definition.backend
+    points = efs_backends[backend.account_id][backend.region_name].access_points
+    volumes = []
+    for volume in found:
+        efs = volume.get("efsVolumeConfiguration")
+        if efs is None:
+            volumes.append(volume)
+            continue
+        point = efs.get("authorizationConfig", {}).get("accessPointId")
+        below = points[point].root_directory["Path"] if point else "/"
+        path = Path(efs_root, below.lstrip("/"), efs.get("rootDirectory", "/").lstrip("/"))
+        volumes.append({"name": volume["name"], "host": {"sourcePath": str(path)}})
+    return volumes
+
+
 DBInstance.create_from_cloudformation_json = classmethod(_create_database_with_secret)  # type: ignore[assignment,method-assign,arg-type]
 DBInstance.has_cfn_attr = classmethod(_database_has_cfn_attr)  # type: ignore[assignment,method-assign,arg-type]
 DBInstance.get_cfn_attribute = _database_get_cfn_attribute  # type: ignore[method-assign]
@@ -235,6 +266,7 @@ AccessPoint.has_cfn_attr = classmethod(_has_cfn_attr)  # type: ignore[assignment
 AccessPoint.get_cfn_attribute = _get_cfn_attribute  # type: ignore[attr-defined]
 ComputeEnvironment.delete = _delete_compute_environment  # type: ignore[attr-defined]
 JobQueue.delete = _delete_job_queue  # type: ignore[attr-defined]
+Job._get_container_property = _job_container_property  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main()

@@ -149,13 +149,17 @@ def _print_sandbox(settings: Settings) -> None:
             highlight=False,
         )
         return
+    refused = "imports and process-runtime tasks"
+    if policy.inspection_jobs is not None:
+        console.print("  imports      model files inspected as AWS Batch jobs", highlight=False)
+        refused = "process-runtime tasks"
     reason = unavailable_reason(policy.uid(), sys.executable)
     if reason is None:
         console.print("  sandbox      bubblewrap (repository code is confined)", highlight=False)
     else:
         err_console.print(
-            f"[bold yellow]warning:[/] no sandbox: {escape(reason)}; imports and process-runtime "
-            "tasks will be refused until it can run (docs/security-model.md)",
+            f"[bold yellow]warning:[/] no sandbox: {escape(reason)}; {refused} will be refused "
+            "until it can run (docs/security-model.md)",
             highlight=False,
         )
 

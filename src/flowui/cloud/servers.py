@@ -9,8 +9,9 @@ One task, not a service per process: LocalExecutor runs tasks in the scheduler's
 which reach the api-server's execution API, and Airflow allows one such scheduler. The
 processes share the task's network, so each finds the others on localhost.
 
-Tasks run as Batch jobs by default: the process runtime's sandbox cannot start on Fargate
-(docs/aws.md).
+No bubblewrap sandbox can start on Fargate (docs/aws.md), so code from operators repositories
+runs in containers of its own: tasks as Batch jobs by default, and imports inspect model files
+as Batch jobs (FLOWUI_SANDBOX=aws_batch, `cloud.inspection`).
 
 No secret is in the template. RDS generates the database's password; two generated secrets
 hold the admin's password and a platform key from which each process derives the keys of
@@ -28,6 +29,7 @@ from flowui.config import (
     PROJECT_DIR_VARIABLE,
     SERVER_URL_VARIABLE,
     ConfigError,
+    SandboxMode,
     Settings,
     TaskRuntime,
 )
@@ -173,6 +175,13 @@ def _environment(settings: Settings, job_variables: dict[str, Any]) -> list[dict
         | airflow
         | {
             "FLOWUI_DEFAULT_RUNTIME": runtime.value,
+            # Imports inspect model files as Batch jobs (no sandbox here), unless the
+            # administrator declared every repository source trusted.
+            "FLOWUI_SANDBOX": (
+                SandboxMode.NONE
+                if settings.FLOWUI_SANDBOX is SandboxMode.NONE
+                else SandboxMode.AWS_BATCH
+            ).value,
             PROJECT_DIR_VARIABLE: str(settings.root.path),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             # LocalExecutor forks its workers up front, about 130 MB each, in the task's 8 GiB.

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowui.config import ConfigError, DeployMode, Settings
+from flowui import __version__
+from flowui.cloud.inspection import INSPECTION_OPERATOR
+from flowui.config import ConfigError, DeployMode, SandboxMode, Settings
 from flowui.operators.images.reference import ImageReference
 from flowui.operators.metadata import MILLICORES_PER_CPU, batch_vcpus
 from flowui.storage import InvalidIdError, validate_workspace_id, workspace_bucket
@@ -594,6 +596,12 @@ def _platform_stack(settings: Settings, runnable: list[_Runnable]) -> Stack:
         workspace=None,
     )
     resources |= definitions
+    if settings.FLOWUI_DEPLOY_MODE is DeployMode.AWS or (
+        settings.FLOWUI_SANDBOX is SandboxMode.AWS_BATCH
+    ):
+        inspection, inspection_served = _inspection_jobs(settings, file_system, file_system_arn)
+        resources |= inspection
+        served += inspection_served
     if settings.FLOWUI_DEPLOY_MODE is DeployMode.AWS:
         from flowui.cloud.servers import server_resources  # it builds on this module
 
@@ -621,6 +629,53 @@ def _platform_stack(settings: Settings, runnable: list[_Runnable]) -> Stack:
         tags(settings),
         job_definitions=tuple(served),
     )
+
+
+def _inspection_jobs(
+    settings: Settings, file_system: Any, file_system_arn: Any
+) -> tuple[dict[str, Any], list[JobDefinition]]:
+    """Where imports inspect model files (FLOWUI_SANDBOX=aws_batch, `cloud.inspection`): a job
+    definition of the platform image, one revision per FlowUI version, that mounts the
+    repositories' checkouts read only and whose role may mount them and do nothing else."""
+    image = settings.FLOWUI_PLATFORM_IMAGE
+    if image is None:  # the local default is in no registry
+        raise ConfigError(
+            "FLOWUI_PLATFORM_IMAGE is not set: imports inspect model files as AWS Batch jobs "
+            "of the platform image (FLOWUI_SANDBOX=aws_batch), which must be in a registry "
+            "that Batch pulls from",
+            hint="push it (`flowui deploy image`, then to ECR) and set its reference in "
+            "config.ini [deploy] or the environment",
+        )
+    resources = {
+        "InspectionJobRole": _job_role(
+            f"{prefix(settings)}-inspection-job",
+            [
+                _file_system_access(
+                    "flowuirepositories",
+                    ["elasticfilesystem:ClientMount"],
+                    file_system_arn,
+                    {"Fn::GetAtt": ["RepositoriesAccessPoint", "Arn"]},
+                )
+            ],
+        )
+    }
+    definitions, served = _job_definitions(
+        settings,
+        [_Runnable(MANAGED_BY, INSPECTION_OPERATOR, __version__, image, 1, 2048, 0)],
+        role={"Fn::GetAtt": ["InspectionJobRole", "Arn"]},
+        file_system=file_system,
+        volumes=[
+            (
+                "flowui-repositories",
+                _ref("RepositoriesAccessPoint"),
+                str(settings.root.operators_repositories),
+                True,
+            )
+        ],
+        resource_tags=tags(settings),
+        workspace=None,
+    )
+    return resources | definitions, served
 
 
 def _workspace_stack(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from flowui.sandbox import Limits, Sandbox, SandboxPolicy
+from flowui.sandbox import Limits, RemoteInspection, Sandbox, SandboxPolicy
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 # Model files import pydantic and the standard library and build schemas: little is needed.
@@ -32,13 +32,17 @@ _JOBS_PER_WORKER_MINIMUM = 50  # below this a second interpreter start costs mor
 
 def inspection_sandbox(
     policy: SandboxPolicy, repository: Path, hidden: Sequence[Path] = ()
-) -> Sandbox | None:
-    """The sandbox in which the model files of `repository` are imported: no network, no
-    variable of the platform's, the repository and this Python environment read-only, nothing of
-    `hidden`. None when the policy runs repository code unconfined (FLOWUI_SANDBOX=none);
-    SandboxUnavailable when it needs a sandbox that cannot run here."""
+) -> Sandbox | RemoteInspection | None:
+    """Where the model files of `repository` are imported: the policy's inspection jobs
+    (FLOWUI_SANDBOX=aws_batch), or a sandbox with no network, no variable of the platform's, the
+    repository and this Python environment read-only, nothing of `hidden`. None when the policy
+    runs repository code unconfined (FLOWUI_SANDBOX=none); SandboxUnavailable when it needs a
+    confinement that cannot run here."""
     if not policy.enabled:
         return None
+    if policy.inspection_jobs is not None:
+        policy.inspection_jobs.check()
+        return policy.inspection_jobs
     uid = policy.uid()
     policy.check(uid, Path(os.path.abspath(sys.executable)))
     return Sandbox(
@@ -64,12 +68,14 @@ def inspect_model_files(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     workers: int | None = None,
     on_done: Callable[[str], None] | None = None,
-    sandbox: Sandbox | None = None,
+    sandbox: Sandbox | RemoteInspection | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Inspect every job's model file, in `sandbox` if given; return the worker's result per
-    operator name."""
+    """Inspect every job's model file, in `sandbox` if given (or by it, when it inspects
+    elsewhere); return the worker's result per operator name."""
     if not jobs:
         return {}
+    if sandbox is not None and not isinstance(sandbox, Sandbox):
+        return sandbox.inspect(jobs, timeout=timeout, on_done=on_done)
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, len(jobs) // _JOBS_PER_WORKER_MINIMUM))
     shares = [list(jobs[index::workers]) for index in range(workers)]
@@ -129,11 +135,11 @@ def _run_worker_until_done(
                 except queue.Empty:
                     job = pending.popleft()
                     message = f"importing the model file took longer than {timeout:g} s"
-                    yield job.name, _failure(job, message)
+                    yield job.name, failure(job, message)
                     break
                 if not line:
                     job = pending.popleft()
-                    yield job.name, _failure(job, "the model file stopped the Python interpreter")
+                    yield job.name, failure(job, "the model file stopped the Python interpreter")
                     break
                 pending.popleft()
                 result = json.loads(line)
@@ -156,7 +162,7 @@ def _read_lines(stream: IO[str], lines: queue.Queue[str]) -> None:
     lines.put("")  # end of stream: the worker exited
 
 
-def _failure(job: ModelJob, message: str) -> dict[str, Any]:
+def failure(job: ModelJob, message: str) -> dict[str, Any]:
     return {
         "name": job.name,
         "schemas": {},

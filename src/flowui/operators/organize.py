@@ -16,7 +16,7 @@ from typing import Any
 from flowui.operators.inspection import DEFAULT_TIMEOUT_SECONDS
 from flowui.operators.metadata import Dependency, RepositoryConfig
 from flowui.operators.validate import OperatorSource, ValidationReport, validate_repository
-from flowui.sandbox import Sandbox
+from flowui.sandbox import RemoteInspection, Sandbox
 from flowui.storage import write_json_atomically
 
 FLOWUI_DIR = ".flowui"
@@ -38,7 +38,7 @@ def organize_repository(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     on_inspecting: Callable[[int], None] | None = None,
     on_inspected: Callable[[str], None] | None = None,
-    sandbox: Sandbox | None = None,
+    sandbox: Sandbox | RemoteInspection | None = None,
 ) -> OrganizeResult:
     """Validate, then write both `.flowui` files; nothing is written if any problem is found.
     Model files are imported in `sandbox` if given."""

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from flowui.operators.inspection import DEFAULT_TIMEOUT_SECONDS, ModelJob, inspect_model_files
 from flowui.operators.loading import MODEL_FILE_NAMES
 from flowui.operators.metadata import OperatorMetadata, RepositoryConfig
-from flowui.sandbox import Sandbox
+from flowui.sandbox import RemoteInspection, Sandbox
 
 CONFIG_FILE = "config.toml"
 OPERATORS_DIR = "operators"
@@ -73,7 +73,7 @@ def validate_repository(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     on_inspecting: Callable[[int], None] | None = None,
     on_inspected: Callable[[str], None] | None = None,
-    sandbox: Sandbox | None = None,
+    sandbox: Sandbox | RemoteInspection | None = None,
 ) -> ValidationReport:
     """Check an operators repository against Contract 1 and return every problem found.
 

@@ -35,7 +35,7 @@ from flowui.operators.organize import (
     organize_repository,
 )
 from flowui.operators.validate import OPERATORS_DIR, Problem, validate_repository
-from flowui.sandbox import Sandbox, SandboxPolicy, share_read_only
+from flowui.sandbox import RemoteInspection, Sandbox, SandboxPolicy, share_read_only
 from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import CatalogError, load_repository_catalog
 
@@ -186,9 +186,17 @@ def import_repository(
     """
     target = root.operators_repository(checkout_id)
     _refuse_existing(target)
-    root.operators_repositories.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".importing-", dir=root.operators_repositories))
     try:
+        root.operators_repositories.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".importing-", dir=root.operators_repositories))
+    except OSError as error:
+        raise RepositoryImportError(
+            f"cannot make a checkout in {root.operators_repositories}: {error.strerror} (the "
+            "server's user must be able to write there)"
+        ) from None
+    try:
+        # Passable, not listable: an inspection job, as its file system's user, reads it.
+        staging.chmod(0o711)
         checkout = staging / "repository"
         inspection = inspection_sandbox(sandbox, checkout, hidden=root.private_paths)
         if source.is_directory:
@@ -532,7 +540,7 @@ def _masked(text: str, secrets: Iterable[str]) -> str:
 
 
 def _organized(
-    checkout: Path, described: str, sandbox: Sandbox | None
+    checkout: Path, described: str, sandbox: Sandbox | RemoteInspection | None
 ) -> tuple[str, str, dict[str, dict[str, Any]], dict[str, Any]]:
     """Validate (or organize) the checkout, its model files imported in `sandbox`; return its
     name, version, operators and groups."""
