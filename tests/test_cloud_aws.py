@@ -21,6 +21,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from flowui.cloud.aws import AwsError, CloudFormation, wait_until_valid
+from flowui.cloud.jobs import BatchRegistrations, registered_job_definition
 from flowui.cloud.templates import JOB_POLICY, VERSION_TAG, repository_stack_name
 from flowui.config import load_settings, write_config_file
 from flowui.operators.install import install_repository
@@ -29,7 +30,7 @@ from flowui.server.database import create_database_engine, database_url, migrate
 from flowui.server.models import Workspace
 from flowui.storage import FileSystemRoot
 from flowui.workflows.catalog import catalog_from_root
-from flowui.workflows.runtimes import runtime_environment, runtime_problems
+from flowui.workflows.runtimes import BatchLookup, runtime_environment, runtime_problems
 from flowui.workflows.validate import parse_workflow
 from tests.support.aws import aws_client, installed_flowui
 from tests.support.aws import moto_server as running_moto_server
@@ -415,6 +416,13 @@ def test_a_new_operator_version_is_a_new_revision_beside_the_old_one(
         1: "0.1.0-group1",
         2: "0.2.0-group1",
     }
+    # Looked up in AWS Batch (where no variable names it), each version finds its own revision.
+    settings = load_settings(project, environ={})
+    for version, revision in (("0.1.0", 1), ("0.2.0", 2)):
+        found = registered_job_definition(
+            batch, settings, "flowui_examples", "TrainModelOperator", version
+        )
+        assert found == (new.replace(":2", f":{revision}"), f"{prefix}-cpu")
 
 
 def test_destroy_leaves_nothing_but_a_bucket_that_holds_data_and_nothing_of_others(
@@ -539,8 +547,14 @@ def remove_workspace(root: FileSystemRoot, workspace_id: int) -> None:
         engine.dispose()
 
 
-def batch_problems(root: FileSystemRoot, workspace_id: int) -> list[str]:
-    """What deploying the example dataset workflow on Batch in a workspace finds missing."""
+def batch_problems(
+    root: FileSystemRoot,
+    workspace_id: int,
+    environ: dict[str, str] | None = None,
+    batch_registered: BatchLookup | None = None,
+) -> list[str]:
+    """What deploying the example dataset workflow on Batch in a workspace finds missing, with
+    the variables `apply` wrote (or `environ`), and `batch_registered` where they are not."""
     document = json.loads((EXAMPLES / "workflows" / "dataset_update.json").read_text())
     for task in document["tasks"]:
         task["runtime"] = "aws_batch"
@@ -551,15 +565,16 @@ def batch_problems(root: FileSystemRoot, workspace_id: int) -> list[str]:
         workflow,
         catalog,
         default_runtime="process",
-        environ=runtime_environment(root, environ={}),
+        environ=runtime_environment(root, environ={}) if environ is None else environ,
         image_available=lambda _runtime, _image: True,
         workspace_id=workspace_id,
+        batch_registered=batch_registered,
     )
     return [str(problem) for problem in problems]
 
 
 def test_each_workspace_gets_its_own_stack_bucket_tree_role_and_job_definitions(
-    moto_server: str, tmp_path: Path
+    moto_server: str, moto_environment: str, tmp_path: Path
 ) -> None:
     bucket = f"flowui-data-{secrets.token_hex(4)}"
     project, name = make_project(
@@ -692,6 +707,23 @@ def test_each_workspace_gets_its_own_stack_bucket_tree_role_and_job_definitions(
                 "readOnly": True,
             },
         ]
+
+    # Where the environment names none (the ECS task of deploy mode aws), AWS Batch is asked,
+    # at deploy and at run time: the revision apply registered for the operator's version.
+    settings = load_settings(project, environ={})
+    wanted = ("flowui_examples", "TrainModelOperator")
+    assert registered_job_definition(batch, settings, *wanted, "0.1.0", second) == (
+        variables[f"AWS_BATCH_JOB_DEFINITION_TrainModelOperator_0_1_0_WORKSPACE_{second}"],
+        variables[f"AWS_BATCH_JOB_QUEUE_TrainModelOperator_0_1_0_WORKSPACE_{second}"],
+    )
+    assert registered_job_definition(batch, settings, *wanted, "9.9.9", second) is None
+    lookup = BatchRegistrations(settings)  # boto3's own credentials and endpoint: moto's
+    assert batch_problems(root, second, {}, lookup) == []
+    unprovisioned = batch_problems(root, 999, {}, lookup)
+    assert unprovisioned and all(
+        "_WORKSPACE_999 " in problem and problem.endswith("nor has AWS Batch one registered")
+        for problem in unprovisioned
+    ), unprovisioned
 
     # A workspace created later: only its own stack is planned, then made.
     (third,) = add_workspaces(root, "Gamma")

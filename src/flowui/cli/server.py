@@ -14,6 +14,7 @@ from flowui.cli.project import ProjectDirOption
 from flowui.config import (
     INTERNAL_TOKEN_VARIABLE,
     ConfigError,
+    DeployMode,
     RepositoryImporters,
     Settings,
     find_project_dir,
@@ -116,6 +117,7 @@ def server_options(settings: Settings, host: str) -> dict[str, Any]:
     """What the server decides from its settings and from where it listens: beyond the loopback
     interface it is a shared platform, where sign-up is off and only platform administrators
     import unless the settings say otherwise."""
+    from flowui.cloud.jobs import BatchRegistrations
     from flowui.workflows.limits import WorkspaceLimits
 
     shared = listens_beyond_loopback(host)
@@ -136,6 +138,10 @@ def server_options(settings: Settings, host: str) -> dict[str, Any]:
             task_gpus=settings.FLOWUI_TASK_MAX_GPUS,
             active_runs=settings.FLOWUI_WORKSPACE_MAX_ACTIVE_RUNS,
             runtimes=[runtime.value for runtime in settings.FLOWUI_WORKSPACE_RUNTIMES],
+        ),
+        # The ECS task's environment names the platform's job definitions only (docs/aws.md).
+        "batch_registered": (
+            BatchRegistrations(settings) if settings.FLOWUI_DEPLOY_MODE is DeployMode.AWS else None
         ),
     }
 

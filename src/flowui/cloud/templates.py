@@ -454,7 +454,12 @@ def _platform_task_policy(settings: Settings, file_system_arn: Any) -> list[dict
             {
                 "Sid": "flowuijobs",
                 "Effect": "Allow",
-                "Action": ["batch:DescribeJobs", "batch:ListJobs", "batch:TerminateJob"],
+                "Action": [
+                    "batch:DescribeJobs",
+                    "batch:ListJobs",
+                    "batch:TerminateJob",
+                    "batch:DescribeJobDefinitions",
+                ],
                 "Resource": "*",
             },
             {

@@ -23,6 +23,7 @@ from flowui.server.security import ServerKeys, load_or_create_key
 from flowui.server.services.trees import move_into_workspace_trees
 from flowui.storage import FileSystemRoot, workspace_bucket
 from flowui.workflows.limits import WorkspaceLimits
+from flowui.workflows.runtimes import BatchLookup
 from flowui.workflows.spec import RUNTIMES, Runtime
 
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # 1 GiB
@@ -104,6 +105,9 @@ class ServerContext:
     repository_sources: tuple[str, ...] = ()
     repository_importers: RepositoryImporters = "workspace-admins"
     default_limits: WorkspaceLimits = DEFAULT_LIMITS
+    # Deploy mode aws: Batch job definitions that the environment does not name are looked up
+    # in AWS Batch (`cloud.jobs`); None: the environment names them all.
+    batch_registered: BatchLookup | None = None
 
     @classmethod
     def open(
@@ -122,6 +126,7 @@ class ServerContext:
         repository_sources: tuple[str, ...] = (),
         repository_importers: RepositoryImporters = "workspace-admins",
         default_limits: WorkspaceLimits = DEFAULT_LIMITS,
+        batch_registered: BatchLookup | None = None,
     ) -> ServerContext:
         """Connect to the database (migrated to the newest schema), load the server key and
         move what an earlier server left in the root's shared folders into workspace trees."""
@@ -147,6 +152,7 @@ class ServerContext:
             repository_sources=repository_sources,
             repository_importers=repository_importers,
             default_limits=default_limits,
+            batch_registered=batch_registered,
         )
 
     def workspace_storage(self, workspace_id: int) -> StorageBucket | None:

@@ -22,6 +22,9 @@ CONTAINER_RUNTIMES: Final = ("docker", "kubernetes")
 # Whether an image can be had by a runtime: True, False, or a sentence saying why it cannot
 # be told (an engine or registry that does not answer).
 ImageLookup = Callable[[str, str], bool | str]
+# (repository, operator, version, workspace id) -> whether AWS Batch has the job definition
+# `flowui aws apply` registered for it, or why that could not be asked (`cloud.jobs`).
+BatchLookup = Callable[[str, str, str, int | None], bool | str]
 
 
 def batch_variable(kind: str, operator: str, version: str, workspace_id: int | None = None) -> str:
@@ -60,9 +63,11 @@ def runtime_problems(
     environ: Mapping[str, str],
     image_available: ImageLookup,
     workspace_id: int | None = None,
+    batch_registered: BatchLookup | None = None,
 ) -> list[WorkflowError]:
     """Every task whose runtime cannot run it as deployed now, each at its task's pointer
-    (a workspace's tasks need the workspace's own Batch job definitions)."""
+    (a workspace's tasks need the workspace's own Batch job definitions: named by `environ`,
+    else, given `batch_registered`, found registered in AWS Batch)."""
     problems: list[WorkflowError] = []
     checked: dict[tuple[str, str], bool | str] = {}
     for index, task in enumerate(workflow.tasks):
@@ -122,7 +127,12 @@ def runtime_problems(
                 )
                 if not environ.get(name)
             ]
-            if missing:
+            registered: bool | str = False
+            if missing and batch_registered is not None:
+                registered = batch_registered(
+                    reference.repository, reference.name, reference.version, workspace_id
+                )
+            if missing and registered is not True:
                 problems.append(
                     WorkflowError(
                         pointer,
@@ -130,7 +140,14 @@ def runtime_problems(
                         f"{'is' if len(missing) == 1 else 'are'} not set in the platform's "
                         "environment: give the job definition and queue of this operator version"
                         + ("" if workspace_id is None else " in this workspace")
-                        + " (`flowui aws apply` writes them)",
+                        + " (`flowui aws apply` writes them)"
+                        + (
+                            f"; {registered}"
+                            if isinstance(registered, str)
+                            else "; nor has AWS Batch one registered"
+                            if batch_registered is not None
+                            else ""
+                        ),
                     )
                 )
     return problems

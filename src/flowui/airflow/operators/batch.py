@@ -3,9 +3,12 @@
 The job definition and queue of an operator version come from the worker's environment, under
 the seed's names `AWS_BATCH_JOB_DEFINITION_{operator}_{version}` and
 `AWS_BATCH_JOB_QUEUE_{operator}_{version}` (`workflows.runtimes.batch_variable`), the region from
-`AWS_REGION_NAME`. The job definition mounts the shared file system (EFS on AWS) at the root's
-paths (and, for a `docker_image` group, the root's checkout of the repository); the job reads
-its TaskSpec from the run directory and writes its outputs there.
+`AWS_REGION_NAME`. Where the environment names none (the platform's ECS task, made before the
+workspaces' stacks), the job definition is the ACTIVE revision of the operator's name that
+`flowui aws apply` tagged with its version, and the queue the project's. The job definition
+mounts the shared file system (EFS on AWS) at the root's paths (and, for a `docker_image`
+group, the root's checkout of the repository); the job reads its TaskSpec from the run directory
+and writes its outputs there.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from flowui.airflow.operators.common import (
     finished_output,
     record_placement,
 )
+from flowui.cloud.jobs import registered_job_definition
+from flowui.config import load_settings
 from flowui.operators.metadata import batch_vcpus
 from flowui.workflows.runtimes import batch_variable
 
@@ -104,13 +109,30 @@ class FlowUIBatchOperator(BatchOperator):
         }
         missing = [name for name in names.values() if not os.environ.get(name)]
         if missing:
-            raise AirflowException(
-                f"{' and '.join(missing)} not set in the worker's environment: the aws_batch "
-                f"runtime takes the job definition and queue of {task.operator} {task.version} "
-                "from there"
+            found = registered_job_definition(
+                self.hook.client,
+                load_settings(read_config=False),
+                task.repository,
+                task.operator,
+                task.version,
+                task.workspace_id,
             )
-        self.job_definition = os.environ[names["DEFINITION"]]
-        self.job_queue = os.environ[names["QUEUE"]]
+            if found is None:
+                stack = (
+                    "the platform's"
+                    if task.workspace_id is None
+                    else f"workspace {task.workspace_id}'s"
+                )
+                raise AirflowException(
+                    f"{' and '.join(missing)} not set in the worker's environment, and AWS Batch "
+                    f"has no ACTIVE job definition of {task.operator} {task.version} tagged so: "
+                    f"run `flowui aws apply` (with the server's database reachable) to make "
+                    f"{stack} stack"
+                )
+            self.job_definition, self.job_queue = found
+        else:
+            self.job_definition = os.environ[names["DEFINITION"]]
+            self.job_queue = os.environ[names["QUEUE"]]
         paths = task.write_container_task_spec(self.dag_id, context)
         self.container_overrides = {
             **(self.container_overrides or {}),

@@ -441,6 +441,7 @@ def deployable(
         environ=runtime_environment(context.root),
         image_available=platform_image_lookup(os.environ),
         workspace_id=workspace.id,
+        batch_registered=context.batch_registered,
     )
     if problems:
         message = f"version {version} cannot be deployed: its tasks' runtimes are not ready for it"
