@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export UV_LINK_MODE = copy
 
-.PHONY: install sandbox test lint typecheck docs gui gui-lint gui-test browser containers helm kubernetes up bench clean
+.PHONY: install sandbox test lint typecheck docs gui gui-lint gui-test browser containers helm kubernetes oidc-provider up bench clean
 
 $(UV):
 	python3 -m pip install --quiet --target .tools/uv uv
@@ -87,17 +87,28 @@ KUBERNETES_CACHE = $(or $(FLOWUI_TEST_CACHE),$(HOME)/.cache/flowui-tests)/kubern
 kubernetes:
 	CACHE=$(KUBERNETES_CACHE) tests/support/kubernetes-cluster/build.sh
 
-test: lint typecheck docs gui-lint gui-test sandbox browser containers helm kubernetes
+# The single sign-on tests' OpenID Connect provider (tests/support/oidc_provider): panva's
+# oidc-provider from npm, as package-lock.json pins it; installed again only when the lock changes.
+OIDC_PROVIDER = tests/support/oidc_provider
+$(OIDC_PROVIDER)/node_modules: $(OIDC_PROVIDER)/package-lock.json
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund
+	touch $@
+
+oidc-provider: $(OIDC_PROVIDER)/node_modules
+
+test: lint typecheck docs gui-lint gui-test sandbox browser containers helm kubernetes oidc-provider
 	$(UV) run --frozen pytest
 
 # The embedded platform (Airflow on SQLite) in ./platform; Ctrl-C stops it.
 up: install gui sandbox
 	FLOWUI_PROJECT_DIR=$(or $(FLOWUI_PROJECT_DIR),$(CURDIR)/platform) $(UV) run --frozen flowui up
 
-bench: install gui sandbox browser containers helm kubernetes
+bench: install gui sandbox browser containers helm kubernetes oidc-provider
 	$(UV) run --frozen python benchmarks/organize_many_operators.py
 	$(UV) run --frozen python benchmarks/workflow_runs.py
 	$(UV) run --frozen python benchmarks/server_api.py
+	$(UV) run --frozen python benchmarks/access_tokens.py
+	$(UV) run --frozen python benchmarks/sign_in.py
 	$(UV) run --frozen python benchmarks/gui_editor.py
 	$(UV) run --frozen python benchmarks/executors.py
 	$(UV) run --frozen python benchmarks/image_build.py
@@ -109,4 +120,5 @@ bench: install gui sandbox browser containers helm kubernetes
 	$(UV) run --frozen python benchmarks/repository_import.py
 
 clean:
-	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache frontend/node_modules src/flowui/server/static site
+	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache frontend/node_modules $(OIDC_PROVIDER)/node_modules \
+		src/flowui/server/static site

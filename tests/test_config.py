@@ -171,6 +171,7 @@ def test_every_secret_is_typed_secret_and_has_no_default() -> None:
         "FLOWUI_ADMIN_PASSWORD",
         "AIRFLOW__CORE__FERNET_KEY",
         "FLOWUI_REGISTRY_PASSWORD",
+        "FLOWUI_OIDC_CLIENT_SECRET",
     }
     assert all(SETTINGS[name].default is None for name in secrets)
 

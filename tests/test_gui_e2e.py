@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.support.airflow_platform import AirflowPlatform
 from tests.support.gui_browser import (
-    LAPTOP,
+    browser_page,
     chromium,
     connect,
     drag_to_canvas,
@@ -67,19 +67,8 @@ def page(
 ) -> Iterator[Page]:
     """A laptop-sized page in a browser context of its own (nothing shared between tests); a
     screenshot of it is saved when the test fails, and the GUI's uncaught errors fail it."""
-    context = browser.new_context(viewport=LAPTOP, base_url=airflow_platform.server_url)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    failed_before = request.session.testsfailed
-    try:
-        yield page
-        assert errors == [], f"the GUI threw uncaught errors: {errors}"
-    finally:
-        if request.session.testsfailed > failed_before:
-            screenshot(page, f"failed-{request.node.name}")
-        context.close()
+    with browser_page(browser, airflow_platform.server_url, request) as opened:
+        yield opened
 
 
 def tagged_examples(directory: Path, tag: str) -> str:

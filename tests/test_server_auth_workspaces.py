@@ -67,7 +67,7 @@ def test_wrong_password_and_missing_token_are_401(api: TestClient) -> None:
     assert anonymous.headers["www-authenticate"] == "Bearer"
 
 
-def test_refresh_gives_new_tokens_and_a_password_change_revokes_old_ones(
+def test_refresh_gives_new_tokens_and_a_password_change_ends_the_other_sessions(
     api: TestClient,
 ) -> None:
     ada = sign_up(api, "ada@example.org", "first password")
@@ -85,9 +85,14 @@ def test_refresh_gives_new_tokens_and_a_password_change_revokes_old_ones(
     )
 
     assert changed.status_code == 204
-    assert api.get("/api/auth/me", headers=ada.headers).status_code == 401
+    # The session that changed it goes on; the other one (both its tokens) ends.
+    assert api.get("/api/auth/me", headers=ada.headers).status_code == 200
+    other = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert api.get("/api/auth/me", headers=other).status_code == 401
     stale = api.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert stale.status_code == 401
+    old = api.post("/api/auth/login", data={"username": ada.email, "password": "first password"})
+    assert old.status_code == 401
     relogin = api.post(
         "/api/auth/login", data={"username": ada.email, "password": "second password"}
     )

@@ -1,11 +1,13 @@
-"""Who may do what: every route of the API x {owner, admin, write, read, non-member, anonymous}.
+"""Who may do what: every route of the API x {owner, admin, write, read, non-member, anonymous},
+each signed in with a session and with a personal access token.
 
 One world per database: a workspace with a member of each role, an imported repository, a
 deployed workflow, a secret and a dataset. The table below says, for every route, the least
 role that may use it; the test checks that the table covers every route of the app, that those
 below get 401 (anonymous), 404 (non-member: the workspace does not exist for them) or 403, and
-that those allowed get the route's answer. Routes that change or delete run last, once, with
-their least role, so that they do not take the world away from the routes before them.
+that those allowed get the route's answer. A token acts as its user, except on the routes that
+manage sessions, tokens and the password (403). Routes that change or delete run last, once,
+with their least role, so that they do not take the world away from the routes before them.
 """
 
 from __future__ import annotations
@@ -35,12 +37,15 @@ class Call:
 
     method: str
     route: str  # the app's path template, to check that the table covers every route
-    least: str  # "anonymous", "user" (anyone signed in), or a role in the workspace
+    # "anonymous", "user" (anyone signed in), "platform-admin" (the owner is one here), or a
+    # role in the workspace
+    least: str
     allowed: int  # the status an allowed persona gets
     body: dict[str, Any] | None = None
     files: dict[str, Any] | None = None
     data: dict[str, Any] | None = None
     changes: bool = False  # run once, last, by the least allowed role
+    session_only: bool = False  # a personal access token gets 403
 
 
 @dataclass
@@ -48,6 +53,7 @@ class World:
     client: TestClient
     users: dict[str, ApiUser]
     ids: dict[str, Any]
+    tokens: dict[str, str]  # each persona's personal access token (every workspace, writes)
 
 
 @pytest.fixture
@@ -87,6 +93,11 @@ def world(api: TestClient, server_context: ServerContext, tmp_path: Path) -> Wor
     )
     assert dataset.status_code == 201, dataset.text
     invitation = owner.post(f"{base}/invitations", json={"email": "guest@example.org"})
+    tokens = {}
+    for persona, user in users.items():
+        created = user.post("/api/auth/tokens", json={"name": "ci", "expires_in_days": 1})
+        assert created.status_code == 201, created.text
+        tokens[persona] = created.json()["token"]
     return World(
         api,
         users,
@@ -100,6 +111,7 @@ def world(api: TestClient, server_context: ServerContext, tmp_path: Path) -> Wor
             "member_id": extra.get("/api/auth/me").json()["id"],
             "document": document,
         },
+        tokens,
     )
 
 
@@ -120,7 +132,17 @@ def calls(world: World) -> list[Call]:
         Call("POST", "/api/auth/login", "anonymous", 422, data={}),
         Call("POST", "/api/auth/refresh", "anonymous", 401, body={"refresh_token": "x"}),
         Call("GET", "/api/auth/me", "user", 200),
-        Call("POST", "/api/auth/password", "user", 403, body=_password_change()),
+        Call("POST", "/api/auth/password", "user", 403, body=_password_change(), session_only=True),
+        Call("GET", "/api/auth/sessions", "user", 200, session_only=True),
+        Call("DELETE", "/api/auth/sessions/{session_id}", "user", 404, session_only=True),
+        Call("GET", "/api/auth/tokens", "user", 200, session_only=True),
+        Call("DELETE", "/api/auth/tokens/{token_id}", "user", 404, session_only=True),
+        Call("GET", "/api/admin/audit", "platform-admin", 200),
+        Call("GET", "/api/admin/users", "platform-admin", 200),
+        Call("GET", "/api/auth/providers", "anonymous", 200),
+        # No provider is set here: both send the browser back to the sign-in page, saying so.
+        Call("GET", "/api/auth/oidc/start", "anonymous", 303),
+        Call("GET", "/api/auth/oidc/callback", "anonymous", 303),
         Call("GET", "/api/workspaces", "user", 200),
         Call("GET", "/api/invitations", "user", 200),
         Call("GET", ws, "read", 200),
@@ -210,6 +232,25 @@ def calls(world: World) -> list[Call]:
         Call("DELETE", ws + "/repositories/{repository_id}", "admin", 409, changes=True),
         Call("DELETE", ws + "/members/{user_id}", "admin", 204, changes=True),
         Call("DELETE", ws, "owner", 204, changes=True),
+        Call(
+            "POST",
+            "/api/auth/tokens",
+            "user",
+            201,
+            body={"name": "more", "expires_in_days": 1},
+            changes=True,
+            session_only=True,
+        ),
+        Call(
+            "PATCH",
+            "/api/admin/users/{user_id}",
+            "platform-admin",
+            200,
+            body={"disabled": False},
+            changes=True,
+        ),
+        # Last: it ends the session of the persona that makes it.
+        Call("POST", "/api/auth/logout", "user", 204, changes=True, session_only=True),
     ]
 
 
@@ -235,13 +276,20 @@ def url_of(call: Call, world: World) -> str:
         "repository": "demo",
         "name": "API_TOKEN",
         "user_id": world.ids["member_id"],
+        "session_id": 987654,  # no one's: each user reaches their own only
+        "token_id": 987654,
     }
     url = call.route.format(**values)
     return url + "?from=1&to=1" if url.endswith("/diff") else url
 
 
-def send(world: World, persona: str, call: Call) -> int:
-    headers = {} if persona == "anonymous" else world.users[persona].headers
+def send(world: World, persona: str, call: Call, credential: str) -> int:
+    if persona == "anonymous":
+        headers = {}
+    elif credential == "token":
+        headers = {"Authorization": f"Bearer {world.tokens[persona]}"}
+    else:
+        headers = world.users[persona].headers
     response = world.client.request(
         call.method,
         url_of(call, world),
@@ -249,15 +297,20 @@ def send(world: World, persona: str, call: Call) -> int:
         json=call.body,
         data=call.data,
         files=call.files,
+        follow_redirects=False,
     )
     return response.status_code
 
 
-def expected(persona: str, call: Call) -> int:
+def expected(persona: str, call: Call, credential: str) -> int:
     if call.least == "anonymous":
         return call.allowed
     if persona == "anonymous":
         return 401
+    if credential == "token" and call.session_only:
+        return 403
+    if call.least == "platform-admin":
+        return call.allowed if persona == "owner" else 403
     if call.least == "user":
         return call.allowed
     if persona == "outsider":
@@ -283,18 +336,19 @@ def create_app_routes() -> list[APIRoute]:
     return [route for route in _application().routes if isinstance(route, APIRoute)]
 
 
-def test_every_route_answers_each_persona_as_its_role_allows(world: World) -> None:
+@pytest.mark.parametrize("credential", ["session", "token"])
+def test_every_route_answers_each_persona_as_its_role_allows(world: World, credential: str) -> None:
     mismatches = []
     table = calls(world)
     for call in [c for c in table if not c.changes]:
         for persona in PERSONAS:
-            got, want = send(world, persona, call), expected(persona, call)
+            got, want = send(world, persona, call, credential), expected(persona, call, credential)
             if got != want:
                 mismatches.append(f"{call.method} {call.route} as {persona}: {got}, not {want}")
     for call in [c for c in table if c.changes]:
-        allowed = [p for p in PERSONAS if expected(p, call) == call.allowed]
+        allowed = [p for p in PERSONAS if expected(p, call, credential) == call.allowed]
         for persona in [p for p in PERSONAS if p not in allowed] + allowed[:1]:
-            got, want = send(world, persona, call), expected(persona, call)
+            got, want = send(world, persona, call, credential), expected(persona, call, credential)
             if got != want:
                 mismatches.append(f"{call.method} {call.route} as {persona}: {got}, not {want}")
     assert not mismatches, "\n".join(mismatches)

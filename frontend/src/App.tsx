@@ -1,10 +1,15 @@
-// The app: signed out, the sign-in page; signed in, the workspaces and their screens.
+// The app: signed out, the sign-in page; signed in, the workspaces and their screens, your
+// account and (platform administrators) the audit trail. A single sign-on lands on /signed-in.
 import { Center, Loader } from "@mantine/core";
 import { lazy, type ReactNode, Suspense } from "react";
-import { createBrowserRouter, Navigate, RouterProvider } from "react-router-dom";
+import { createBrowserRouter, Navigate, Outlet, RouterProvider } from "react-router-dom";
 
+import { AccountPage } from "./account/AccountPage";
+import { AuditPage } from "./audit/AuditPage";
+import { SignedInPage } from "./auth/SignedInPage";
 import { SignInPage } from "./auth/SignInPage";
 import { useCurrentUser } from "./auth/session";
+import { PlatformLayout } from "./components/PlatformLayout";
 import { RunHistory } from "./runs/RunHistory";
 import { WorkflowsList } from "./workflows/WorkflowsList";
 import { WorkspaceLayout } from "./workspaces/WorkspaceLayout";
@@ -25,24 +30,41 @@ const later = (screen: ReactNode) => <Suspense fallback={loading}>{screen}</Susp
 
 // A data router: the editor can hold a navigation back while it has unsaved changes.
 const router = createBrowserRouter([
-  { path: "/", element: <WorkspacePicker /> },
+  { path: "/signed-in", element: <SignedInPage /> },
   {
-    path: "/w/:workspaceId",
-    element: <WorkspaceLayout />,
+    element: <SignedInOnly />,
     children: [
-      { index: true, element: <Navigate to="workflows" replace /> },
-      { path: "workflows", element: <WorkflowsList /> },
-      { path: "workflows/new", element: later(<EditorPage />) },
-      { path: "workflows/:workflowId/edit", element: later(<EditorPage />) },
-      { path: "workflows/:workflowId/runs", element: <RunHistory /> },
-      { path: "workflows/:workflowId/runs/:runId", element: later(<RunMonitor />) },
-      { path: "settings", element: <WorkspaceSettings /> },
+      { path: "/", element: <WorkspacePicker /> },
+      {
+        path: "/w/:workspaceId",
+        element: <WorkspaceLayout />,
+        children: [
+          { index: true, element: <Navigate to="workflows" replace /> },
+          { path: "workflows", element: <WorkflowsList /> },
+          { path: "workflows/new", element: later(<EditorPage />) },
+          { path: "workflows/:workflowId/edit", element: later(<EditorPage />) },
+          { path: "workflows/:workflowId/runs", element: <RunHistory /> },
+          { path: "workflows/:workflowId/runs/:runId", element: later(<RunMonitor />) },
+          { path: "settings", element: <WorkspaceSettings /> },
+        ],
+      },
+      {
+        element: <PlatformLayout />,
+        children: [
+          { path: "/account", element: <AccountPage /> },
+          { path: "/audit", element: <AuditPage /> },
+        ],
+      },
+      // Where a refused single sign-on lands (?error=<code>): signed out, the sign-in page says why.
+      { path: "/sign-in", element: <Navigate to="/" replace /> },
+      { path: "*", element: <Navigate to="/" replace /> },
     ],
   },
-  { path: "*", element: <Navigate to="/" replace /> },
 ]);
 
-export function App() {
+/** The screens of a signed-in user; signed out, the sign-in page at the same address (where the
+ * sign-in then lands). */
+function SignedInOnly() {
   const user = useCurrentUser();
   if (user.isPending) {
     return (
@@ -52,5 +74,9 @@ export function App() {
     );
   }
   if (!user.data) return <SignInPage />;
+  return <Outlet />;
+}
+
+export function App() {
   return <RouterProvider router={router} />;
 }

@@ -245,6 +245,42 @@ def _comma_separated(value: Any) -> Any:
     return value
 
 
+# The workspace roles a group may be given (the server's roles, strongest first; a test keeps
+# the two lists the same).
+OIDC_ROLES = ("owner", "admin", "write", "read")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _issuer(value: str) -> str:
+    parts = urlsplit(value)
+    loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+    if not parts.hostname or not (parts.scheme == "https" or loopback):
+        raise ValueError(
+            f"{value!r} is not an https URL such as 'https://login.example.com/realms/acme' "
+            "(plain http only on the loopback interface, for tests)"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"{value!r}: an issuer has no query or fragment")
+    return value.rstrip("/")
+
+
+def parse_role_map_entry(entry: str) -> tuple[str, str, str]:
+    """(group, workspace, role) of one FLOWUI_OIDC_ROLE_MAP entry, `group=Workspace:role`."""
+    group, equals, rest = entry.partition("=")
+    workspace, colon, role = rest.rpartition(":")
+    group, workspace, role = group.strip(), workspace.strip(), role.strip().lower()
+    if not (equals and colon and group and workspace) or role not in OIDC_ROLES:
+        raise ValueError(
+            f"{entry!r} is not group=Workspace:role with a role of {', '.join(OIDC_ROLES)}, "
+            "e.g. 'data-eng=Analytics:write'"
+        )
+    return group, workspace, role
+
+
+def _role_map(entries: list[str]) -> list[str]:
+    return ["{}={}:{}".format(*parse_role_map_entry(entry)) for entry in entries]
+
+
 ProjectName = Annotated[str, AfterValidator(_project_name)]
 BucketName = Annotated[str, AfterValidator(_bucket_name)]
 OwnerRepo = Annotated[str, AfterValidator(_owner_repo)]
@@ -252,6 +288,7 @@ AwsRegion = Annotated[str, AfterValidator(_aws_region)]
 PosixUser = Annotated[str, AfterValidator(_posix_user)]
 Email = Annotated[str, AfterValidator(_email)]
 Url = Annotated[str, AfterValidator(_url)]
+Issuer = Annotated[str, AfterValidator(_issuer)]
 
 
 class Settings(BaseModel):
@@ -361,6 +398,15 @@ class Settings(BaseModel):
             "platform",
             "Whether anyone may sign up to the server (false: invited only); unset: yes when the "
             "server listens on the loopback interface only, no when it listens beyond it.",
+        ),
+    ] = None
+    FLOWUI_PUBLIC_URL: Annotated[
+        Url | None,
+        Setting(
+            "platform",
+            "The address people open the server at (https://flowui.example.com), behind any "
+            "proxy; the single sign-on provider sends them back to <it>/api/auth/oidc/callback. "
+            "Unset: the address of each request.",
         ),
     ] = None
     FLOWUI_DEFAULT_RUNTIME: Annotated[
@@ -496,6 +542,97 @@ class Settings(BaseModel):
             "listens on the loopback interface only, platform-admins when it listens beyond it.",
         ),
     ] = None
+
+    FLOWUI_SIGN_IN_MAX_FAILURES: Annotated[
+        PositiveInt,
+        Setting(
+            "security",
+            "Failed sign-ins of one account within FLOWUI_SIGN_IN_WINDOW_MINUTES after which it "
+            "must wait for the window to pass.",
+        ),
+    ] = 5
+    FLOWUI_SIGN_IN_MAX_FAILURES_PER_ADDRESS: Annotated[
+        PositiveInt,
+        Setting(
+            "security",
+            "Failed sign-ins from one address (any accounts) within the window after which it "
+            "must wait.",
+        ),
+    ] = 20
+    FLOWUI_SIGN_IN_WINDOW_MINUTES: Annotated[
+        PositiveInt, Setting("security", "The window, in minutes, over which failures count.")
+    ] = 15
+    FLOWUI_ACCESS_TOKEN_MAX_DAYS: Annotated[
+        PositiveInt,
+        Setting("security", "The longest life, in days, that a personal access token may have."),
+    ] = 365
+    FLOWUI_AUDIT_RETENTION_DAYS: Annotated[
+        PositiveInt,
+        Setting(
+            "security",
+            "Days the audit trail keeps an event; the server removes older ones at its start "
+            "and hourly.",
+        ),
+    ] = 365
+
+    FLOWUI_PASSWORD_LOGIN: Annotated[
+        bool,
+        Setting(
+            "security",
+            "Whether people sign in (and sign up) with a password; false: only through the "
+            "single sign-on provider (FLOWUI_OIDC_ISSUER).",
+        ),
+    ] = True
+    FLOWUI_OIDC_ISSUER: Annotated[
+        Issuer | None,
+        Setting(
+            "security",
+            "Single sign-on: the OpenID Connect provider's issuer URL (its discovery document "
+            "is at <issuer>/.well-known/openid-configuration); unset: no single sign-on.",
+        ),
+    ] = None
+    FLOWUI_OIDC_CLIENT_ID: Annotated[
+        str | None,
+        Setting("security", "Single sign-on: FlowUI's client id at the provider."),
+    ] = None
+    FLOWUI_OIDC_CLIENT_SECRET: Annotated[
+        SecretStr | None,
+        Setting("security", "Single sign-on: FlowUI's client secret at the provider."),
+    ] = None
+    FLOWUI_OIDC_PROVIDER_NAME: Annotated[
+        str,
+        Field(min_length=1, max_length=60),
+        Setting("security", "Single sign-on: the provider's name on the sign-in button."),
+    ] = "single sign-on"
+    FLOWUI_OIDC_SCOPES: Annotated[
+        list[str],
+        BeforeValidator(_comma_separated),
+        Setting(
+            "security",
+            "Single sign-on: the scopes asked for (comma-separated; openid is always asked).",
+        ),
+    ] = ["openid", "email", "profile", "groups"]
+    FLOWUI_OIDC_GROUPS_CLAIM: Annotated[
+        str,
+        Field(min_length=1, max_length=200),
+        Setting(
+            "security",
+            "Single sign-on: the claim listing the user's groups (a dotted path such as "
+            "realm_access.roles reaches into an object).",
+        ),
+    ] = "groups"
+    FLOWUI_OIDC_ROLE_MAP: Annotated[
+        list[str],
+        BeforeValidator(_comma_separated),
+        AfterValidator(_role_map),
+        Setting(
+            "security",
+            "Single sign-on: workspace roles given by groups, comma-separated "
+            "group=Workspace:role entries, e.g. data-eng=Analytics:write,platform=Analytics:owner "
+            "(a group's strongest role counts; the map decides membership of the workspaces "
+            "it names, created when missing).",
+        ),
+    ] = []
 
     FLOWUI_TASK_MAX_CPUS: Annotated[
         PositiveInt,
@@ -696,6 +833,11 @@ class Settings(BaseModel):
             cpu_seconds=self.FLOWUI_SANDBOX_CPU_SECONDS,
             processes=self.FLOWUI_SANDBOX_PROCESSES,
         )
+
+    @property
+    def oidc_role_map(self) -> list[tuple[str, str, str]]:
+        """FLOWUI_OIDC_ROLE_MAP as (group, workspace, role) entries."""
+        return [parse_role_map_entry(entry) for entry in self.FLOWUI_OIDC_ROLE_MAP]
 
     def source(self, name: str) -> Layer:
         """The layer the value of setting `name` came from."""

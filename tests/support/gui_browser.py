@@ -65,6 +65,27 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
+@contextmanager
+def browser_page(
+    browser: Browser, server_url: str, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A laptop-sized page in a browser context of its own (its own provider session too); a
+    screenshot is saved when the test fails, and the GUI's uncaught errors fail it."""
+    context = browser.new_context(viewport=LAPTOP, base_url=server_url)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    failed_before = request.session.testsfailed
+    try:
+        yield page
+        assert errors == [], f"the GUI threw uncaught errors: {errors}"
+    finally:
+        if request.session.testsfailed > failed_before:
+            screenshot(page, f"failed-{request.node.name}")
+        context.close()
+
+
 def sign_in(page: Page, email: str, password: str) -> None:
     """Signs in on the sign-in page and waits for the workspace picker."""
     page.get_by_label("E-mail").fill(email)

@@ -1,9 +1,9 @@
 // The workspace's app shell: a header with the workspace switcher, the navigation and the
-// signed-in user; the workspace's screens render below it in full height.
+// signed-in user's menu; the workspace's screens render below it in full height.
 import { AppShell, Button, Group, Menu, Text, UnstyledButton } from "@mantine/core";
 import { Link, NavLink, Outlet, useNavigate } from "react-router-dom";
 
-import { useCurrentUser, useSignOut } from "../auth/session";
+import { UserMenu } from "../auth/UserMenu";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { useWorkspace, useWorkspaceId, useWorkspaces } from "./useWorkspace";
 
@@ -93,29 +93,5 @@ function WorkspaceSwitcher({ currentId, currentName }: { currentId: number; curr
         </Menu.Item>
       </Menu.Dropdown>
     </Menu>
-  );
-}
-
-function UserMenu() {
-  const user = useCurrentUser();
-  const signOut = useSignOut();
-  const navigate = useNavigate();
-  return (
-    <Group gap="xs" wrap="nowrap">
-      <Text size="sm" c="dimmed" data-testid="signed-in-user" truncate>
-        {user.data?.display_name || user.data?.email}
-      </Text>
-      <Button
-        size="compact-sm"
-        variant="subtle"
-        data-testid="sign-out"
-        onClick={() => {
-          signOut();
-          navigate("/");
-        }}
-      >
-        Sign out
-      </Button>
-    </Group>
   );
 }

@@ -1,47 +1,45 @@
-// The workspaces you belong to: open one, create one, or accept an invitation to one.
-import { Badge, Button, Card, Container, Group, Loader, Stack, Text, TextInput, Title } from "@mantine/core";
+// The workspaces you belong to: open one, create one, or accept an invitation to one; in none,
+// what to do next.
+import { Alert, Badge, Button, Card, Container, Group, Loader, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 
 import { api, type Schemas, unwrap } from "../api/client";
-import { useCurrentUser, useSignOut } from "../auth/session";
+import { UserMenu } from "../auth/UserMenu";
 import { ApiErrorAlert } from "../components/ApiErrorAlert";
 import { useWorkspaces } from "./useWorkspace";
 
 export function WorkspacePicker() {
-  const signOut = useSignOut();
-  const user = useCurrentUser();
   const workspaces = useWorkspaces();
 
   return (
     <Container size="sm" py="xl">
       <Group justify="space-between" mb="md">
         <Title order={2}>Workspaces</Title>
-        <Group gap="xs">
-          <Text size="sm" c="dimmed" data-testid="signed-in-user">
-            {user.data?.display_name || user.data?.email}
-          </Text>
-          <Button variant="subtle" onClick={signOut} data-testid="sign-out">
-            Sign out
-          </Button>
-        </Group>
+        <UserMenu />
       </Group>
       <Stack>
         <PendingInvitations />
         {workspaces.isPending && <Loader aria-label="Loading workspaces" />}
         {workspaces.isError && <ApiErrorAlert error={workspaces.error} onRetry={() => workspaces.refetch()} />}
-        {workspaces.data?.length === 0 && (
-          <Text c="dimmed">
-            You belong to no workspace yet: create one below, or ask a workspace admin to invite you.
-          </Text>
-        )}
+        {workspaces.data?.length === 0 && <NoWorkspace />}
         {workspaces.data?.map((workspace) => (
           <WorkspaceCard key={workspace.id} workspace={workspace} />
         ))}
         <CreateWorkspace />
       </Stack>
     </Container>
+  );
+}
+
+/** A signed-in user in no workspace (new, or whose single sign-on groups map to none): what to do. */
+function NoWorkspace() {
+  return (
+    <Alert color="blue" title="No workspace yet" data-testid="no-workspace">
+      Your account has no workspace yet: ask an administrator to add you to one (or to map your groups to one). You may
+      also create a workspace of your own below.
+    </Alert>
   );
 }
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from flowui import __version__
-from flowui.cli import aws, datasets, deploy, operators, platform, project, runs, server, workflows
+from flowui.cli import (
+    aws,
+    datasets,
+    deploy,
+    operators,
+    platform,
+    project,
+    remote,
+    repositories,
+    runs,
+    server,
+    workflows,
+)
 from flowui.cli.output import flowing_help
 
 app = typer.Typer(
@@ -34,6 +46,15 @@ def main(
         callback=_print_version,
         is_eager=True,
     ),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        metavar="URL",
+        envvar=remote.SERVER_VARIABLE,
+        help="Send the commands that work on a platform to this one's REST API (default: the "
+        "last `flowui login`, unless --project names a local project).",
+        show_default=False,
+    ),
 ) -> None:
     """FlowUI: write operators, assemble them into workflows, run them on Apache Airflow."""
 
@@ -45,6 +66,8 @@ app.add_typer(deploy.app, name="deploy")
 app.add_typer(aws.app, name="aws")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(runs.app, name="runs")
+app.add_typer(repositories.app, name="repositories")
 project.register(app)
 platform.register(app)
+remote.register(app)
 flowing_help(app)

@@ -1,4 +1,5 @@
-"""`flowui runs archive`: by hand, what the housekeeping DAG does on its schedule."""
+"""`flowui runs archive`: by hand, what the housekeeping DAG does on its schedule; and on a
+remote platform `flowui runs list | logs | outputs`."""
 
 from __future__ import annotations
 
@@ -15,9 +16,17 @@ from flowui.cli.output import (
     transfer_progress,
 )
 from flowui.cli.project import ProjectDirOption, settings_or_exit
+from flowui.cli.remote import (
+    Remote,
+    RemoteWorkspaceOption,
+    ServerOption,
+    needs_server,
+    remote_platform,
+)
 
 app = typer.Typer(
-    help="The runs in the root and the workspaces' trees: archive old ones to their S3 buckets.",
+    help="The runs in the root and the workspaces' trees: archive old ones to their S3 buckets; "
+    "on a remote platform: list, logs, outputs.",
     no_args_is_help=True,
 )
 
@@ -109,3 +118,81 @@ def archive(
             "; ".join(report.problems),
             hint="run the command again once that is fixed: what is archived is not sent again",
         )
+
+
+WorkflowArgument = typer.Argument(..., help="The workflow: its id or its name.")
+RunArgument = typer.Argument(..., help="The run's id (see `flowui runs list`).")
+
+
+def _remote(
+    command: str, server: str | None, project: Path | None, workspace: int | None
+) -> Remote:
+    remote = remote_platform(server, project, workspace)
+    if remote is None:
+        needs_server(f"runs {command}")
+    return remote
+
+
+@app.command("list")
+def list_runs(
+    workflow: str = WorkflowArgument,
+    limit: int = typer.Option(50, "--limit", min=1, max=100, help="At most this many runs."),
+    project: Path | None = ProjectDirOption,
+    server: str | None = ServerOption,
+    workspace: int | None = RemoteWorkspaceOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """A remote workflow's runs, newest first: state, type, start and duration.
+
+    Example: [bold]flowui runs list greetings --workspace 2[/]
+    """
+    from flowui.cli import remote_workflows
+
+    remote = _remote("list", server, project, workspace)
+    remote_workflows.list_runs(remote, workflow, limit, json_output)
+
+
+@app.command()
+def logs(
+    workflow: str = WorkflowArgument,
+    run_id: str = RunArgument,
+    task_id: str = typer.Argument(..., help="The task's id in the workflow."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Keep printing until the task has finished."
+    ),
+    project: Path | None = ProjectDirOption,
+    server: str | None = ServerOption,
+    workspace: int | None = RemoteWorkspaceOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """A task's log in a run of a remote workflow (every try appended).
+
+    Example: [bold]flowui runs logs greetings manual__2026-01-01T00:00:00+00:00 greet -f[/]
+    """
+    from flowui.cli import remote_workflows
+
+    remote = _remote("logs", server, project, workspace)
+    remote_workflows.task_log(remote, workflow, run_id, task_id, follow, json_output)
+
+
+@app.command()
+def outputs(
+    workflow: str = WorkflowArgument,
+    run_id: str = RunArgument,
+    task_id: str | None = typer.Argument(
+        None, help="Only this task's output (default: every task's).", show_default=False
+    ),
+    project: Path | None = ProjectDirOption,
+    server: str | None = ServerOption,
+    workspace: int | None = RemoteWorkspaceOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """The validated outputs (output.json) of a run's tasks on a remote platform; null for a
+    task that has produced none.
+
+    Example: [bold]flowui runs outputs greetings manual__2026-01-01T00:00:00+00:00 --json[/]
+    """
+    from flowui.cli import remote_workflows
+
+    remote = _remote("outputs", server, project, workspace)
+    remote_workflows.task_outputs(remote, workflow, run_id, task_id, json_output)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
@@ -26,6 +27,9 @@ from flowui.platform.environment import (
     AIRFLOW_USERNAME_VARIABLE,
 )
 from flowui.workflows.spec import Runtime
+
+if TYPE_CHECKING:
+    from flowui.server.services.oidc import OidcProvider
 
 app = typer.Typer(
     help="The platform server (REST API): run it, export its OpenAPI document.",
@@ -67,6 +71,7 @@ def run(
 
     try:
         settings = load_settings(find_project_dir(project))
+        options = server_options(settings, host)
     except ConfigError as error:
         fail(str(error), hint=error.hint)
     airflow_url = os.environ.get(AIRFLOW_URL_VARIABLE)
@@ -89,7 +94,7 @@ def run(
         storage=StorageBucket(settings.FLOWUI_STORAGE_BUCKET, settings.AWS_REGION_NAME)
         if settings.FLOWUI_STORAGE_BUCKET
         else None,
-        **server_options(settings, host),
+        **options,
     )
     if settings.FLOWUI_ADMIN_PASSWORD is not None:
         user, _ = ensure_first_admin(
@@ -118,9 +123,16 @@ def server_options(settings: Settings, host: str) -> dict[str, Any]:
     interface it is a shared platform, where sign-up is off and only platform administrators
     import unless the settings say otherwise."""
     from flowui.cloud.jobs import BatchRegistrations
+    from flowui.server.services.access import AccessPolicy
     from flowui.workflows.limits import WorkspaceLimits
 
     shared = listens_beyond_loopback(host)
+    oidc = single_sign_on(settings)
+    if not settings.FLOWUI_PASSWORD_LOGIN and oidc is None:
+        raise ConfigError(
+            f"{settings.where('FLOWUI_PASSWORD_LOGIN')}: with passwords off nobody could sign in; "
+            "set FLOWUI_OIDC_ISSUER (single sign-on) or FLOWUI_PASSWORD_LOGIN=true"
+        )
     registration = settings.FLOWUI_ALLOW_REGISTRATION
     importers = settings.FLOWUI_REPOSITORY_IMPORTERS or (
         RepositoryImporters.PLATFORM_ADMINS if shared else RepositoryImporters.WORKSPACE_ADMINS
@@ -139,11 +151,56 @@ def server_options(settings: Settings, host: str) -> dict[str, Any]:
             active_runs=settings.FLOWUI_WORKSPACE_MAX_ACTIVE_RUNS,
             runtimes=[runtime.value for runtime in settings.FLOWUI_WORKSPACE_RUNTIMES],
         ),
+        "access": AccessPolicy(
+            account_failures=settings.FLOWUI_SIGN_IN_MAX_FAILURES,
+            address_failures=settings.FLOWUI_SIGN_IN_MAX_FAILURES_PER_ADDRESS,
+            window=timedelta(minutes=settings.FLOWUI_SIGN_IN_WINDOW_MINUTES),
+            token_max_days=settings.FLOWUI_ACCESS_TOKEN_MAX_DAYS,
+            audit_retention_days=settings.FLOWUI_AUDIT_RETENTION_DAYS,
+        ),
+        "oidc": oidc,
+        "password_login": settings.FLOWUI_PASSWORD_LOGIN,
         # The ECS task's environment names the platform's job definitions only (docs/aws.md).
         "batch_registered": (
             BatchRegistrations(settings) if settings.FLOWUI_DEPLOY_MODE is DeployMode.AWS else None
         ),
     }
+
+
+def single_sign_on(settings: Settings) -> OidcProvider | None:
+    """The OpenID Connect provider of FLOWUI_OIDC_*, or None when FLOWUI_OIDC_ISSUER is unset;
+    ConfigError naming what is missing."""
+    from flowui.server.models import Role
+    from flowui.server.services.oidc import OidcProvider, RoleGrant
+
+    issuer = settings.FLOWUI_OIDC_ISSUER
+    if issuer is None:
+        return None
+    missing = [
+        name
+        for name in ("FLOWUI_OIDC_CLIENT_ID", "FLOWUI_OIDC_CLIENT_SECRET")
+        if getattr(settings, name) is None
+    ]
+    if missing:
+        raise ConfigError(
+            f"{settings.where('FLOWUI_OIDC_ISSUER')}: single sign-on also needs "
+            f"{' and '.join(missing)} (the secret from the environment only)"
+        )
+    assert settings.FLOWUI_OIDC_CLIENT_ID is not None
+    assert settings.FLOWUI_OIDC_CLIENT_SECRET is not None
+    return OidcProvider(
+        issuer=issuer,
+        client_id=settings.FLOWUI_OIDC_CLIENT_ID,
+        client_secret=settings.FLOWUI_OIDC_CLIENT_SECRET.get_secret_value(),
+        name=settings.FLOWUI_OIDC_PROVIDER_NAME,
+        scopes=tuple(settings.FLOWUI_OIDC_SCOPES),
+        groups_claim=settings.FLOWUI_OIDC_GROUPS_CLAIM,
+        role_map=tuple(
+            RoleGrant(group, workspace, Role(role))
+            for group, workspace, role in settings.oidc_role_map
+        ),
+        public_url=settings.FLOWUI_PUBLIC_URL,
+    )
 
 
 @app.command()

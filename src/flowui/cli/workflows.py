@@ -26,6 +26,7 @@ from flowui.cli.output import (
     print_or_write_json,
 )
 from flowui.cli.project import ProjectDirOption, settings_or_exit
+from flowui.cli.remote import RemoteWorkspaceOption, ServerOption, needs_server, remote_platform
 from flowui.config import Settings
 from flowui.operators.install import InstallError, install_repository
 from flowui.platform import Platform, ensure_admin_credentials, read_state
@@ -42,7 +43,8 @@ from flowui.workflows.spec import Workflow, workflow_json_schema
 from flowui.workflows.validate import WorkflowError, parse_workflow
 
 app = typer.Typer(
-    help="Validate, compile, run and remove workflows (JSON documents of operator tasks).",
+    help="Validate, compile, run and remove workflows (JSON documents of operator tasks); "
+    "on a remote platform: list, validate, deploy and run.",
     no_args_is_help=True,
 )
 
@@ -62,7 +64,7 @@ def dag_id_for_file(path: Path) -> str:
     return f"wf_{readable}_{digest}"
 
 
-def _read_document(path: Path) -> dict[str, Any]:
+def read_workflow_document(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -85,7 +87,7 @@ def _install(repositories: list[Path] | None, root: FileSystemRoot) -> None:
         err_console.print(f"[green]installed[/] {repository} -> {installed}", highlight=False)
 
 
-def _report_problems(path: Path, problems: list[WorkflowError], json_output: bool) -> NoReturn:
+def report_problems(path: Path, problems: list[WorkflowError], json_output: bool) -> NoReturn:
     if json_output:
         print_json({"ok": False, "errors": [problem.as_dict() for problem in problems]})
     else:
@@ -98,14 +100,14 @@ def _report_problems(path: Path, problems: list[WorkflowError], json_output: boo
 
 def validated_workflow(path: Path, root: FileSystemRoot, *, json_output: bool = False) -> Workflow:
     """The workflow of `path`, checked against the root's operators; exits on any error."""
-    document = _read_document(path)
+    document = read_workflow_document(path)
     try:
         catalog = catalog_from_root(root)
     except CatalogError as error:
         fail(str(error))
     workflow, problems = parse_workflow(document, catalog)
     if workflow is None or problems:
-        _report_problems(path, problems, json_output)
+        report_problems(path, problems, json_output)
     return workflow
 
 
@@ -129,7 +131,7 @@ def deployable_workflow(
         image_available=platform_image_lookup(os.environ),
     )
     if problems:
-        _report_problems(path, problems, json_output)
+        report_problems(path, problems, json_output)
     return workflow, catalog
 
 
@@ -150,14 +152,23 @@ def validate(
     path: Path = WorkflowFileArgument,
     project: Path | None = ProjectDirOption,
     repositories: list[Path] | None = RepositoryOption,
+    server: str | None = ServerOption,
+    workspace: int | None = RemoteWorkspaceOption,
     json_output: bool = JsonOption,
 ) -> None:
-    """Check a workflow against the operators installed in the platform's root.
+    """Check a workflow against the operators installed in the platform's root, or on a
+    remote platform against its workspace's operators (nothing is saved there).
 
     Every error is reported at once, with a JSON pointer into the document.
 
     Example: [bold]flowui workflows validate examples/workflows/ml_classification.json[/]
     """
+    remote = remote_platform(server, project, workspace)
+    if remote is not None:
+        from flowui.cli import remote_workflows
+
+        remote_workflows.validate(remote, path, json_output)
+        return
     root = settings_or_exit(project).root.create()
     _install(repositories, root)
     workflow = validated_workflow(path, root, json_output=json_output)
@@ -192,6 +203,50 @@ def compile_command(
         console.print(
             f"[green]compiled[/] {compiled.dag_id}: {compiled.stub_path}", highlight=False
         )
+
+
+@app.command("list")
+def list_workflows(
+    project: Path | None = ProjectDirOption,
+    server: str | None = ServerOption,
+    workspace: int | None = RemoteWorkspaceOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """The workflows of a remote platform's workspace: version, deployed version, paused, next
+    run.
+
+    Example: [bold]flowui workflows list --server https://flowui.example.com --workspace 2[/]
+    """
+    remote = remote_platform(server, project, workspace)
+    if remote is None:
+        needs_server("workflows list")
+    from flowui.cli import remote_workflows
+
+    remote_workflows.list_workflows(remote, json_output)
+
+
+@app.command()
+def deploy(
+    path: Path = WorkflowFileArgument,
+    project: Path | None = ProjectDirOption,
+    server: str | None = ServerOption,
+    workspace: int | None = RemoteWorkspaceOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """Save a workflow document on a remote platform (a new version of the workflow of its
+    name, or a new workflow) and deploy it to the platform's Airflow.
+
+    Problems of the document are reported as `validate` does. Locally, `flowui workflows
+    compile` writes the DAG into the project's root.
+
+    Example: [bold]flowui workflows deploy my_workflow.json --workspace 2[/]
+    """
+    remote = remote_platform(server, project, workspace)
+    if remote is None:
+        needs_server("workflows deploy")
+    from flowui.cli import remote_workflows
+
+    remote_workflows.print_deployed(remote_workflows.deploy(remote, path, json_output), json_output)
 
 
 @app.command()
@@ -231,7 +286,7 @@ def schema(
     print_or_write_json(workflow_json_schema(), output)
 
 
-_STATE_STYLES = {
+STATE_STYLES = {
     "success": "green",
     "failed": "red",
     "upstream_failed": "red",
@@ -308,7 +363,7 @@ def _tasks_table(run: DagRun, tasks: list[TaskInstance]) -> Table:
         table.add_column(column)
     for task in sorted(tasks, key=lambda t: (t.start_date is None, t.start_date, t.task_id)):
         state = task.state or "none"
-        style = _STATE_STYLES.get(state, "")
+        style = STATE_STYLES.get(state, "")
         duration = f"{task.duration:.1f}" if task.duration is not None else ""
         table.add_row(task.task_id, f"[{style}]{state}[/]", str(task.try_number), duration)
     return table
@@ -323,15 +378,27 @@ def run(
     project: Path | None = ProjectDirOption,
     repositories: list[Path] | None = RepositoryOption,
     timeout: float = typer.Option(3600, "--timeout", min=1, help="Seconds to wait for the run."),
+    server: str | None = ServerOption,
+    workspace: int | None = RemoteWorkspaceOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Validate, compile and run a workflow on the running platform, and follow it live.
 
-    Prints where each task's output, log and results are; exit code 1 if the run failed.
+    Prints where each task's output, log and results are; exit code 1 if the run failed. On a
+    remote platform, the document is saved as the workflow of its name, deployed and run there,
+    and each task's state change is printed until the run ends.
 
     Example: [bold]flowui workflows run examples/workflows/ml_classification.json
     --repo examples/operators_repository --param model_type=knn[/]
     """
+    remote = remote_platform(server, project, workspace)
+    if remote is not None:
+        from flowui.cli import remote_workflows
+
+        if repositories:
+            fail("--repo installs into a local root: use `flowui repositories import`", code=2)
+        remote_workflows.run(remote, path, params, timeout, json_output)
+        return
     settings = settings_or_exit(project)
     root = settings.root.create()
     _install(repositories, root)
@@ -396,7 +463,7 @@ def _report_run(
         )
         return
     for entry in report:
-        style = _STATE_STYLES.get(str(entry["state"]), "")
+        style = STATE_STYLES.get(str(entry["state"]), "")
         console.print(f"[{style}]{entry['state']}[/] [bold]{entry['task_id']}[/]", highlight=False)
         console.print(f"  log:     {entry['log']}", highlight=False)
         if entry["output"] is not None:

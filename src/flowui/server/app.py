@@ -13,14 +13,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from flowui import __version__
 from flowui.server.context import ServerContext
 from flowui.server.errors import error_responses, http_error, install_error_handlers
+from flowui.server.housekeeping import housekeeping_while_serving
 from flowui.server.routers import (
+    audit,
     auth,
     datasets,
     health,
+    oidc,
     operators,
     repositories,
     runs,
     secrets,
+    users,
     workflows,
     workspaces,
 )
@@ -29,6 +33,8 @@ from flowui.server.routers import (
 ROUTERS = (
     health.router,
     auth.router,
+    oidc.router,
+    users.router,
     workspaces.router,
     repositories.router,
     operators.router,
@@ -36,6 +42,7 @@ ROUTERS = (
     datasets.router,
     workflows.router,
     runs.router,
+    audit.router,
 )
 
 
@@ -49,6 +56,7 @@ def _application() -> FastAPI:
         openapi_url="/api/openapi.json",
         # Every operation's; each router adds those only its operations answer.
         responses=error_responses(400, 401, 403, 404, 409, 422),
+        lifespan=housekeeping_while_serving,
     )
     install_error_handlers(app)
     for router in ROUTERS:

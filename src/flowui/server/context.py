@@ -20,6 +20,8 @@ from flowui.server.database import (
     transaction,
 )
 from flowui.server.security import ServerKeys, load_or_create_key
+from flowui.server.services.access import AccessPolicy
+from flowui.server.services.oidc import OidcProvider
 from flowui.server.services.trees import move_into_workspace_trees
 from flowui.storage import FileSystemRoot, workspace_bucket
 from flowui.workflows.limits import WorkspaceLimits
@@ -108,6 +110,12 @@ class ServerContext:
     # Deploy mode aws: Batch job definitions that the environment does not name are looked up
     # in AWS Batch (`cloud.jobs`); None: the environment names them all.
     batch_registered: BatchLookup | None = None
+    # Limits on failed sign-ins and tokens, and how long the audit trail keeps events.
+    access: AccessPolicy = field(default_factory=AccessPolicy)
+    # Single sign-on (FLOWUI_OIDC_*): None, none; and whether passwords sign in as well
+    # (FLOWUI_PASSWORD_LOGIN).
+    oidc: OidcProvider | None = None
+    password_login: bool = True
 
     @classmethod
     def open(
@@ -127,6 +135,9 @@ class ServerContext:
         repository_importers: RepositoryImporters = "workspace-admins",
         default_limits: WorkspaceLimits = DEFAULT_LIMITS,
         batch_registered: BatchLookup | None = None,
+        access: AccessPolicy | None = None,
+        oidc: OidcProvider | None = None,
+        password_login: bool = True,
     ) -> ServerContext:
         """Connect to the database (migrated to the newest schema), load the server key and
         move what an earlier server left in the root's shared folders into workspace trees."""
@@ -153,6 +164,9 @@ class ServerContext:
             repository_importers=repository_importers,
             default_limits=default_limits,
             batch_registered=batch_registered,
+            access=access or AccessPolicy(),
+            oidc=oidc,
+            password_login=password_login,
         )
 
     def workspace_storage(self, workspace_id: int) -> StorageBucket | None:
@@ -163,3 +177,5 @@ class ServerContext:
         self.engine.dispose()
         if self.airflow is not None:
             self.airflow.close()
+        if self.oidc is not None:
+            self.oidc.close()

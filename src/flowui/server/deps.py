@@ -1,5 +1,6 @@
-"""Dependencies of the routes: the context, a database session, the signed-in user and their
-access to a workspace. Non-members of a workspace get 404: to them it does not exist."""
+"""Dependencies of the routes: the context, a database session, the caller (a signed-in user, or
+a personal access token acting as its user) and their access to a workspace. Non-members of a
+workspace, and tokens narrowed to others, get 404: to them it does not exist."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from flowui.server.context import ServerContext
 from flowui.server.errors import ApiError, not_found
 from flowui.server.models import Membership, Role, User, Workspace
+from flowui.server.services.access import SAFE_METHODS, Caller, authenticate
 
 
 def get_context(request: Request) -> ServerContext:
@@ -39,19 +41,54 @@ def unauthorized(message: str) -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def get_current_user(
-    context: ContextDep, session: SessionDep, token: Annotated[str | None, Depends(_bearer)]
-) -> User:
+def get_caller(
+    request: Request,
+    context: ContextDep,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> Caller:
+    """The request's caller (kept on `request.state.caller` for the audit trail); 401 without
+    one, 403 for a change through a read-only token, or outside a narrowed token's workspaces."""
     if token is None:
         raise unauthorized("sign in first: this needs a bearer token (POST /api/auth/login)")
-    identity = context.keys.read_token(token, "access")
-    user = session.get(User, identity[0]) if identity else None
-    if user is None or identity is None or identity[1] != user.token_generation:
-        raise unauthorized("the token is invalid or expired; sign in again")
-    return user
+    caller = authenticate(session, context.sessions, context.keys, token)
+    if caller is None:
+        raise unauthorized("the token is invalid, expired, revoked or signed out; sign in again")
+    if caller.token is not None and request.method not in SAFE_METHODS:
+        if caller.token.read_only:
+            raise ApiError(403, f"the access token {caller.token.name!r} is read-only")
+        if caller.token.workspace_ids is not None and "workspace_id" not in request.path_params:
+            raise ApiError(
+                403,
+                f"the access token {caller.token.name!r} is narrowed to workspaces: it changes "
+                "nothing outside them",
+            )
+    request.state.caller = caller
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_current_user(caller: CallerDep) -> User:
+    return caller.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_signed_in_user(caller: CallerDep) -> User:
+    """The user of a session: tokens and sessions are managed signed in, not with a token."""
+    if caller.token is not None:
+        raise ApiError(
+            403,
+            "sign in with your password to manage access tokens, sessions and your password; "
+            "an access token cannot",
+        )
+    return caller.user
+
+
+SignedInUser = Annotated[User, Depends(get_signed_in_user)]
 
 
 @dataclass(frozen=True)
@@ -72,8 +109,11 @@ WorkspaceId = Annotated[int, Path(ge=1, le=MAX_ID, description="The workspace's 
 
 def workspace_access(minimum: Role) -> Callable[..., WorkspaceAccess]:
     def dependency(
-        user: CurrentUser, session: SessionDep, workspace_id: WorkspaceId
+        caller: CallerDep, session: SessionDep, workspace_id: WorkspaceId
     ) -> WorkspaceAccess:
+        user = caller.user
+        if not caller.may_see(workspace_id):
+            raise not_found(f"workspace {workspace_id}")
         membership = session.scalar(
             select(Membership).where(
                 Membership.workspace_id == workspace_id, Membership.user_id == user.id

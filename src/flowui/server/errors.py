@@ -30,6 +30,7 @@ _CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid",
+    429: "too_many_requests",
     502: "airflow_error",
     503: "unavailable",
 }
@@ -82,6 +83,7 @@ _DESCRIPTIONS = {
     413: "The upload is larger than the server takes.",
     415: "The body is not of a type the operation takes.",
     422: "The request is invalid: each detail says where (a JSON pointer) and why.",
+    429: "Too many failed sign-ins: the message and Retry-After say how long to wait.",
     502: "A service the server relies on (Airflow, a bucket) failed.",
     503: "A service the operation needs is not available here (Airflow, the sandbox).",
 }

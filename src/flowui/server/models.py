@@ -1,5 +1,6 @@
-"""The server's tables: users, workspaces and their members, operators repositories, workflows
-with their versions, encrypted secrets and datasets. Runs live in Airflow, not here."""
+"""The server's tables: users, their sessions and access tokens, workspaces and their members,
+operators repositories, workflows with their versions, encrypted secrets, datasets and the audit
+trail. Runs live in Airflow, not here."""
 
 from __future__ import annotations
 
@@ -83,6 +84,9 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set by a platform administrator: no sign-in (password or single sign-on), and the user's
+    # sessions and access tokens stop at once.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Raised by a password change: tokens issued before it stop working.
     token_generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
@@ -308,3 +312,74 @@ class Dataset(Base):
     # Loaded with the dataset, in the same query: a list of datasets names their creators
     # without one more query each.
     created_by: Mapped[User | None] = relationship(lazy="joined")
+
+
+class UserSession(Base):
+    """A sign-in: its tokens carry its public id, and ending it (sign-out, another session's
+    end, a password change) stops them at once."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AccessToken(Base):
+    """A personal access token: only its SHA-256 digest is kept; it acts as its user, at most,
+    narrowed to some workspaces (None: all of the user's) and to reading."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    shown_prefix: Mapped[str] = mapped_column(String(20))  # to tell tokens apart in lists
+    workspace_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    user: Mapped[User] = relationship()
+
+
+class SignInFailure(Base):
+    """A failed sign-in, counted per account and per address to slow down password guessing."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+
+
+class AuditEvent(Base):
+    """One change to the platform: who (the user as they were then, from where, with which
+    token), when, and what. Never updated; removed only after the retention period."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    actor: Mapped[str] = mapped_column(String(320), default="")  # the e-mail, kept after removal
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    token_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    # No foreign key: the record outlives the workspace.
+    workspace_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    target: Mapped[str] = mapped_column(String(300), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

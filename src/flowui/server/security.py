@@ -1,4 +1,5 @@
-"""Passwords (argon2), tokens (JWT) and the encryption of stored secrets (Fernet).
+"""Passwords (argon2), session tokens (JWT), personal access tokens (random, kept as SHA-256
+digests) and the encryption of stored secrets (Fernet).
 
 One server key, from FLOWUI_SECRET_KEY or a key file made on first start (mode 0600), never a
 built-in default; the token-signing key and the encryption key are derived from it apart.
@@ -7,6 +8,7 @@ built-in default; the token-signing key and the encryption key are derived from 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -29,6 +31,30 @@ _ALGORITHM = "HS256"
 _PASSWORDS = PasswordHasher()
 
 TokenKind = Literal["access", "refresh"]
+# What a personal access token begins with: it tells it from a session's JWT (and lets secret
+# scanners find a leaked one).
+ACCESS_TOKEN_PREFIX = "flowui_pat_"
+
+
+def token_digest(token: str) -> str:
+    """How an access token is kept and found: its SHA-256 (the token is 256 random bits, so a
+    fast digest is enough; no salt or slow hash is needed)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_access_token() -> tuple[str, str, str]:
+    """(token, its digest, the start shown in lists) of a new personal access token."""
+    token = ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, token_digest(token), token[: len(ACCESS_TOKEN_PREFIX) + 4]
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    """Who a session's token is for: the user, their token generation, and the session."""
+
+    user_id: int
+    generation: int
+    session: str
 
 
 def hash_password(password: str) -> str:
@@ -85,14 +111,17 @@ class ServerKeys:
                 "(was FLOWUI_SECRET_KEY or the key file changed?)"
             ) from None
 
-    def issue_token(self, user_id: int, generation: int, kind: TokenKind) -> tuple[str, int]:
-        """A signed token and its lifetime in seconds."""
+    def issue_token(
+        self, user_id: int, generation: int, kind: TokenKind, session: str
+    ) -> tuple[str, int]:
+        """A signed token of `session` (its public id) and its lifetime in seconds."""
         lifetime = ACCESS_TOKEN_LIFETIME if kind == "access" else REFRESH_TOKEN_LIFETIME
         now = datetime.now(UTC)
         claims = {
             "sub": str(user_id),
             "gen": generation,
             "kind": kind,
+            "sid": session,
             "iat": now,
             "exp": now + lifetime,
             "jti": secrets.token_hex(8),
@@ -101,14 +130,14 @@ class ServerKeys:
             lifetime.total_seconds()
         )
 
-    def read_token(self, token: str, kind: TokenKind) -> tuple[int, int] | None:
-        """(user id, generation) of a valid, unexpired token of this kind, else None."""
+    def read_token(self, token: str, kind: TokenKind) -> TokenIdentity | None:
+        """Who a valid, unexpired token of this kind is for, else None."""
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, self.signing_key, algorithms=[_ALGORITHM], options={"require": ["exp"]}
             )
-            if claims.get("kind") != kind:
+            if claims.get("kind") != kind or not isinstance(claims.get("sid"), str):
                 return None
-            return int(claims["sub"]), int(claims["gen"])
+            return TokenIdentity(int(claims["sub"]), int(claims["gen"]), claims["sid"])
         except (jwt.PyJWTError, KeyError, TypeError, ValueError):
             return None

@@ -17,6 +17,7 @@ from flowui.server.context import ServerContext
 from flowui.server.deps import ContextDep, Id, ReadAccess, SessionDep, WriteAccess
 from flowui.server.errors import ApiError, error_responses
 from flowui.server.models import Dataset
+from flowui.server.services import audit
 from flowui.server.services.datasets import (
     Location,
     UploadTooLarge,
@@ -166,6 +167,16 @@ async def upload(
         except ClientDisconnect:
             raise ApiError(400, "the upload was interrupted before it was complete") from None
         form.check_complete()
+        assert form.name is not None and form.file is not None  # check_complete saw both
+        # Committed with the dataset by store_upload; dropped with the session if it fails.
+        audit.record(
+            session,
+            request,
+            "dataset.upload",
+            workspace_id=access.workspace.id,
+            target=form.name,
+            detail={"filename": form.filename, "size": form.file.size},
+        )
         dataset = await run_in_threadpool(
             store_upload, form, session, access.workspace.id, access.user.id
         )
@@ -220,11 +231,23 @@ def download_dataset(
 
 @router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_dataset(
-    dataset_id: Id, access: WriteAccess, session: SessionDep, context: ContextDep
+    dataset_id: Id,
+    access: WriteAccess,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
 ) -> None:
     """Delete the dataset and its files."""
     dataset = find_dataset(session, access.workspace.id, dataset_id)
     storage_id = dataset.storage_id
+    audit.record(
+        session,
+        request,
+        "dataset.delete",
+        workspace_id=access.workspace.id,
+        target=dataset.name,
+        detail={"dataset_id": dataset.id},
+    )
     session.delete(dataset)
     session.commit()
     remove_dataset_files(context.root.workspace(access.workspace.id), storage_id)
@@ -235,6 +258,7 @@ def sync_with_bucket(
     dataset_id: Id,
     body: SyncRequest,
     access: WriteAccess,
+    request: Request,
     session: SessionDep,
     context: ContextDep,
 ) -> SyncOut:
@@ -252,6 +276,20 @@ def sync_with_bucket(
     session.commit()
     report = sync_dataset_versions(tree, storage, storage_id, body.direction)
     match_latest_version(tree, dataset)
+    audit.record(
+        session,
+        request,
+        "dataset.sync",
+        workspace_id=access.workspace.id,
+        target=dataset.name,
+        detail={
+            "dataset_id": dataset.id,
+            "bucket": storage.name,
+            "direction": body.direction,
+            "pushed": report.pushed,
+            "pulled": report.pulled,
+        },
+    )
     session.commit()
     return SyncOut(
         bucket=storage.name,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from flowui.server.deps import AdminAccess, ContextDep, Id, ReadAccess, SessionD
 from flowui.server.errors import ApiError, error_responses, not_found
 from flowui.server.models import Operator, Repository, RepositoryVersion, Role
 from flowui.server.routers.operators import OperatorSummary, operator_summary
+from flowui.server.services import audit
 from flowui.server.services.repositories import (
     check_source_allowed,
     checked_source,
@@ -179,9 +180,28 @@ def _token(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
+def _record_import(session: Session, request: Request, action: str, repository: Repository) -> None:
+    """Record an import or upgrade once the service has committed it: it commits before git
+    runs, so the event cannot join the change's transaction; it follows in its own."""
+    audit.record(
+        session,
+        request,
+        action,
+        workspace_id=repository.workspace_id,
+        target=repository.name,
+        # The stored source: a token is never part of it (credentials in URLs are refused).
+        detail={"source": repository.source, "version": repository.current_version},
+    )
+    session.commit()
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 def import_repository(
-    body: RepositoryImport, access: AdminAccess, context: ContextDep, session: SessionDep
+    body: RepositoryImport,
+    access: AdminAccess,
+    request: Request,
+    context: ContextDep,
+    session: SessionDep,
 ) -> RepositoryDetail:
     """Fetch an operators repository at a ref, validate it and add it with its operators.
 
@@ -193,6 +213,7 @@ def import_repository(
     repository = import_new_repository(
         session, context.root, access.workspace.id, source, sandbox=context.sandbox
     )
+    _record_import(session, request, "repository.import", repository)
     return _repository_detail(session, repository)
 
 
@@ -220,6 +241,7 @@ def upgrade_repository(
     repository_id: Id,
     body: RepositoryUpgrade,
     access: AdminAccess,
+    request: Request,
     context: ContextDep,
     session: SessionDep,
 ) -> RepositoryDetail:
@@ -231,14 +253,27 @@ def upgrade_repository(
     source = checked_source(repository.source, body.ref, _token(body.token), stored=True)
     check_source_allowed(source, context.repository_sources)
     import_repository_version(session, context.root, repository, source, sandbox=context.sandbox)
+    _record_import(session, request, "repository.upgrade", repository)
     return _repository_detail(session, repository)
 
 
 @router.delete("/{repository_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_repository(
-    repository_id: Id, access: AdminAccess, context: ContextDep, session: SessionDep
+    repository_id: Id,
+    access: AdminAccess,
+    request: Request,
+    context: ContextDep,
+    session: SessionDep,
 ) -> None:
     """Remove a repository with every version and checkout; refused (409) while the current or
     deployed version of a workflow uses one of its operators."""
     repository = _workspace_repository(session, access.workspace.id, repository_id)
+    # Committed with the removal by the service; dropped with the session if it is refused.
+    audit.record(
+        session,
+        request,
+        "repository.delete",
+        workspace_id=access.workspace.id,
+        target=repository.name,
+    )
     remove_repository(session, context.root, repository)

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -20,6 +20,7 @@ from flowui.server.airflow_client import DagRun, RunState, TaskInstance
 from flowui.server.deps import ContextDep, Id, ReadAccess, SessionDep, WriteAccess
 from flowui.server.errors import ApiError, error_responses
 from flowui.server.models import Workflow
+from flowui.server.services import audit
 from flowui.server.services.runs import (
     FINISHED_TASK_STATES,
     TaskPlacement,
@@ -157,6 +158,22 @@ def _run_detail(
     )
 
 
+def _record_accepted(
+    session: SessionDep, request: Request, action: str, workflow: Workflow, **detail: str
+) -> None:
+    """Record a change Airflow has accepted: the run lives in Airflow, so the event is this
+    request's only database write, committed once Airflow said yes."""
+    audit.record(
+        session,
+        request,
+        action,
+        workspace_id=workflow.workspace_id,
+        target=workflow.name,
+        detail={"workflow_id": workflow.id, **detail},
+    )
+    session.commit()
+
+
 def _deployed(session: SessionDep, workspace_id: int, workflow_id: int) -> Workflow:
     workflow = find_workflow(session, workspace_id, workflow_id)
     check_deployed(workflow)
@@ -180,6 +197,7 @@ ChangeableWorkflow = Annotated[Workflow, Depends(_deployed_to_change)]
 def trigger(
     workflow_id: Id,
     access: WriteAccess,
+    request: Request,
     session: SessionDep,
     context: ContextDep,
     body: RunCreate | None = None,
@@ -196,7 +214,9 @@ def trigger(
     limit = access.workspace.limits(context.default_limits).active_runs
     with airflow_client(context) as airflow:
         check_runs_below_limit(session, airflow, access.workspace, limit)
-        return _run_out(airflow.trigger_run(workflow.dag_id, parameters))
+        run = airflow.trigger_run(workflow.dag_id, parameters)
+    _record_accepted(session, request, "run.start", workflow, run_id=run.run_id)
+    return _run_out(run)
 
 
 @router.get("")
@@ -222,18 +242,31 @@ def read(workflow: ReadableWorkflow, run_id: RunId, context: ContextDep) -> RunD
 
 
 @router.post("/{run_id}/cancel")
-def cancel(workflow: ChangeableWorkflow, run_id: RunId, context: ContextDep) -> RunOut:
+def cancel(
+    workflow: ChangeableWorkflow,
+    run_id: RunId,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
+) -> RunOut:
     """Stop the run: it becomes failed, Airflow stops its running tasks and starts no more."""
     with airflow_client(context) as airflow:
         run = find_run(airflow, workflow, run_id)
         if run.finished:
             raise ApiError(409, f"run {run_id!r} has already finished ({run.state})")
-        return _run_out(airflow.cancel_run(workflow.dag_id, run_id))
+        cancelled = airflow.cancel_run(workflow.dag_id, run_id)
+    _record_accepted(session, request, "run.cancel", workflow, run_id=run_id)
+    return _run_out(cancelled)
 
 
 @router.post("/{run_id}/tasks/{task_id}/retry")
 def retry_task(
-    workflow: ChangeableWorkflow, run_id: RunId, task_id: TaskId, context: ContextDep
+    workflow: ChangeableWorkflow,
+    run_id: RunId,
+    task_id: TaskId,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
 ) -> RunDetail:
     """Run a finished task again as a new try, and the tasks downstream of it after it."""
     with airflow_client(context) as airflow:
@@ -242,6 +275,7 @@ def retry_task(
             state = task.state or "not started"
             raise ApiError(409, f"task {task_id!r} is {state}: retry it once it has finished")
         airflow.clear_task(workflow.dag_id, run_id, [task_id], include_downstream=True)
+        _record_accepted(session, request, "run.retry", workflow, run_id=run_id, task_id=task_id)
         run = find_run(airflow, workflow, run_id)
         return _run_detail(context.root, workflow, run, run_tasks(airflow, workflow, run_id))
 

@@ -10,7 +10,7 @@ import hmac
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, status
+from fastapi import APIRouter, Depends, Header, Request, status
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from sqlalchemy.exc import IntegrityError
 
@@ -18,6 +18,7 @@ from flowui.server.deps import AdminAccess, ContextDep, ReadAccess, SessionDep
 from flowui.server.errors import ApiError, ErrorDetail, not_found
 from flowui.server.models import Workspace
 from flowui.server.security import SecretDecryptionError
+from flowui.server.services import audit
 from flowui.server.services.secrets import (
     MAX_SECRET_VALUE_BYTES,
     find_secret,
@@ -109,6 +110,7 @@ def set_secret(
     name: str,
     body: SecretValueIn,
     access: AdminAccess,
+    request: Request,
     session: SessionDep,
     context: ContextDep,
 ) -> SecretSetOut:
@@ -122,6 +124,14 @@ def set_secret(
         name=name,
         value=body.value.get_secret_value(),
         user_id=access.user.id,
+    )
+    # The name only: the value is in no record but the encrypted secret.
+    audit.record(
+        session,
+        request,
+        "secret.set",
+        workspace_id=access.workspace.id,
+        target=f"{repository}/{name}",
     )
     try:
         session.commit()
@@ -137,13 +147,22 @@ def set_secret(
     "/workspaces/{workspace_id}/secrets/{repository}/{name}",
     status_code=status.HTTP_204_NO_CONTENT,
 )
-def delete_secret(repository: str, name: str, access: AdminAccess, session: SessionDep) -> None:
+def delete_secret(
+    repository: str, name: str, access: AdminAccess, request: Request, session: SessionDep
+) -> None:
     """Unset a secret: its value is deleted."""
     _check_secret_path(repository, name)
     secret = find_secret(session, access.workspace.id, repository, name)
     if secret is None:
         raise not_found(f"secret {repository}/{name}")
     session.delete(secret)
+    audit.record(
+        session,
+        request,
+        "secret.delete",
+        workspace_id=access.workspace.id,
+        target=f"{repository}/{name}",
+    )
     session.commit()
 
 

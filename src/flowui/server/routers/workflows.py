@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from flowui.server.deps import (
 )
 from flowui.server.errors import ApiError, ErrorDetail, error_responses
 from flowui.server.models import User, Workflow
+from flowui.server.services import audit
 from flowui.server.services.catalog import workspace_catalog
 from flowui.server.services.workflows import (
     Change,
@@ -167,9 +168,37 @@ def _airflow_failed(error: AirflowApiError | TimeoutError, what: str) -> ApiErro
     return ApiError(502, f"{what}: {error}")
 
 
+def _record(
+    session: Session,
+    request: Request,
+    action: str,
+    workflow: Workflow,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session,
+        request,
+        action,
+        workspace_id=workflow.workspace_id,
+        target=workflow.name,
+        detail={"workflow_id": workflow.id, **(detail or {})},
+    )
+
+
+def _record_saved(session: Session, request: Request, action: str, workflow: Workflow) -> None:
+    """Record a save the service has committed (it commits the version itself, or nothing for
+    an identical document): the event follows in a commit of its own."""
+    _record(session, request, action, workflow, {"version": workflow.current_version})
+    session.commit()
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create(
-    body: WorkflowDocument, access: WriteAccess, session: SessionDep, context: ContextDep
+    body: WorkflowDocument,
+    access: WriteAccess,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
 ) -> WorkflowSaved:
     """A new workflow from its document, saved as version 1 (not deployed yet).
 
@@ -178,6 +207,7 @@ def create(
     workflow = create_workflow(
         session, context.root, access.workspace.id, access.user.id, body.document, "/body/document"
     )
+    _record_saved(session, request, "workflow.create", workflow)
     return _saved(session, workflow, body.document, new_version=True)
 
 
@@ -222,6 +252,7 @@ def validate(
 @router.post("/import", status_code=status.HTTP_201_CREATED)
 def import_workflow(
     access: WriteAccess,
+    request: Request,
     session: SessionDep,
     context: ContextDep,
     file: Annotated[UploadFile, File(description="A workflow document as a JSON file.")],
@@ -242,6 +273,7 @@ def import_workflow(
     workflow = create_workflow(
         session, context.root, access.workspace.id, access.user.id, document, "/body/file"
     )
+    _record_saved(session, request, "workflow.import", workflow)
     return _saved(session, workflow, document, new_version=True)
 
 
@@ -256,6 +288,7 @@ def update(
     workflow_id: Id,
     body: WorkflowDocument,
     access: WriteAccess,
+    request: Request,
     session: SessionDep,
     context: ContextDep,
 ) -> WorkflowSaved:
@@ -265,11 +298,19 @@ def update(
     saved = save_version(
         session, context.root, workflow, access.user.id, body.document, "/body/document"
     )
+    if saved:
+        _record_saved(session, request, "workflow.save", workflow)
     return _saved(session, workflow, body.document, new_version=saved)
 
 
 @router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(workflow_id: Id, access: WriteAccess, session: SessionDep, context: ContextDep) -> None:
+def delete(
+    workflow_id: Id,
+    access: WriteAccess,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
+) -> None:
     """Delete the workflow, its versions and its DAG (files and Airflow's records).
 
     The runs' logs, outputs and results stay in the root.
@@ -282,6 +323,7 @@ def delete(workflow_id: Id, access: WriteAccess, session: SessionDep, context: C
         except AirflowApiError as error:
             message = "removed the DAG files, but Airflow did not delete the DAG"
             raise _airflow_failed(error, message) from None
+    _record(session, request, "workflow.delete", workflow)
     session.delete(workflow)
     session.commit()
 
@@ -332,7 +374,11 @@ def diff(
 
 @router.post("/{workflow_id}/deploy")
 def deploy(
-    workflow_id: Id, access: WriteAccess, session: SessionDep, context: ContextDep
+    workflow_id: Id,
+    access: WriteAccess,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
 ) -> WorkflowDetail:
     """Compile the current version into Airflow's DAG folder and wait until Airflow has loaded
     it (when the server knows an Airflow), paused or not as the workflow is. Tasks that name no
@@ -363,6 +409,7 @@ def deploy(
         what = f"Airflow did not take version {workflow.current_version} ({stays})"
         raise _airflow_failed(error, what) from None
     workflow.deployed_version = workflow.current_version
+    _record(session, request, "workflow.deploy", workflow, {"version": workflow.deployed_version})
     session.commit()
     return _detail(session, workflow, current_document(session, workflow))
 
@@ -371,6 +418,7 @@ def _set_paused(
     workflow_id: int,
     is_paused: bool,
     access: WorkspaceAccess,
+    request: Request,
     session: Session,
     context: ServerContext,
 ) -> WorkflowDetail:
@@ -381,24 +429,33 @@ def _set_paused(
         except AirflowApiError as error:
             raise _airflow_failed(error, "Airflow did not change the DAG") from None
     workflow.is_paused = is_paused
+    _record(session, request, "workflow.pause" if is_paused else "workflow.resume", workflow)
     session.commit()
     return _detail(session, workflow, current_document(session, workflow))
 
 
 @router.post("/{workflow_id}/pause")
 def pause(
-    workflow_id: Id, access: WriteAccess, session: SessionDep, context: ContextDep
+    workflow_id: Id,
+    access: WriteAccess,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
 ) -> WorkflowDetail:
     """Stop scheduling runs (Airflow's pause); running runs finish."""
-    return _set_paused(workflow_id, True, access, session, context)
+    return _set_paused(workflow_id, True, access, request, session, context)
 
 
 @router.post("/{workflow_id}/resume")
 def resume(
-    workflow_id: Id, access: WriteAccess, session: SessionDep, context: ContextDep
+    workflow_id: Id,
+    access: WriteAccess,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
 ) -> WorkflowDetail:
     """Schedule runs again."""
-    return _set_paused(workflow_id, False, access, session, context)
+    return _set_paused(workflow_id, False, access, request, session, context)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from flowui.server.deps import (
     AdminAccess,
+    CallerDep,
     ContextDep,
     CurrentUser,
     Id,
@@ -28,6 +29,7 @@ from flowui.server.deps import (
 )
 from flowui.server.errors import ApiError, ErrorDetail, not_found
 from flowui.server.models import Invitation, Membership, Role, User, Workspace
+from flowui.server.services import audit
 from flowui.server.services.trees import remove_workspace_tree
 from flowui.workflows.limits import WorkspaceLimits
 from flowui.workflows.spec import RUNTIMES, Runtime
@@ -178,27 +180,36 @@ def create_workspace(session: Session, name: str, owner: User) -> Workspace:
 
 @router.post("/workspaces", status_code=status.HTTP_201_CREATED)
 def create(
-    body: WorkspaceCreate, user: CurrentUser, session: SessionDep, context: ContextDep
+    body: WorkspaceCreate,
+    user: CurrentUser,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
 ) -> WorkspaceOut:
     """A new workspace; you are its owner."""
     workspace = create_workspace(session, body.name, user)
+    audit.record(
+        session, request, "workspace.create", workspace_id=workspace.id, target=workspace.name
+    )
     session.commit()
     return _workspace_out(workspace, Role.OWNER, context.default_runtime)
 
 
 @router.get("/workspaces")
 def list_workspaces(
-    user: CurrentUser, session: SessionDep, context: ContextDep
+    caller: CallerDep, session: SessionDep, context: ContextDep
 ) -> list[WorkspaceOut]:
-    """The workspaces you are a member of."""
+    """The workspaces you are a member of (those of them a narrowed token reaches)."""
     rows = session.execute(
         select(Workspace, Membership.role)
         .join(Membership, Membership.workspace_id == Workspace.id)
-        .where(Membership.user_id == user.id)
+        .where(Membership.user_id == caller.user.id)
         .order_by(Workspace.id)
     )
     return [
-        _workspace_out(workspace, Role(role), context.default_runtime) for workspace, role in rows
+        _workspace_out(workspace, Role(role), context.default_runtime)
+        for workspace, role in rows
+        if caller.may_see(workspace.id)
     ]
 
 
@@ -209,7 +220,11 @@ def read(access: ReadAccess, context: ContextDep) -> WorkspaceOut:
 
 @router.patch("/workspaces/{workspace_id}")
 def update(
-    body: WorkspaceUpdate, access: AdminAccess, session: SessionDep, context: ContextDep
+    body: WorkspaceUpdate,
+    access: AdminAccess,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
 ) -> WorkspaceOut:
     """Rename the workspace, or set its default runtime (null: the platform's); admins only.
 
@@ -223,6 +238,14 @@ def update(
         access.workspace.name = body.name
     if "default_runtime" in body.model_fields_set:
         access.workspace.default_runtime = body.default_runtime
+    audit.record(
+        session,
+        request,
+        "workspace.update",
+        workspace_id=access.workspace.id,
+        target=access.workspace.name,
+        detail=body.model_dump(mode="json", include=body.model_fields_set),
+    )
     session.commit()
     return _workspace_out(access.workspace, access.role, context.default_runtime)
 
@@ -237,15 +260,17 @@ def read_limits(access: ReadAccess, context: ContextDep) -> WorkspaceLimitsOut:
 def set_limits(
     workspace_id: WorkspaceId,
     body: LimitsUpdate,
-    user: CurrentUser,
+    caller: CallerDep,
+    request: Request,
     session: SessionDep,
     context: ContextDep,
 ) -> WorkspaceLimitsOut:
     """Set the workspace's own limits (platform administrators only, member or not); a null
     limit takes the platform's. Deploys from then on are checked against them."""
+    user = caller.user
     workspace = session.get(Workspace, workspace_id)
     member = workspace is not None and any(m.user_id == user.id for m in workspace.memberships)
-    if workspace is None or not (user.is_admin or member):
+    if workspace is None or not caller.may_see(workspace_id) or not (user.is_admin or member):
         raise not_found(f"workspace {workspace_id}")  # as for every non-member
     if not user.is_admin:
         raise ApiError(403, "only platform administrators set the limits of workspaces")
@@ -256,15 +281,30 @@ def set_limits(
     workspace.allowed_runtimes = (
         None if body.runtimes is None else list(dict.fromkeys(body.runtimes))
     )
+    audit.record(
+        session,
+        request,
+        "workspace.limits",
+        workspace_id=workspace.id,
+        target=workspace.name,
+        detail=body.model_dump(mode="json"),
+    )
     session.commit()
     return _workspace_limits_out(workspace, context.default_limits)
 
 
 @router.delete("/workspaces/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(access: OwnerAccess, session: SessionDep, context: ContextDep) -> None:
+def delete(access: OwnerAccess, request: Request, session: SessionDep, context: ContextDep) -> None:
     """Delete the workspace and everything in it (owners only): its records, then its runs and
     datasets on the file system (its bucket, if any, is `flowui aws apply`'s to remove)."""
     workspace_id = access.workspace.id
+    audit.record(
+        session,
+        request,
+        "workspace.delete",
+        workspace_id=workspace_id,
+        target=access.workspace.name,
+    )
     session.delete(access.workspace)
     session.commit()
     remove_workspace_tree(context.root, workspace_id)
@@ -290,7 +330,9 @@ def _check_can_grant(access: WorkspaceAccess, role: Role) -> None:
 
 
 @router.post("/workspaces/{workspace_id}/invitations", status_code=status.HTTP_201_CREATED)
-def invite(body: InvitationCreate, access: AdminAccess, session: SessionDep) -> InvitationOut:
+def invite(
+    body: InvitationCreate, access: AdminAccess, request: Request, session: SessionDep
+) -> InvitationOut:
     """Invite an e-mail address with a role; the person accepts it once signed in."""
     _check_can_grant(access, body.role)
     email = body.email.strip().lower()
@@ -305,6 +347,14 @@ def invite(body: InvitationCreate, access: AdminAccess, session: SessionDep) -> 
         workspace_id=access.workspace.id, email=email, role=body.role, invited_by_id=access.user.id
     )
     session.add(invitation)
+    audit.record(
+        session,
+        request,
+        "member.invite",
+        workspace_id=access.workspace.id,
+        target=email,
+        detail={"role": body.role.value},
+    )
     try:
         session.commit()
     except IntegrityError:
@@ -329,7 +379,11 @@ def my_invitations(user: CurrentUser, session: SessionDep) -> list[InvitationOut
 
 @router.post("/invitations/{invitation_id}/accept")
 def accept(
-    invitation_id: Id, user: CurrentUser, session: SessionDep, context: ContextDep
+    invitation_id: Id,
+    user: CurrentUser,
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
 ) -> WorkspaceOut:
     """Join the workspace of an invitation made to your e-mail address."""
     invitation = session.get(Invitation, invitation_id)
@@ -339,6 +393,14 @@ def accept(
         Membership(workspace_id=invitation.workspace_id, user_id=user.id, role=invitation.role)
     )
     session.delete(invitation)
+    audit.record(
+        session,
+        request,
+        "member.join",
+        workspace_id=invitation.workspace_id,
+        target=user.email,
+        detail={"role": Role(invitation.role).value},
+    )
     session.commit()
     return _workspace_out(invitation.workspace, Role(invitation.role), context.default_runtime)
 
@@ -366,16 +428,25 @@ def _check_keeps_an_owner(session: Session, membership: Membership) -> None:
 
 @router.patch("/workspaces/{workspace_id}/members/{user_id}")
 def change_role(
-    user_id: Id, body: RoleChange, access: AdminAccess, session: SessionDep
+    user_id: Id, body: RoleChange, access: AdminAccess, request: Request, session: SessionDep
 ) -> MemberOut:
     membership = _membership(session, access.workspace.id, user_id)
     if Role(membership.role) is Role.OWNER or body.role is Role.OWNER:
         _check_can_grant(access, Role.OWNER)
     if body.role is not Role.OWNER:
         _check_keeps_an_owner(session, membership)
+    old_role = Role(membership.role)
     membership.role = body.role
-    session.commit()
     member = membership.user
+    audit.record(
+        session,
+        request,
+        "member.role",
+        workspace_id=access.workspace.id,
+        target=member.email,
+        detail={"old": old_role.value, "new": body.role.value},
+    )
+    session.commit()
     return MemberOut(
         user_id=member.id, email=member.email, display_name=member.display_name, role=body.role
     )
@@ -384,7 +455,7 @@ def change_role(
 @router.delete(
     "/workspaces/{workspace_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT
 )
-def remove_member(user_id: Id, access: ReadAccess, session: SessionDep) -> None:
+def remove_member(user_id: Id, access: ReadAccess, request: Request, session: SessionDep) -> None:
     """Remove a member (admins and owners), or leave the workspace yourself (anyone)."""
     membership = _membership(session, access.workspace.id, user_id)
     if user_id != access.user.id:
@@ -393,5 +464,13 @@ def remove_member(user_id: Id, access: ReadAccess, session: SessionDep) -> None:
         if Role(membership.role) is Role.OWNER:
             _check_can_grant(access, Role.OWNER)
     _check_keeps_an_owner(session, membership)
+    audit.record(
+        session,
+        request,
+        "member.remove",
+        workspace_id=access.workspace.id,
+        target=membership.user.email,
+        detail={"role": Role(membership.role).value, "left": user_id == access.user.id},
+    )
     session.delete(membership)
     session.commit()
