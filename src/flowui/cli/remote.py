@@ -17,7 +17,7 @@ from flowui.cli.output import JsonOption, console, err_console, fail, print_json
 from flowui.config import PROJECT_DIR_VARIABLE
 
 if TYPE_CHECKING:
-    from flowui.client.remote import CredentialStore, PlatformClient, RemoteError
+    from flowui.cli.remote_api import CredentialStore, PlatformClient, RemoteError
 
 TOKEN_VARIABLE = "FLOWUI_TOKEN"
 SERVER_VARIABLE = "FLOWUI_SERVER"
@@ -46,7 +46,7 @@ RemoteWorkspaceOption = typer.Option(
 
 def credential_store() -> CredentialStore:
     """The logins of this user: under the user's config dir ($XDG_CONFIG_HOME/flowui)."""
-    from flowui.client.remote import CredentialStore
+    from flowui.cli.remote_api import CredentialStore
 
     return CredentialStore(Path(typer.get_app_dir("flowui")))
 
@@ -62,7 +62,7 @@ def fail_remote(error: RemoteError) -> NoReturn:
 @contextmanager
 def remote_errors() -> Iterator[None]:
     """Turn a failed request into one clear line on stderr and exit code 1."""
-    from flowui.client.remote import RemoteError
+    from flowui.cli.remote_api import RemoteError
 
     try:
         yield
@@ -119,7 +119,7 @@ def remote_platform(
     when a login selected a server and no local project is named (--project or
     FLOWUI_PROJECT_DIR). FLOWUI_TOKEN, if set, is the token sent instead of the stored one.
     """
-    from flowui.client.remote import PlatformClient, server_url
+    from flowui.cli.remote_api import PlatformClient, server_url
 
     root = click.get_current_context(silent=True)
     given = server or (root.find_root().params.get("server") if root else None)
@@ -177,7 +177,7 @@ def login(
 
     Example: [bold]flowui login https://flowui.example.com --token flowui_pat_...[/]
     """
-    from flowui.client.remote import PlatformClient, ServerLogin, server_url
+    from flowui.cli.remote_api import PlatformClient, ServerLogin, server_url
 
     try:
         url = server_url(url)
@@ -213,7 +213,7 @@ def logout(
 
     Example: [bold]flowui logout https://flowui.example.com[/]
     """
-    from flowui.client.remote import server_url
+    from flowui.cli.remote_api import server_url
 
     store = credential_store()
     with remote_errors():

@@ -17,8 +17,8 @@ from rich.table import Table
 
 from flowui.cli.output import console, err_console, fail, print_json
 from flowui.cli.remote import Remote, fail_remote, remote_errors
+from flowui.cli.remote_api import RemoteError
 from flowui.cli.workflows import STATE_STYLES, read_workflow_document, report_problems
-from flowui.client.remote import RemoteError
 from flowui.workflows.validate import WorkflowError
 
 FINISHED_RUN_STATES = ("success", "failed")
