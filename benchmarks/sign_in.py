@@ -36,7 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # The tests' browser and OpenID provider set-ups are reused as they are.
 sys.path.insert(0, str(ROOT))
 from tests.support.gui_browser import CHROMIUM, LAPTOP, chromium, require_gui, sign_in  # noqa: E402
-from tests.support.oidc_provider import RunningProvider, running_provider  # noqa: E402
+from tests.support.oidc_provider import (  # noqa: E402
+    RunningProvider,
+    running_provider,
+    server_environment,
+)
 
 FLOWUI = Path(sys.executable).parent / "flowui"
 STATIC = ROOT / "src" / "flowui" / "server" / "static"
@@ -68,20 +72,7 @@ def store_password_user(project: Path) -> None:
 def start_server(project: Path, port: int, provider: RunningProvider) -> subprocess.Popen[bytes]:
     """`flowui server run` with passwords and the provider both on, once it answers; its log
     goes to server.log in the project."""
-    # The developer's own FLOWUI_* and AIRFLOW_* settings would change what is measured.
-    environ = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("FLOWUI_", "AIRFLOW_"))
-    }
-    environ |= {
-        "FLOWUI_PASSWORD_LOGIN": "true",
-        "FLOWUI_OIDC_ISSUER": provider.issuer,
-        "FLOWUI_OIDC_CLIENT_ID": provider.client_id,
-        "FLOWUI_OIDC_CLIENT_SECRET": provider.client_secret,
-        "FLOWUI_OIDC_PROVIDER_NAME": PROVIDER_NAME,
-        "FLOWUI_OIDC_ROLE_MAP": ROLE_MAP,
-    }
+    environ = server_environment(provider, PROVIDER_NAME, ROLE_MAP, password_login=True)
     log = project / "server.log"
     with log.open("wb") as output:
         server = subprocess.Popen(

@@ -7,7 +7,6 @@ Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from flowui.platform import free_port
 from tests.support.gui_browser import browser_page, chromium, require_gui, screenshot
-from tests.support.oidc_provider import running_provider
+from tests.support.oidc_provider import running_provider, server_environment
 
 FLOWUI = Path(sys.executable).parent / "flowui"
 PROVIDER_NAME = "Acme ID"
@@ -49,19 +48,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             [str(FLOWUI), "init", str(directory / "project")], capture_output=True, check=False
         )
         assert created.returncode == 0, created.stderr
-        environ = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("FLOWUI_", "AIRFLOW_"))
-        }
-        environ |= {
-            "FLOWUI_PASSWORD_LOGIN": "false",
-            "FLOWUI_OIDC_ISSUER": provider.issuer,
-            "FLOWUI_OIDC_CLIENT_ID": provider.client_id,
-            "FLOWUI_OIDC_CLIENT_SECRET": provider.client_secret,
-            "FLOWUI_OIDC_PROVIDER_NAME": PROVIDER_NAME,
-            "FLOWUI_OIDC_ROLE_MAP": ROLE_MAP,
-        }
+        environ = server_environment(provider, PROVIDER_NAME, ROLE_MAP, password_login=False)
         log_path = directory / "server.log"
         with log_path.open("wb") as log:
             server = subprocess.Popen(

@@ -36,6 +36,27 @@ class RunningProvider:
     client_secret: str
 
 
+def server_environment(
+    provider: RunningProvider, name: str, role_map: str, *, password_login: bool
+) -> dict[str, str]:
+    """This process's environment without the developer's own FLOWUI_* and AIRFLOW_* settings,
+    with those of single sign-on through `provider` (shown as `name`, groups mapped by
+    `role_map`): what a `flowui server run` of the tests and benchmarks is started with."""
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("FLOWUI_", "AIRFLOW_"))
+    }
+    return environ | {
+        "FLOWUI_PASSWORD_LOGIN": str(password_login).lower(),
+        "FLOWUI_OIDC_ISSUER": provider.issuer,
+        "FLOWUI_OIDC_CLIENT_ID": provider.client_id,
+        "FLOWUI_OIDC_CLIENT_SECRET": provider.client_secret,
+        "FLOWUI_OIDC_PROVIDER_NAME": name,
+        "FLOWUI_OIDC_ROLE_MAP": role_map,
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
